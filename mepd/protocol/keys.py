@@ -1,0 +1,82 @@
+"""MEP keys (MBK/MAK) as utilities write them, reduced to the 16 bytes the meter uses (p.13)."""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+from mepd.errors import KeyFormatError
+
+KEY_BYTES = 16  # p.13: keys are 16 bytes; up to 20 may be supplied, only the first 16 count.
+_SUPPLIED_BYTES = 20
+_PRINTABLE = frozenset(string.printable) - frozenset("\t\n\r\x0b\x0c")
+_HEX = frozenset(string.hexdigits)
+_HEX_SEPARATORS = str.maketrans("", "", " :-")
+_FORMS = (
+    "20 printable ASCII characters (as printed by the utility), "
+    "40 hex digits (the same 20 bytes), or 32 hex digits (16 bytes)"
+)
+
+
+class KeyId(IntEnum):
+    """Which key a request is signed with; also the TLS identity's key id (p.18-19)."""
+
+    MBK = 0
+    MAK = 1
+
+
+def parse_key(text: str) -> bytes:
+    """Return the 16 key bytes of an MBK or MAK written in any of the utilities' forms.
+
+    Errors describe the input's shape (its length, which characters are wrong) and never echo it.
+    """
+    candidate = text.strip()
+    if len(candidate) == _SUPPLIED_BYTES and all(ch in _PRINTABLE for ch in candidate):
+        return candidate.encode("ascii")[:KEY_BYTES]
+    hex_digits = candidate.translate(_HEX_SEPARATORS)
+    if hex_digits[:2].lower() == "0x":
+        hex_digits = hex_digits[2:]
+    if len(hex_digits) in (2 * _SUPPLIED_BYTES, 2 * KEY_BYTES) and all(
+        ch in _HEX for ch in hex_digits
+    ):
+        return bytes.fromhex(hex_digits)[:KEY_BYTES]
+    raise KeyFormatError(_describe_problem(candidate, hex_digits))
+
+
+def _describe_problem(candidate: str, hex_digits: str) -> str:
+    if not candidate:
+        return f"the key is empty; expected {_FORMS}"
+    if any(ch not in _PRINTABLE for ch in candidate):
+        return (
+            f"the key contains a non-printable or non-ASCII character "
+            f"(possibly a stray quote or an invisible character from copy-paste); expected {_FORMS}"
+        )
+    bad_hex = sum(ch not in _HEX for ch in hex_digits)
+    if len(hex_digits) in (32, 40) and bad_hex:
+        return (
+            f"the key has {len(hex_digits)} characters like a hex key, but {bad_hex} of them "
+            f"are not hex digits; expected {_FORMS}"
+        )
+    return f"the key has {len(candidate)} characters; expected {_FORMS}"
+
+
+@dataclass(frozen=True)
+class MepKey:
+    """A 16-byte MEP key and which one it is. Its repr and str never show the key."""
+
+    secret: bytes = field(repr=False)
+    key_id: KeyId = KeyId.MBK
+
+    def __post_init__(self) -> None:
+        if len(self.secret) != KEY_BYTES:
+            raise KeyFormatError(f"a MEP key is {KEY_BYTES} bytes, got {len(self.secret)}")
+
+    @classmethod
+    def parse(cls, text: str, key_id: KeyId = KeyId.MBK) -> MepKey:
+        return cls(parse_key(text), key_id)
+
+    def __repr__(self) -> str:
+        return f"MepKey({self.key_id.name}, <redacted>)"
+
+    __str__ = __repr__
