@@ -1,0 +1,74 @@
+"""What the poller tells the publisher: typed events with units, never raw bytes.
+
+Every value comes from a verified frame and has passed the plausibility guard. Values carry
+their units through `Measurement` (W, V, A, Hz, Wh, var, varh, VA) and two clocks: the host's
+UTC time when the answer arrived, and the meter's (host time corrected by the BT52 offset).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mepd.protocol.tables import Measurements
+
+
+@dataclass(frozen=True)
+class MeterIdentity:
+    """What the meter says it is; `serial` is the stable id topics and state are keyed on."""
+
+    serial: str
+    manufacturer: str
+    model: str
+    firmware: str
+    hardware: str
+    channel: int | None  # MEP1/MEP2 on Gen 4 (ET70.142), None on Gen 2/3
+    summations: int
+    present_values: int
+    idt_version: int | None
+    port: str  # the serial device it answered on
+
+
+@dataclass(frozen=True)
+class PresentReading:
+    """One BT28 read: instantaneous power, voltage, current, power factor, frequency."""
+
+    meter: str
+    values: Measurements = field(repr=False)
+    host_time: datetime
+    meter_time: datetime | None
+
+
+@dataclass(frozen=True)
+class EnergyReading:
+    """One BT23 read: the energy registers that passed the guard (rejected ones are absent)."""
+
+    meter: str
+    registers: Measurements = field(repr=False)
+    host_time: datetime
+    meter_time: datetime | None
+
+
+@dataclass(frozen=True)
+class LinkStatus:
+    """Whether the meter answers. `reason` is the one line a user needs when it does not."""
+
+    meter: str | None
+    up: bool
+    reason: str
+    authentication_problem: bool = False
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Counters and health for diagnostic entities; published now and then, not per read."""
+
+    meter: str
+    counters: Mapping[str, int]
+    clock_offset_s: float | None  # meter clock minus host clock
+    last_success: datetime | None
+    authentication_problem: bool
+
+
+Event = MeterIdentity | PresentReading | EnergyReading | LinkStatus | Diagnostics

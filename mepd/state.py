@@ -1,0 +1,86 @@
+"""The state file: last good energy registers and the meter's serial, across restarts.
+
+The first reading after a restart is checked against these, so a glitch at start-up cannot
+reach the energy dashboard either. Writes are atomic (temp file, fsync, rename) and rate
+limited, because the Pi's SD card wears out.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class MeterState:
+    serial: str | None = None
+    # name -> [value in SI units, wall-clock seconds it was read]
+    energy: dict[str, tuple[float, float]] = field(default_factory=dict)
+    last_sequence: int | None = None
+
+
+class StateFile:
+    def __init__(self, path: Path, *, min_interval_s: float = 300.0) -> None:
+        self.path = path
+        self._min_interval_s = min_interval_s
+        self._last_write_s = float("-inf")
+
+    def load(self) -> MeterState:
+        """The saved state, or an empty one if there is none or it cannot be read."""
+        try:
+            raw: dict[str, Any] = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return MeterState()
+        except (OSError, ValueError) as error:
+            log.warning("ignoring unreadable state file %s (%s); starting fresh", self.path, error)
+            return MeterState()
+        try:
+            if raw.get("version") != FORMAT_VERSION:
+                raise ValueError(f"version {raw.get('version')!r}")
+            energy = {
+                str(name): (float(pair[0]), float(pair[1]))
+                for name, pair in dict(raw.get("energy", {})).items()
+            }
+            serial = raw.get("serial")
+            sequence = raw.get("last_sequence")
+            return MeterState(
+                serial=str(serial) if serial is not None else None,
+                energy=energy,
+                last_sequence=int(sequence) if sequence is not None else None,
+            )
+        except (TypeError, ValueError, IndexError) as error:
+            log.warning("ignoring malformed state file %s (%s); starting fresh", self.path, error)
+            return MeterState()
+
+    def save(self, state: MeterState, now_s: float, *, force: bool = False) -> bool:
+        """Write if forced or the last write is old enough; True if written."""
+        if not force and now_s - self._last_write_s < self._min_interval_s:
+            return False
+        payload = {
+            "version": FORMAT_VERSION,
+            "serial": state.serial,
+            "energy": {name: list(pair) for name, pair in sorted(state.energy.items())},
+            "last_sequence": state.last_sequence,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".state-")
+        try:
+            with os.fdopen(handle, "w") as stream:
+                json.dump(payload, stream, indent=1)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temporary, self.path)
+        except OSError:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        self._last_write_s = now_s
+        return True
