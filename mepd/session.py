@@ -79,7 +79,6 @@ class Session:
         spacing_s: float = MIN_REQUEST_SPACING_S,
         response_timeout_s: float = RESPONSE_TIMEOUT_S,
         budget: RetryBudget | None = None,
-        on_alert: Callable[[], None] | None = None,
     ) -> None:
         self.transport = transport
         self._key = key
@@ -89,13 +88,13 @@ class Session:
         self._spacing_s = spacing_s
         self._response_timeout_s = response_timeout_s
         self._budget = budget or RetryBudget()
-        self._on_alert = on_alert
         self._decoder = FrameDecoder()
         self._frames: deque[bytes] = deque()
         self._last_sent_end = float("-inf")
         self.stats = SessionStats()
         self.key_proven = False  # a verified answer arrived since the link was (re)opened
         self.resync_listeners: list[Callable[[], None]] = []
+        self.alert_listeners: list[Callable[[], None]] = []
 
     @property
     def last_request_at(self) -> float:
@@ -195,7 +194,7 @@ class Session:
             elif isinstance(event, Alert):
                 # p.17, notes §8: an unregistered reader drops alerts; the poller may look.
                 self.stats.alerts += 1
-                if self._on_alert is not None:
-                    self._on_alert()
+                for listener in self.alert_listeners:
+                    listener()
             elif isinstance(event, Discarded):
                 self.stats.discarded_bytes += len(event.data)

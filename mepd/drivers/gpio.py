@@ -20,8 +20,8 @@ from mepd.hat import DEFAULT_PINS
 
 log = logging.getLogger(__name__)
 
-# hardware-notes.md: supply off for about 1 s, then about 1 s for the charge pump to settle.
-POWER_OFF_S = 1.0
+# hardware-notes.md: supply off for at least 1 s, then about 1 s for the charge pump to settle.
+POWER_OFF_S = 1.2  # "at least 1 s", with margin for a slow load switch
 POWER_SETTLE_S = 1.0
 
 
