@@ -286,13 +286,11 @@ def _read_data(request: FullRead | PartialRead, payload: bytes) -> bytes:
 
 
 @dataclass(frozen=True)
-class ReceivedRequest:
-    """A request the meter has verified: which key signed it, and whether it was encrypted."""
+class VerifiedFrame:
+    """A request frame whose digest verified: enough for the meter to sign its answer."""
 
-    request: Request
-    sequence: int
     key: MepKey
-    signed: bytes = field(repr=False)
+    signed: bytes = field(repr=False)  # plaintext code .. seq
     digest: bytes = field(repr=False)
     encrypted: bool
 
@@ -300,12 +298,29 @@ class ReceivedRequest:
         return Rc4Exchange(self.key.secret, self.digest, len(self.signed))
 
 
+@dataclass(frozen=True)
+class ReceivedRequest(VerifiedFrame):
+    """A request the meter has verified and understood."""
+
+    request: Request
+    sequence: int
+
+
+class UnrecognizedRequestError(FrameError):
+    """The digest verified but the message is no MEP request; the meter answers 0x01, signed."""
+
+    def __init__(self, verified: VerifiedFrame, problem: str) -> None:
+        self.verified = verified
+        super().__init__(problem)
+
+
 def receive_request(body: bytes, keys: Sequence[MepKey]) -> ReceivedRequest:
     """Verify a request body (message + seq + digest) the way the meter does.
 
     p.13: the MAK is tried before the MBK. p.11: if the clear bytes do not verify, the meter
     tries once more after RC4-decrypting them with the packet key of the received digest.
-    Raises AuthenticationError when no key verifies, FrameError when the body is malformed.
+    Raises AuthenticationError when no key verifies, FrameError when the body is too short,
+    UnrecognizedRequestError when it verifies but holds no MEP request.
     """
     if len(body) < 1 + SEQUENCE_BYTES + DIGEST_BYTES:
         raise FrameError(f"a {len(body)}-byte request cannot hold code, sequence and digest")
@@ -317,13 +332,17 @@ def receive_request(body: bytes, keys: Sequence[MepKey]) -> ReceivedRequest:
                 Rc4Exchange(key.secret, received, len(span)).request(span) if encrypted else span
             )
             if digest(key.secret, signed) == received:
-                request = parse_request_message(signed[:-SEQUENCE_BYTES])
+                verified = VerifiedFrame(key, signed, received, encrypted)
+                try:
+                    request = parse_request_message(signed[:-SEQUENCE_BYTES])
+                except FrameError as problem:
+                    raise UnrecognizedRequestError(verified, str(problem)) from None
                 sequence = int.from_bytes(signed[-SEQUENCE_BYTES:], "big")
-                return ReceivedRequest(request, sequence, key, signed, received, encrypted)
+                return ReceivedRequest(key, signed, received, encrypted, request, sequence)
     raise AuthenticationError(ResponseCode.AUTHENTICATION_FAILURE)
 
 
-def encode_response(received: ReceivedRequest, message: bytes) -> bytes:
+def encode_response(received: VerifiedFrame, message: bytes) -> bytes:
     """The meter's response frame to a verified request: signed, and encrypted if it was."""
     response_digest = digest(received.key.secret, received.signed + message)
     body = received.rc4().response(message) if received.encrypted else message
