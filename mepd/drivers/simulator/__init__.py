@@ -1,0 +1,1 @@
+"""A faithful MEP meter simulator (the server side), built on `mepd.protocol`."""

@@ -1,0 +1,63 @@
+"""Assembling a simulated meter from its parts: one seed, one `random.Random`."""
+
+from __future__ import annotations
+
+import random
+
+from mepd.drivers.simulator.faults import FaultSettings
+from mepd.drivers.simulator.history import ServedHistory
+from mepd.drivers.simulator.meter import Meter, MeterKeys
+from mepd.drivers.simulator.physics import PhysicsModel
+from mepd.drivers.simulator.port import DEFAULT_RESPONSE_DELAY_S, MeterPort
+from mepd.drivers.simulator.power import TransceiverPower
+from mepd.drivers.simulator.profiles import MeterProfile
+from mepd.drivers.simulator.stats import LinkStats
+from mepd.protocol.keys import KeyId, MepKey, parse_key
+from mepd.protocol.timing import DEFAULT_BAUD
+
+# A documented demo key, not a secret: 20 printable characters as utilities print MBKs.
+DEMO_MBK = "MEPD-DEMO-KEY-000001"
+
+
+def simulated_meter(
+    profile: MeterProfile,
+    *,
+    mbk: str = DEMO_MBK,
+    mak: str | None = None,
+    seed: int = 0,
+    epoch: float = 0.0,
+    start_wall: float | None = None,
+    baud: int = DEFAULT_BAUD,
+    response_delay_s: tuple[float, float] = DEFAULT_RESPONSE_DELAY_S,
+    alerts: bool = False,
+    power: TransceiverPower | None = None,
+    faults: FaultSettings | None = None,
+    history_limit: int = 10_000,
+) -> MeterPort:
+    """A meter behind its MEP port. `epoch` is the host time at which physics time is 0."""
+    rng = random.Random(seed)
+    keys = MeterKeys(
+        MepKey(parse_key(mbk), KeyId.MBK),
+        MepKey(parse_key(mak), KeyId.MAK) if mak is not None else None,
+    )
+    physics = PhysicsModel(seed=seed, tiers=profile.dims.tiers)
+    if start_wall is not None:
+        physics = PhysicsModel(seed=seed, tiers=profile.dims.tiers, start_wall=start_wall)
+    meter = Meter(
+        profile,
+        keys,
+        physics,
+        rng=rng,
+        stats=LinkStats(),
+        history=ServedHistory(history_limit),
+    )
+    return MeterPort(
+        meter,
+        rng=rng,
+        epoch=epoch,
+        baud=baud,
+        response_delay_s=response_delay_s,
+        alerts=alerts,
+        power=power,
+        faults=faults,
+    )
