@@ -1,0 +1,202 @@
+"""The poller against the simulator over a real pty, with the GPIO driver on MockFactory pins."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from gpiozero import Device
+from gpiozero.pins.mock import MockFactory
+
+from mepd.drivers.gpio import GpioLinkControl
+from mepd.drivers.serial import SerialPort
+from mepd.drivers.simulator.driver import PtyMeter
+from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
+from mepd.drivers.simulator.port import MeterPort
+from mepd.drivers.simulator.power import GpioPinPower
+from mepd.drivers.simulator.profiles import PROFILES
+from mepd.poller import MeterSettings, Poller
+from mepd.protocol import MepKey
+from mepd.readings import EnergyReading, Event, LinkStatus, MeterIdentity, PresentReading
+
+KEY = MepKey.parse(DEMO_MBK)
+
+
+@pytest.fixture
+def pins() -> Iterator[MockFactory]:
+    factory = MockFactory()
+    previous = Device.pin_factory
+    Device.pin_factory = factory
+    yield factory
+    factory.reset()
+    Device.pin_factory = previous
+
+
+@dataclass
+class Run:
+    port: MeterPort
+    poller: Poller
+    events: list[tuple[float, Event]] = field(default_factory=list)
+
+    def of(self, kind: type) -> list:  # type: ignore[type-arg]
+        return [event for _, event in self.events if isinstance(event, kind)]
+
+    async def wait_for(self, kind: type, count: int = 1, within_s: float = 10.0) -> float:
+        deadline = time.monotonic() + within_s
+        while len(self.of(kind)) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{count} x {kind.__name__} not seen in {within_s} s")
+            await asyncio.sleep(0.05)
+        return time.monotonic()
+
+
+@asynccontextmanager
+async def running(
+    pins: MockFactory,
+    profile: str = "gen4",
+    tmp_path: Path | None = None,
+    settings: MeterSettings | None = None,
+    **meter_options: object,
+) -> AsyncIterator[Run]:
+    port = simulated_meter(
+        PROFILES[profile], power=GpioPinPower(), epoch=time.monotonic(), **meter_options
+    )
+    async with PtyMeter(port) as pty:
+        control = GpioLinkControl(pin_factory=pins)
+        settings = settings or MeterSettings(
+            key=KEY, state_path=(tmp_path / "state.json") if tmp_path else None
+        )
+        run = Run(port, None)  # type: ignore[arg-type]
+        poller = Poller(
+            settings,
+            SerialPort(pty.path),
+            control,
+            lambda event: run.events.append((time.monotonic(), event)),
+        )
+        run.poller = poller
+        task = asyncio.create_task(poller.run())
+        try:
+            yield run
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            control.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("profile", ["gen3", "gen4"])
+async def test_reads_identity_power_and_energy(pins: MockFactory, profile: str) -> None:
+    async with running(pins, profile) as run:
+        started = time.monotonic()
+        await run.wait_for(PresentReading, 1)
+        first_publish = time.monotonic() - started
+        await run.wait_for(EnergyReading, 1)
+        await run.wait_for(PresentReading, 3)
+    (identity,) = run.of(MeterIdentity)
+    assert identity.serial
+    assert identity.present_values == PROFILES[profile].dims.present_values
+    assert (identity.channel is not None) == (profile == "gen4")
+    assert first_publish < 3.0
+    for reading in run.of(PresentReading):
+        values = {m.name: m.value for m in reading.values}
+        phases = sum(values[f"power_import_l{p}"] - values[f"power_export_l{p}"] for p in (1, 2, 3))
+        assert abs(values["power_import"] - values["power_export"] - phases) <= 3
+        assert 200 < values["voltage_l1"] < 260
+        assert 49 < values["frequency"] < 51
+    energy = run.of(EnergyReading)[0].registers
+    assert energy.get("energy_import") is not None
+    assert energy.get("energy_import").unit == "Wh"
+    stats = run.port.stats
+    assert stats.too_close_requests == 0
+    assert stats.read_rate_violations == 0
+    assert [e.up for e in run.of(LinkStatus)] == [True]
+
+
+@pytest.mark.asyncio
+async def test_latch_up_is_cured_by_a_power_cycle_within_5_s(pins: MockFactory) -> None:
+    async with running(pins, "gen4") as run:
+        await run.wait_for(PresentReading, 2)
+        run.port.latch_up()
+        latched_at = time.monotonic()
+        before = len(run.of(PresentReading))
+        recovered_at = await run.wait_for(PresentReading, before + 1, within_s=15.0)
+    assert recovered_at - latched_at < 5.0
+    assert run.poller.counters["transceiver_resets"] >= 1
+    assert run.port.stats.latchup_recoveries >= 1
+
+
+@pytest.mark.asyncio
+async def test_an_unplugged_and_replugged_port_recovers_without_a_restart(
+    pins: MockFactory, tmp_path: Path
+) -> None:
+    # The daemon opens a stable name (as /dev/serial/by-id/... is); the adapter behind it
+    # disappears and comes back as a new device.
+    link = tmp_path / "mep0"
+    epoch = time.monotonic()
+    events: list[Event] = []
+    first = simulated_meter(PROFILES["gen4"], epoch=epoch)
+    pty = PtyMeter(first)
+    await pty.__aenter__()
+    link.symlink_to(pty.path)
+    control = GpioLinkControl(pin_factory=pins)
+    poller = Poller(MeterSettings(key=KEY), SerialPort(str(link)), control, events.append)
+    task = asyncio.create_task(poller.run())
+    try:
+        deadline = time.monotonic() + 10
+        while not any(isinstance(e, PresentReading) for e in events):
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        await pty.close()  # unplugged
+        link.unlink()
+        await asyncio.sleep(3.0)
+        unplugged = len([e for e in events if isinstance(e, PresentReading)])
+        second = simulated_meter(PROFILES["gen4"], epoch=epoch)  # same meter, new adapter
+        async with PtyMeter(second) as replugged:
+            link.symlink_to(replugged.path)
+            deadline = time.monotonic() + 20
+            while len([e for e in events if isinstance(e, PresentReading)]) <= unplugged:
+                assert time.monotonic() < deadline, "no reading after the replug"
+                await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        control.close()
+    downs = [e for e in events if isinstance(e, LinkStatus) and not e.up]
+    assert downs, "the outage was never reported"
+    assert task.cancelled() or task.done()
+
+
+@pytest.mark.asyncio
+@pytest.mark.slow
+async def test_a_wrong_key_gets_one_clear_error_and_a_slow_backoff(
+    pins: MockFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = MeterSettings(key=MepKey.parse("THIS-IS-NOT-THE-KEY!"))
+    async with running(pins, "gen4", settings=settings) as run:
+        await asyncio.sleep(60.0)
+    assert run.port.stats.authentication_failures >= 3
+    assert run.port.stats.frames_received <= 5  # a handful per minute, never a hammering
+    errors = [r.getMessage() for r in caplog.records if "rejects the key" in r.getMessage()]
+    assert len(errors) == 1
+    assert "after a clean resynchronisation" in errors[0]
+    assert "THIS-IS" not in caplog.text
+    (down,) = [e for e in run.of(LinkStatus) if e.authentication_problem]
+    assert not down.up
+
+
+@pytest.mark.asyncio
+async def test_an_idt_bump_resynchronises_and_rereads_the_dimensions(pins: MockFactory) -> None:
+    async with running(pins, "gen4") as run:
+        await run.wait_for(PresentReading, 2)
+        run.port.bump_idt_version()
+        await run.wait_for(MeterIdentity, 2, within_s=15.0)
+        before = len(run.of(PresentReading))
+        await run.wait_for(PresentReading, before + 2, within_s=10.0)
+    first, second = run.of(MeterIdentity)
+    assert second.idt_version == (first.idt_version or 0) + 1
+    assert run.poller.session.stats.sequence_resyncs >= 2
