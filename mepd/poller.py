@@ -1,7 +1,8 @@
 """The polling engine for one meter: start-up reads, the schedule, recovery, the guard.
 
 Layering: `Session` (one verified request at a time) below, a `Callable[[Event], None]` above.
-The poller decides what to read and when, keeps within the meter's rate budget (p.51, p.21),
+The poller decides what to read and when (the session keeps every frame within the meter's
+rate budget, p.51, p.21),
 turns failures into the recovery ladder, and lets nothing past the plausibility guard that
 it would not swear to.
 """
@@ -25,8 +26,10 @@ from mepd.errors import (
     MepTimeoutError,
     ProtocolError,
     ResponseError,
+    SequenceError,
 )
 from mepd.guard import EnergyRegisterGuard, PlausibilityLimits, Verdict, check_present
+from mepd.logs import Throttle
 from mepd.protocol import MepKey, PartialRead, extended_table
 from mepd.protocol.tables import (
     BT00,
@@ -63,7 +66,6 @@ from mepd.protocol.tables import (
     plan_bt28,
     plan_reads,
 )
-from mepd.protocol.timing import MAX_AVERAGE_READS_PER_S
 from mepd.readings import (
     Diagnostics,
     EnergyReading,
@@ -98,8 +100,6 @@ _DEFAULT_ENERGY_SUMMATIONS = 4
 # ET13 MEP entries (p.80-83): entry 4 is MEP1, 5 is MEP2, 66 bytes each; alert flags at +8.
 ET13 = extended_table(0x0D)
 _ET13_ALERT_FLAGS = {1: 4 * 66 + 8, 2: 5 * 66 + 8}
-# Start-up reads come in a burst; the average over a minute still stays within 1 per second.
-_BURST_READS = 12
 
 
 @dataclass(frozen=True)
@@ -115,28 +115,6 @@ class MeterSettings:
     stale_after_s: float = 10.0
     diagnostics_every_s: float = 60.0
     alert_check_every_s: float = 600.0
-
-
-class ReadBudget:
-    """A token bucket: bursts for start-up, never more than 1 read/s on average (p.51)."""
-
-    def __init__(self, rate: float = MAX_AVERAGE_READS_PER_S, burst: int = _BURST_READS) -> None:
-        self._rate = rate
-        self._burst = float(burst)
-        self._tokens = float(burst)
-        self._stamp: float | None = None
-
-    async def acquire(self) -> None:
-        loop = asyncio.get_running_loop()
-        now = loop.time()
-        if self._stamp is not None:
-            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
-        self._stamp = now
-        if self._tokens < 1.0:
-            await asyncio.sleep((1.0 - self._tokens) / self._rate)
-            self._tokens = 1.0
-            self._stamp = loop.time()
-        self._tokens -= 1.0
 
 
 @dataclass
@@ -171,7 +149,6 @@ class Poller:
         self.session.resync_listeners.append(self._on_resync)
         self.session.alert_listeners.append(self._on_alert)
         self.ladder = RecoveryLadder(control.can_power_cycle)
-        self.budget = ReadBudget()
         self.counters: dict[str, int] = dict.fromkeys(
             (
                 "transceiver_resets",
@@ -203,6 +180,11 @@ class Poller:
         self._link_errors = 0
         self._last_diagnostics = float("-inf")
         self.cycle_listeners: list[Callable[[], None]] = []
+        self._say = Throttle(log, clock=lambda: asyncio.get_running_loop().time())
+        # Quarantines are rare on a verified link; each is worth a line, a flood is not.
+        self._say_quarantine = Throttle(
+            log, interval_s=60.0, clock=lambda: asyncio.get_running_loop().time()
+        )
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -226,9 +208,13 @@ class Poller:
             await self._after_silence()
         except LinkError as error:
             await self._after_link_error(error)
+        except SequenceError as error:
+            # The exchange's resync budget ran out (a 0x0C storm): start afresh shortly.
+            self._say.warning("sequence", "meter keeps asking for another sequence: %s", error)
+            await asyncio.sleep(1.0)
         except ResponseError as error:
             # A verified refusal (0x01-0x05) of a read every meter answers: odd, not fatal.
-            log.warning("meter refused a read: %s", error)
+            self._say.warning("refused", "meter refused a read: %s", error)
             await asyncio.sleep(5.0)
         except ProtocolError as error:
             # Exchange budgets exhausted (0x0C storm, corrupt answers): try again shortly.
@@ -251,7 +237,6 @@ class Poller:
         await self._poll_next()
 
     async def _read(self, request: PartialRead) -> bytes:
-        await self.budget.acquire()
         data = await self.session.read(request)
         self._on_success()
         return data
@@ -477,9 +462,10 @@ class Poller:
         self._auth_failures = 0
         self._key_rejected = False
         if self.ladder.succeeded():
-            log.warning(
-                "meter answers again (%s)",
-                ", ".join(f"{step.value}: {n}" for step, n in self.ladder.counts.items() if n),
+            self._say.warning(
+                "answers",
+                "meter answers again (recovery so far: %s)",
+                ", ".join(f"{step.value} x{n}" for step, n in self.ladder.counts.items() if n),
             )
         if self._link_up is not True:
             self._link_up = True
@@ -490,7 +476,8 @@ class Poller:
     async def _after_silence(self) -> None:
         step = self.ladder.next_step()
         if self.ladder.failures == 1:
-            log.warning(
+            self._say.warning(
+                "silent",
                 "meter on %s stopped answering (no response within 500 ms, twice): %s",
                 self.transport.description,
                 step.value,
@@ -499,7 +486,8 @@ class Poller:
             attempt = self.ladder.backoff_attempt - 1
             delay = SILENCE_BACKOFF.delay(attempt, self._rng)
             if attempt in (0, 5) or attempt % 30 == 0:
-                log.warning(
+                self._say.warning(
+                    f"backoff-{attempt}",
                     "still no answer from the meter on %s after %d attempts; trying every %.0f s "
                     "(check the cable, the MEP ENABLE line and the meter's MEP port)",
                     self.transport.description,

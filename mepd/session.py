@@ -3,7 +3,8 @@
 Layering: a `Transport` moves bytes; `FrameDecoder` cuts them into frames; `Exchange` decides
 resends and resynchronisations; this module adds the clock. It enforces p.21: at least 100 ms
 between requests, and a 500 ms response timeout measured from the request's last byte on the
-wire to the response's first two bytes.
+wire to the response's first two bytes. And p.51: every frame, resends included, is paced by
+a token bucket, so the meter never sees more than one read a second on average.
 """
 
 from __future__ import annotations
@@ -46,6 +47,35 @@ log = logging.getLogger(__name__)
 _FRAME_COMPLETION_SLACK_S = 0.3
 
 
+# A token bucket of rate r and depth B lets at most B + r*T frames into any window of T
+# seconds. The meter's budget is 1 read/s on average (p.51); with B = 12 (start-up reads in
+# one go) and r = 0.8, no 60 s window ever holds more than 60 frames, retries included.
+BUDGET_RATE_PER_S = 0.8
+BUDGET_BURST = 12
+
+
+class ReadBudget:
+    """Every frame sent, resends included, costs the meter a read: pace them (p.51)."""
+
+    def __init__(self, rate: float = BUDGET_RATE_PER_S, burst: int = BUDGET_BURST) -> None:
+        self._rate = rate
+        self._burst = float(burst)
+        self._tokens = float(burst)
+        self._stamp: float | None = None
+
+    async def acquire(self) -> None:
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self._stamp is not None:
+            self._tokens = min(self._burst, self._tokens + (now - self._stamp) * self._rate)
+        self._stamp = now
+        if self._tokens < 1.0:
+            await asyncio.sleep((1.0 - self._tokens) / self._rate)
+            self._tokens = 1.0
+            self._stamp = loop.time()
+        self._tokens -= 1.0
+
+
 @dataclass
 class SessionStats:
     """Counters since start; the publisher turns them into diagnostic entities."""
@@ -79,6 +109,7 @@ class Session:
         spacing_s: float = MIN_REQUEST_SPACING_S,
         response_timeout_s: float = RESPONSE_TIMEOUT_S,
         budget: RetryBudget | None = None,
+        read_budget: ReadBudget | None = None,
     ) -> None:
         self.transport = transport
         self._key = key
@@ -88,9 +119,11 @@ class Session:
         self._spacing_s = spacing_s
         self._response_timeout_s = response_timeout_s
         self._budget = budget or RetryBudget()
+        self._read_budget = read_budget or ReadBudget()
         self._decoder = FrameDecoder()
         self._frames: deque[bytes] = deque()
         self._last_sent_end = float("-inf")
+        self._heard = False  # bytes (not alerts) arrived since the last request was sent
         self.stats = SessionStats()
         self.key_proven = False  # a verified answer arrived since the link was (re)opened
         self.resync_listeners: list[Callable[[], None]] = []
@@ -121,9 +154,14 @@ class Session:
                 await self._transmit(step.frame)
                 body = await self._next_frame()
                 if body is None:
-                    self._decoder.reset()
-                    step = exchange.on_timeout()
-                    self.stats.identical_resends += step.retry is Retry.IDENTICAL
+                    # Bytes that arrived but made no frame mean an answer damaged on the line;
+                    # only true silence counts as a timeout (p.21).
+                    heard = self._decoder.reset() or self._heard
+                    if heard:
+                        step = exchange.on_incomplete()
+                    else:
+                        step = exchange.on_timeout()
+                        self.stats.identical_resends += step.retry is Retry.IDENTICAL
                     continue
                 result = exchange.on_response(body)
                 if isinstance(result, Complete):
@@ -155,6 +193,7 @@ class Session:
 
     async def _transmit(self, frame: bytes) -> None:
         loop = asyncio.get_running_loop()
+        await self._read_budget.acquire()
         # p.21: the meter handles at most one request per 100 ms.
         wait = self._last_sent_end + self._spacing_s - loop.time()
         if wait > 0:
@@ -164,6 +203,7 @@ class Session:
         stale += sum(len(frame) + LENGTH_BYTES for frame in self._frames)
         self._frames.clear()
         self.stats.stale_bytes += stale
+        self._heard = False
         await self.transport.write(frame)
         self.stats.frames_sent += 1
         self._last_sent_end = loop.time() + wire_seconds(len(frame), self.transport.baud)
@@ -198,3 +238,4 @@ class Session:
                     listener()
             elif isinstance(event, Discarded):
                 self.stats.discarded_bytes += len(event.data)
+                self._heard = True

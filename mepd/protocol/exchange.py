@@ -7,7 +7,8 @@ and so does this module:
 - after a timeout, resend the identical bytes once (the meter may never have parsed them);
 - after a verified 0x0C, rebuild with the number the meter gave (+1); never loop on identical
   packets, which only earns more 0x0C;
-- after a corrupted response, ask again with the next number (the meter did process it);
+- after a corrupted or truncated response, ask again with the next number (the meter did
+  process it);
 - 0x0B and the other refusals are the caller's to handle, never retried here.
 
 What each outcome leads to is data (`RETRY_POLICY`), not a chain of ifs.
@@ -119,6 +120,12 @@ class Exchange:
             self._count(Outcome.CORRUPT, corrupt)
             return self._retry(RETRY_POLICY[Outcome.CORRUPT])
         return Complete(response, self.resyncs, len(self._attempts) + self._identical_resends)
+
+    def on_incomplete(self) -> Send:
+        """An answer started but never completed (bytes lost on the line): the meter did
+        process the request, so an identical resend would only earn 0x0C."""
+        self._count(Outcome.CORRUPT, FrameError("the response stopped before its LEN was reached"))
+        return self._retry(RETRY_POLICY[Outcome.CORRUPT])
 
     def on_timeout(self) -> Send:
         """No response header within the response timeout (p.21)."""
