@@ -109,7 +109,7 @@ class Meter:
         self.physics = physics
         self.tables = MeterTables(profile, physics)
         self.stats = stats or LinkStats()
-        self.history = history or ServedHistory()
+        self.history = history if history is not None else ServedHistory()
         self.key_mismatch = False
         self.reject_bt23_full_read = False
         # p.11: "no prior knowledge is needed"; a fresh meter is anywhere in the 32-bit space.
