@@ -1,0 +1,290 @@
+"""The mepd Pi HAT as data: parts, their nets, and where they sit.
+
+Single source for the schematic generator (kicad_gen_sch.py) and the PCB generator
+(kicad_gen_pcb.py). Pin numbers are the symbol/footprint pad numbers. The GPIO numbers must
+match mepd/hat.py (DEFAULT_PINS); tests/hardware checks the exported netlist against it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+PROJECT = "mepd-hat"
+NS = uuid.UUID("6d657064-6861-7400-8000-000000000001")  # fixed namespace: deterministic UUIDs
+
+
+def uid(*names: str) -> str:
+    return str(uuid.uuid5(NS, "/".join(names)))
+
+
+def normalize_uuids(path: str, prefix: str) -> None:
+    """Make a board saved by pcbnew reproducible.
+
+    pcbnew draws random UUIDs and orders footprints, tracks and vias by them. Sort those
+    top-level blocks by content (footprints by reference), then rewrite every (uuid ...) in
+    order of appearance to a name-derived one, so regenerating gives the same file.
+    """
+    import re
+    from pathlib import Path as _P
+
+    lines = _P(path).read_text().split("\n")
+    head, blocks, tail = [lines[0]], [], []
+    k = 1
+    while k < len(lines):
+        line = lines[k]
+        if line.startswith("\t(") and not line.startswith("\t\t"):
+            m = k
+            if not line.rstrip().endswith(")") or line.count("(") != line.count(")"):
+                while lines[m] != "\t)":
+                    m += 1
+            blocks.append(lines[k:m + 1])
+            k = m + 1
+        else:
+            (tail if blocks else head).append(line)
+            k += 1
+
+    def kind(block: list[str]) -> str:
+        return block[0].strip()[1:].split(" ")[0].split("\t")[0]
+
+    def key(block: list[str]) -> str:
+        text = "\n".join(x for x in block if "(uuid " not in x)
+        ref = re.search(r'\(property "Reference" "([^"]*)"', text)
+        if ref:
+            r = ref.group(1)
+            return f"{r.rstrip('0123456789')}{int(r[len(r.rstrip('0123456789')):] or 0):04d}"
+        return text
+
+    sortable = {"footprint", "segment", "via", "arc", "zone"}
+    out: list[list[str]] = []
+    group: list[list[str]] = []
+    for b in blocks + [[""]]:
+        if kind(b) in sortable and (not group or kind(group[0]) == kind(b)):
+            group.append(b)
+            continue
+        out.extend(sorted(group, key=key))
+        group = [b] if kind(b) in sortable else []
+        if kind(b) not in sortable and b != [""]:
+            out.append(b)
+    out.extend(sorted(group, key=key))
+    text = "\n".join(head + [x for b in out for x in b] + tail)
+    counter = iter(range(1 << 30))
+    text = re.sub(r'\(uuid "[0-9a-fA-F-]{36}"\)',
+                  lambda _m: f'(uuid "{uid(prefix, str(next(counter)))}")', text)
+    _P(path).write_text(text)
+
+
+# Raspberry Pi 40-pin header: header pin -> BCM GPIO (only the GPIO pins).
+HEADER_BCM = {
+    3: 2, 5: 3, 7: 4, 8: 14, 10: 15, 11: 17, 12: 18, 13: 27, 15: 22, 16: 23, 18: 24,
+    19: 10, 21: 9, 22: 25, 23: 11, 24: 8, 26: 7, 27: 0, 28: 1, 29: 5, 31: 6, 32: 12,
+    33: 13, 35: 19, 36: 16, 37: 26, 38: 20, 40: 21,
+}
+HEADER_3V3 = (1, 17)
+HEADER_5V = (2, 4)
+HEADER_GND = (6, 9, 14, 20, 25, 30, 34, 39)
+
+# The HAT's use of the header, by BCM GPIO (mepd/hat.py DEFAULT_PINS).
+GPIO_NETS = {
+    14: "PI_TXD",        # PL011 TXD -> transceiver T1IN
+    15: "PI_RXD",        # PL011 RXD <- transceiver R1OUT
+    0: "ID_SD",          # HAT+ ID EEPROM
+    1: "ID_SC",
+    22: "XCVR_PWR_EN",   # load switch ON, active high, board pull-down
+    23: "MEP_EN_N",      # transceiver T2IN (driver inverts), board pull-up, low = ENABLE
+    24: "METER_SENSE",   # terminal pin 5 via divider + clamp, high = meter powered
+    25: "LED_LINK",      # link LED, active high
+    27: "LED_PWR",       # power/status LED, active high
+}
+
+NC = None  # marks a pin that gets a no-connect flag
+
+
+@dataclass
+class Part:
+    ref: str
+    lib_id: str
+    value: str
+    footprint: str
+    mpn: str
+    manufacturer: str
+    pins: dict[str, str | None]
+    sch: tuple[float, float]          # schematic position (mm, on the 2.54 grid)
+    description: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+    in_bom: bool = True
+    rot: int = 0                      # schematic rotation (R and C are drawn horizontal)
+
+
+R0603 = "Resistor_SMD:R_0603_1608Metric"
+C0603 = "Capacitor_SMD:C_0603_1608Metric"
+C0805 = "Capacitor_SMD:C_0805_2012Metric"
+YAGEO = "Yageo"
+MURATA = "Murata"
+
+_RES_MPN = {
+    "0R": "RC0603JR-070RL", "100R": "RC0603FR-07100RL", "1k": "RC0603FR-071KL",
+    "3k9": "RC0603FR-073K9L", "10k": "RC0603FR-0710KL", "12k": "RC0603FR-0712KL",
+    "100k": "RC0603FR-07100KL",
+}
+_CAP_MPN = {
+    "100n": ("GRM188R71H104KA93D", C0603, "100nF 50V X7R 0603"),
+    "1u": ("GRM188R71C105KA12D", C0603, "1uF 16V X7R 0603"),
+    "10u": ("GRM21BR61A106KE19L", C0805, "10uF 10V X5R 0805"),
+}
+
+
+def res(ref: str, value: str, n1: str, n2: str, at: tuple[float, float], desc: str) -> Part:
+    return Part(ref, "Device:R", value, R0603, _RES_MPN[value], YAGEO, {"1": n1, "2": n2}, at,
+                desc, rot=90)
+
+
+def cap(ref: str, value: str, n1: str, n2: str, at: tuple[float, float], desc: str) -> Part:
+    mpn, fp, what = _CAP_MPN[value]
+    return Part(ref, "Device:C", value, fp, mpn, MURATA, {"1": n1, "2": n2}, at,
+                f"{desc} ({what})", rot=90)
+
+
+def _header_pins() -> dict[str, str | None]:
+    pins: dict[str, str | None] = {}
+    for p in range(1, 41):
+        if p in HEADER_3V3:
+            pins[str(p)] = "+3V3"
+        elif p in HEADER_GND:
+            pins[str(p)] = "GND"
+        elif p in HEADER_BCM and HEADER_BCM[p] in GPIO_NETS:
+            pins[str(p)] = GPIO_NETS[HEADER_BCM[p]]
+        else:
+            pins[str(p)] = NC  # 5 V and the GPIOs the HAT does not use
+    return pins
+
+
+PARTS: list[Part] = [
+    # ---- Raspberry Pi header -------------------------------------------------------------
+    Part("J1", "Connector_Generic:Conn_02x20_Odd_Even", "RPi_GPIO_2x20",
+         "Connector_PinSocket_2.54mm:PinSocket_2x20_P2.54mm_Vertical",
+         "PPTC202LFBN-RC", "Sullins Connector Solutions", _header_pins(), (60.96, 96.52),
+         "40-pin Raspberry Pi header, 2x20 female 2.54 mm, mounted on the bottom side"),
+    # ---- MEP terminal (NES numbering, one row: pin N here = NES pin N) -----------------
+    Part("J2", "Connector_Generic:Conn_01x06", "MEP_terminal",
+         "Connector_Phoenix_MSTB:PhoenixContact_MSTBA_2,5_6-G-5,08_1x06_P5.08mm_Horizontal",
+         "1757284", "Phoenix Contact",
+         {"1": "GND", "2": "MEP_ENABLE", "3": "MEP_TXD", "4": "MEP_RXD", "5": "MEP_VPLUS",
+          "6": NC}, (403.86, 76.2),
+         "MEP terminal, 1x6 pluggable 5.08 mm: 1 GND, 2 ENABLE, 3 TXD, 4 RXD, 5 V+, 6 n.c.",
+         {"Mating_MPN": "Phoenix Contact 1757051 (MSTB 2,5/6-ST-5,08 plug)"}),
+    # ---- RS-232 transceiver (switched supply) ------------------------------------------
+    Part("U1", "Interface_UART:MAX3232", "MAX3232E",
+         "Package_SO:SOIC-16_3.9x9.9mm_P1.27mm", "MAX3232EIDR", "Texas Instruments",
+         {"1": "XCVR_C1P", "3": "XCVR_C1N", "4": "XCVR_C2P", "5": "XCVR_C2N",
+          "2": "XCVR_VP", "6": "XCVR_VN", "16": "VCC_XCVR", "15": "GND",
+          "11": "XCVR_T1IN", "10": "XCVR_T2IN", "12": "XCVR_R1OUT", "9": NC,
+          "14": "MEP_TXD", "7": "MEP_ENABLE", "13": "MEP_RXD", "8": NC}, (228.6, 93.98),
+         "3.3 V RS-232 transceiver, +/-15 kV ESD: T1 = TXD, T2 = ENABLE, R1 = RXD"),
+    cap("C1", "100n", "XCVR_C1P", "XCVR_C1N", (304.8, 60.96), "charge pump C1"),
+    cap("C2", "100n", "XCVR_C2P", "XCVR_C2N", (304.8, 71.12), "charge pump C2"),
+    cap("C3", "100n", "XCVR_VP", "GND", (304.8, 81.28), "charge pump V+ reservoir"),
+    cap("C4", "100n", "GND", "XCVR_VN", (304.8, 91.44), "charge pump V- reservoir"),
+    cap("C5", "100n", "VCC_XCVR", "GND", (304.8, 101.6), "transceiver VCC bypass"),
+    # logic-side series resistors (0 ohm by default) and the ENABLE pull-up
+    res("R1", "0R", "PI_TXD", "XCVR_T1IN", (139.7, 60.96), "series, TXD logic line"),
+    res("R2", "0R", "XCVR_R1OUT", "PI_RXD", (139.7, 71.12), "series, RXD logic line"),
+    res("R3", "0R", "MEP_EN_N", "XCVR_T2IN", (139.7, 81.28), "series, ENABLE logic line"),
+    res("R4", "10k", "VCC_XCVR", "XCVR_T2IN", (139.7, 91.44),
+        "pull-up: T2IN high = ENABLE inactive while GPIO23 is an input"),
+    # ---- TVS on the terminal lines -----------------------------------------------------
+    Part("D1", "Diode:SMAJ15CA", "SMAJ15CA", "Diode_SMD:D_SMA", "SMAJ15CA", "Littelfuse",
+         {"1": "MEP_ENABLE", "2": "GND"}, (355.6, 60.96), "TVS, bidirectional 15 V, ENABLE"),
+    Part("D2", "Diode:SMAJ15CA", "SMAJ15CA", "Diode_SMD:D_SMA", "SMAJ15CA", "Littelfuse",
+         {"1": "MEP_TXD", "2": "GND"}, (355.6, 71.12), "TVS, bidirectional 15 V, TXD"),
+    Part("D3", "Diode:SMAJ15CA", "SMAJ15CA", "Diode_SMD:D_SMA", "SMAJ15CA", "Littelfuse",
+         {"1": "MEP_RXD", "2": "GND"}, (355.6, 81.28), "TVS, bidirectional 15 V, RXD"),
+    Part("D4", "Diode:SMAJ28A", "SMAJ28A", "Diode_SMD:D_SMA", "SMAJ28A", "Littelfuse",
+         {"1": "MEP_VPLUS", "2": "GND"}, (355.6, 91.44),
+         "TVS, unidirectional 28 V standoff, meter V+ (24-26 V)"),
+    # ---- transceiver load switch ------------------------------------------------------
+    Part("U2", "Power_Management:TPS22917DBV", "TPS22917", "Package_TO_SOT_SMD:SOT-23-6",
+         "TPS22917DBVR", "Texas Instruments",
+         {"1": "+3V3", "2": "GND", "3": "XCVR_ON", "4": NC, "5": "XCVR_QOD",
+          "6": "VCC_XCVR"}, (228.6, 152.4),
+         "high-side load switch for the transceiver, ON active high"),
+    res("R5", "0R", "XCVR_PWR_EN", "XCVR_ON", (139.7, 101.6), "series, load switch ON line"),
+    res("R6", "100k", "XCVR_ON", "GND", (139.7, 111.76),
+        "pull-down: transceiver OFF at power-up and while GPIO22 is an input"),
+    res("R7", "100R", "XCVR_QOD", "VCC_XCVR", (139.7, 121.92), "quick output discharge"),
+    cap("C6", "10u", "VCC_XCVR", "GND", (304.8, 111.76), "bulk after the switch"),
+    cap("C7", "1u", "+3V3", "GND", (304.8, 121.92), "load switch VIN bypass"),
+    # ---- meter power sense ------------------------------------------------------------
+    res("R8", "100k", "MEP_VPLUS", "SENSE_DIV", (355.6, 106.68),
+        "divider top: 26 V -> 2.8 V, 24 V -> 2.6 V"),
+    res("R9", "12k", "SENSE_DIV", "GND", (355.6, 116.84), "divider bottom"),
+    cap("C9", "100n", "SENSE_DIV", "GND", (304.8, 142.24), "sense filter"),
+    Part("D5", "Diode:BAT54S", "BAT54S", "Package_TO_SOT_SMD:SOT-23", "BAT54S,215",
+         "Nexperia", {"1": "GND", "3": "SENSE_DIV", "2": "+3V3"}, (355.6, 132.08),
+         "clamp of the sense node to GND and +3V3"),
+    res("R10", "0R", "SENSE_DIV", "METER_SENSE", (139.7, 132.08), "series, sense logic line"),
+    # ---- status LEDs ------------------------------------------------------------------
+    res("R11", "1k", "LED_LINK", "LED_LINK_A", (139.7, 198.12), "link LED current, ~1.3 mA"),
+    Part("D7", "Device:LED", "yellow", "LED_SMD:LED_0603_1608Metric", "150060YS75000",
+         "Wurth Elektronik", {"2": "LED_LINK_A", "1": "GND"}, (177.8, 198.12),
+         "link LED (GPIO25, active high)"),
+    res("R12", "1k", "LED_PWR", "LED_PWR_A", (139.7, 208.28), "power LED current, ~1.3 mA"),
+    Part("D6", "Device:LED", "green", "LED_SMD:LED_0603_1608Metric", "150060GS75000",
+         "Wurth Elektronik", {"2": "LED_PWR_A", "1": "GND"}, (177.8, 208.28),
+         "power/status LED (GPIO27, active high)"),
+    # ---- HAT+ ID EEPROM ---------------------------------------------------------------
+    Part("U3", "Memory_EEPROM:24LC32", "24LC32A", "Package_SO:SOIC-8_3.9x4.9mm_P1.27mm",
+         "24LC32AT-I/SN", "Microchip Technology",
+         {"1": "GND", "2": "GND", "3": "GND", "4": "GND", "5": "ID_SD", "6": "ID_SC",
+          "7": "EEPROM_WP", "8": "+3V3"}, (228.6, 195.58),
+         "HAT+ ID EEPROM, 32 kbit, I2C address 0x50"),
+    res("R13", "3k9", "+3V3", "ID_SD", (139.7, 149.86), "ID_SD pull-up"),
+    res("R14", "3k9", "+3V3", "ID_SC", (139.7, 160.02), "ID_SC pull-up"),
+    res("R15", "10k", "+3V3", "EEPROM_WP", (139.7, 170.18),
+        "WP pull-up: EEPROM write-protected unless JP1 is bridged"),
+    cap("C8", "100n", "+3V3", "GND", (304.8, 132.08), "EEPROM bypass"),
+    Part("JP1", "Jumper:SolderJumper_2_Open", "WP_ENABLE_WRITE",
+         "Jumper:SolderJumper-2_P1.3mm_Open_RoundedPad1.0x1.5mm", "none (PCB solder jumper)",
+         "none", {"1": "EEPROM_WP", "2": "GND"}, (139.7, 180.34),
+         "bridge to write the ID EEPROM", in_bom=False),
+]
+
+# Roles, as a "HAT_Function" field on the symbols: tests/hardware finds the parts by it.
+ROLES = {
+    "J1": "pi_header", "J2": "mep_terminal", "U1": "rs232_transceiver",
+    "U2": "transceiver_power_switch", "U3": "id_eeprom", "D6": "power_led", "D7": "link_led",
+    "D5": "sense_clamp",
+}
+for _p in PARTS:
+    if _p.ref in ROLES:
+        _p.extra = {"HAT_Function": ROLES[_p.ref], **_p.extra}
+
+# PWR_FLAGs: the Pi supplies +3V3 and GND through passive header pins.
+PWR_FLAG_NETS = ("+3V3", "GND")
+POWER_NETS = ("+3V3", "GND")
+
+NOTES: list[tuple[tuple[float, float], str]] = [
+    ((25.4, 17.78),
+     "mepd Pi HAT+ : OSGP meter MEP port <-> Raspberry Pi PL011 UART\\n"
+     "GPIOs (BCM) must match mepd/hat.py DEFAULT_PINS; tests/hardware checks the netlist.\\n"
+     "GPIO22 XCVR_PWR_EN: load switch ON, active high, R6 pull-down -> transceiver OFF at "
+     "power-up.\\n"
+     "GPIO23 MEP_EN_N: into MAX3232 T2IN (inverting), R4 pull-up -> ENABLE inactive while "
+     "input; GPIO low = ENABLE asserted.\\n"
+     "GPIO24 METER_SENSE: terminal pin 5 via 100k/12k divider + BAT54S clamp, active high.\\n"
+     "GPIO25 LED_LINK, GPIO27 LED_PWR: active high.  UART GPIO14/15.  ID EEPROM GPIO0/1."),
+    ((317.5, 154.94),
+     "MEP terminal J2 uses NES numbering: J2 pin N = meter pin N.\\n"
+     "The meter's terminal is 2 rows x 3; J2 is one row of 6, so there is\\n"
+     "no row/column numbering trap on this side: wire pin N to pin N.\\n"
+     "Meter models space their terminals differently: J2 is a pluggable\\n"
+     "5.08 mm header (plug Phoenix 1757051), use a cable/ribbon to the meter.\\n"
+     "Never power the Pi from pin 5 (V+, about 1 W): it is sensed only."),
+    ((177.8, 137.16),
+     "Transceiver supply: switched by U2 (GPIO22). mepd power-cycles it to\\n"
+     "recover latched-up MAX3232 clones: ENABLE off, power off 1 s, on, 1 s, ENABLE on."),
+    ((139.7, 218.44),
+     "Status LEDs: driven by GPIO, off at power-up (GPIO25/27 reset as inputs)."),
+    ((195.58, 215.9),
+     "ID EEPROM: A0-A2 low -> 0x50. WP pulled up (protected); bridge JP1 to program."),
+]

@@ -1,0 +1,542 @@
+"""The Pi HAT design (hardware/pi-hat) against the software (mepd.hat) and its own checks.
+
+The schematic's netlist is exported with kicad-cli into a temporary directory and walked from
+each function's pin to the 40-pin header, whose pin -> BCM GPIO table is written out below
+(the Raspberry Pi's, independent of the design scripts). Board and software cannot drift.
+
+kicad-cli (KiCad 9) and dtc come from scripts/install-kicad.sh. Without them the tests fail
+when CI is set and skip otherwise.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from mepd.hat import DEFAULT_PINS
+
+REPO = Path(__file__).resolve().parents[2]
+HAT = REPO / "hardware" / "pi-hat"
+SCHEMATIC = HAT / "mepd-hat.kicad_sch"
+BOARD = HAT / "mepd-hat.kicad_pcb"
+OVERLAY = HAT / "overlay" / "mepd-hat-overlay.dts"
+EEPROM_SETTINGS = HAT / "eeprom" / "mepd-hat-eeprom.txt"
+BOM = HAT / "bom" / "mepd-hat-bom.csv"
+SCH_GENERATOR = HAT / "tools" / "kicad_gen_sch.py"
+INSTALL_HINT = "run scripts/install-kicad.sh (KiCad 9 from bookworm-backports, dtc)"
+
+# Raspberry Pi 40-pin header: header pin -> BCM GPIO.
+HEADER_TO_BCM = {
+    3: 2,
+    5: 3,
+    7: 4,
+    8: 14,
+    10: 15,
+    11: 17,
+    12: 18,
+    13: 27,
+    15: 22,
+    16: 23,
+    18: 24,
+    19: 10,
+    21: 9,
+    22: 25,
+    23: 11,
+    24: 8,
+    26: 7,
+    27: 0,
+    28: 1,
+    29: 5,
+    31: 6,
+    32: 12,
+    33: 13,
+    35: 19,
+    36: 16,
+    37: 26,
+    38: 20,
+    40: 21,
+}
+HEADER_3V3 = {1, 17}
+HEADER_5V = {2, 4}
+HEADER_GND = {6, 9, 14, 20, 25, 30, 34, 39}
+
+# Warnings that ERC may report, each justified in hardware/pi-hat/README.md. None today.
+WAIVED_ERC_WARNINGS: set[str] = set()
+
+
+def require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path:
+        return path
+    message = f"{name} not found: {INSTALL_HINT}"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+    raise AssertionError("unreachable")
+
+
+# --- a small S-expression reader for the kicad-cli netlist ---------------------------------
+
+_TOKEN = re.compile(r'\s*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|([^\s()"]+))')
+
+
+def parse_sexpr(text: str) -> list:
+    stack: list[list] = [[]]
+    pos = 0
+    while True:
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            break
+        pos = m.end()
+        if m.group(1):
+            stack.append([])
+        elif m.group(2):
+            node = stack.pop()
+            stack[-1].append(node)
+        elif m.group(3) is not None:
+            stack[-1].append(re.sub(r"\\(.)", r"\1", m.group(3)))
+        else:
+            stack[-1].append(m.group(4))
+    return stack[0][0]
+
+
+def children(node: list, key: str) -> list[list]:
+    return [x for x in node if isinstance(x, list) and x and x[0] == key]
+
+
+def child(node: list, key: str) -> list:
+    found = children(node, key)
+    assert found, f"no ({key} ...) in {str(node)[:80]}"
+    return found[0]
+
+
+@dataclass
+class Component:
+    ref: str
+    value: str
+    footprint: str
+    part: str
+    fields: dict[str, str]
+    in_bom: bool
+
+
+@dataclass
+class Netlist:
+    components: dict[str, Component]
+    nets: dict[str, list[tuple[str, str, str, str]]]  # name -> (ref, pin, function, type)
+    pin_net: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, nodes in self.nets.items():
+            for ref, pin, _, _ in nodes:
+                self.pin_net[(ref, pin)] = name
+
+    def by_role(self, role: str) -> Component:
+        found = [c for c in self.components.values() if c.fields.get("HAT_Function") == role]
+        assert len(found) == 1, f"expected one part with HAT_Function={role}, got {found}"
+        return found[0]
+
+    def pin(self, ref: str, function: str) -> str:
+        """Pin number of ref's pin named function."""
+        for nodes in self.nets.values():
+            for r, p, f, _ in nodes:
+                if r == ref and f == function:
+                    return p
+        raise AssertionError(f"{ref} has no connected pin {function}")
+
+    def net_of(self, ref: str, pin: str) -> str:
+        return self.pin_net[(ref, pin)]
+
+    def is_power(self, net: str) -> bool:
+        return any(t in ("power_in", "power_out") for _, _, _, t in self.nets[net])
+
+    def pins_on(self, net: str) -> list[tuple[str, str]]:
+        return [(r, p) for r, p, _, _ in self.nets[net]]
+
+    def resistors_between(self, net_a: str, net_b: str) -> list[str]:
+        out = []
+        for ref, comp in self.components.items():
+            if comp.part != "R":
+                continue
+            nets = {self.pin_net.get((ref, "1")), self.pin_net.get((ref, "2"))}
+            if nets == {net_a, net_b}:
+                out.append(ref)
+        return out
+
+    def gpios_reaching(self, ref: str, pin: str) -> set[int]:
+        """BCM GPIOs whose header pin is reached from (ref, pin) through resistors.
+
+        Crosses two-pin resistors (series and current-limit), never into a power net (so a
+        pull-up or pull-down does not count as a path), and no other parts.
+        """
+        header = self.by_role("pi_header").ref
+        start = self.net_of(ref, pin)
+        seen = {start}
+        queue = deque([start])
+        gpios: set[int] = set()
+        while queue:
+            net = queue.popleft()
+            for r, p in self.pins_on(net):
+                if r == header:
+                    assert int(p) in HEADER_TO_BCM, f"{net} reaches header pin {p}, not a GPIO"
+                    gpios.add(HEADER_TO_BCM[int(p)])
+                elif self.components[r].part == "R":
+                    other = self.pin_net.get((r, "2" if p == "1" else "1"))
+                    if other and other not in seen and not self.is_power(other):
+                        seen.add(other)
+                        queue.append(other)
+        return gpios
+
+
+def load_netlist(path: Path) -> Netlist:
+    tree = parse_sexpr(path.read_text())
+    comps = {}
+    for comp in children(child(tree, "components"), "comp"):
+        fields = {}
+        for f in children(child(comp, "fields"), "field"):
+            name = child(f, "name")[1]
+            fields[name] = f[2] if len(f) > 2 else ""
+        props = {child(p, "name")[1] for p in children(comp, "property")}
+        ref = child(comp, "ref")[1]
+        comps[ref] = Component(
+            ref=ref,
+            value=child(comp, "value")[1],
+            footprint=child(comp, "footprint")[1] if children(comp, "footprint") else "",
+            part=child(child(comp, "libsource"), "part")[1],
+            fields=fields,
+            in_bom="exclude_from_bom" not in props,
+        )
+    nets = {}
+    for net in children(child(tree, "nets"), "net"):
+        nodes = []
+        for node in children(net, "node"):
+            func = child(node, "pinfunction")[1] if children(node, "pinfunction") else ""
+            nodes.append(
+                (child(node, "ref")[1], child(node, "pin")[1], func, child(node, "pintype")[1])
+            )
+        nets[child(net, "name")[1]] = nodes
+    return Netlist(comps, nets)
+
+
+@pytest.fixture(scope="module")
+def kicad_cli() -> str:
+    return require_tool("kicad-cli")
+
+
+@pytest.fixture(scope="module")
+def netlist(kicad_cli: str, tmp_path_factory: pytest.TempPathFactory) -> Netlist:
+    out = tmp_path_factory.mktemp("netlist") / "mepd-hat.net"
+    subprocess.run(
+        [
+            kicad_cli,
+            "sch",
+            "export",
+            "netlist",
+            "--format",
+            "kicadsexpr",
+            "-o",
+            str(out),
+            str(SCHEMATIC),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return load_netlist(out)
+
+
+# --- software <-> board cross-check ---------------------------------------------------------
+
+
+def test_transceiver_power_switch_gpio_matches_software(netlist: Netlist) -> None:
+    switch = netlist.by_role("transceiver_power_switch")
+    on = netlist.pin(switch.ref, "ON")
+    assert netlist.gpios_reaching(switch.ref, on) == {DEFAULT_PINS.transceiver_power}
+    # active high with a board pull-down: off at power-up and while the GPIO is an input
+    assert DEFAULT_PINS.transceiver_power_active_high
+    assert netlist.resistors_between(netlist.net_of(switch.ref, on), "GND"), (
+        "load switch ON needs a pull-down to GND"
+    )
+    # and it feeds the transceiver
+    xcvr = netlist.by_role("rs232_transceiver")
+    assert netlist.net_of(switch.ref, netlist.pin(switch.ref, "VOUT")) == netlist.net_of(
+        xcvr.ref, netlist.pin(xcvr.ref, "VCC")
+    )
+
+
+def test_mep_enable_gpio_matches_software(netlist: Netlist) -> None:
+    xcvr = netlist.by_role("rs232_transceiver")
+    t2in = netlist.pin(xcvr.ref, "T2IN")
+    assert netlist.gpios_reaching(xcvr.ref, t2in) == {DEFAULT_PINS.mep_enable}
+    # the driver inverts: GPIO low = ENABLE high. Pull-up keeps ENABLE inactive.
+    assert not DEFAULT_PINS.mep_enable_active_high
+    vcc = netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, "VCC"))
+    assert netlist.resistors_between(netlist.net_of(xcvr.ref, t2in), vcc), (
+        "T2IN needs a pull-up to the transceiver supply"
+    )
+    terminal = netlist.by_role("mep_terminal")
+    assert netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, "T2OUT")) == netlist.net_of(
+        terminal.ref, "2"
+    ), "T2OUT must drive terminal pin 2 (ENABLE)"
+
+
+def test_meter_sense_gpio_matches_software(netlist: Netlist) -> None:
+    terminal = netlist.by_role("mep_terminal")
+    assert netlist.gpios_reaching(terminal.ref, "5") == {DEFAULT_PINS.meter_sense}
+    assert DEFAULT_PINS.meter_sense_active_high
+    # divided (a resistor to GND on the path) and clamped (the clamp diode on the node)
+    clamp = netlist.by_role("sense_clamp")
+    node = netlist.net_of(clamp.ref, netlist.pin(clamp.ref, "COM"))
+    assert netlist.resistors_between(node, "GND"), "sense divider needs its bottom resistor"
+    assert netlist.resistors_between(node, netlist.net_of(terminal.ref, "5")), (
+        "sense divider top must come from terminal pin 5"
+    )
+    assert netlist.net_of(clamp.ref, netlist.pin(clamp.ref, "A")) == "GND"
+    assert netlist.net_of(clamp.ref, netlist.pin(clamp.ref, "K")) == "+3V3"
+
+
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("link_led", DEFAULT_PINS.link_led),
+        ("power_led", DEFAULT_PINS.power_led),
+    ],
+)
+def test_led_gpio_matches_software(netlist: Netlist, role: str, expected: int) -> None:
+    led = netlist.by_role(role)
+    assert netlist.gpios_reaching(led.ref, netlist.pin(led.ref, "A")) == {expected}
+    assert netlist.net_of(led.ref, netlist.pin(led.ref, "K")) == "GND", "LEDs are active high"
+
+
+def test_uart_and_id_eeprom_pins(netlist: Netlist) -> None:
+    xcvr = netlist.by_role("rs232_transceiver")
+    assert netlist.gpios_reaching(xcvr.ref, netlist.pin(xcvr.ref, "T1IN")) == {
+        DEFAULT_PINS.UART_TXD
+    }
+    assert netlist.gpios_reaching(xcvr.ref, netlist.pin(xcvr.ref, "R1OUT")) == {
+        DEFAULT_PINS.UART_RXD
+    }
+    eeprom = netlist.by_role("id_eeprom")
+    assert netlist.gpios_reaching(eeprom.ref, netlist.pin(eeprom.ref, "SDA")) == {
+        DEFAULT_PINS.ID_SD
+    }
+    assert netlist.gpios_reaching(eeprom.ref, netlist.pin(eeprom.ref, "SCL")) == {
+        DEFAULT_PINS.ID_SC
+    }
+    for a in ("A0", "A1", "A2"):
+        assert netlist.net_of(eeprom.ref, netlist.pin(eeprom.ref, a)) == "GND"  # 0x50
+    wp = netlist.net_of(eeprom.ref, netlist.pin(eeprom.ref, "WP"))
+    assert netlist.resistors_between(wp, "+3V3"), "WP must be pulled up (write protected)"
+
+
+def test_mep_terminal_nes_numbering(netlist: Netlist) -> None:
+    terminal = netlist.by_role("mep_terminal")
+    xcvr = netlist.by_role("rs232_transceiver")
+    t = terminal.ref
+
+    def xnet(function: str) -> str:
+        return netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, function))
+
+    assert netlist.net_of(t, "1") == "GND"
+    assert netlist.net_of(t, "2") == xnet("T2OUT")  # ENABLE client -> meter
+    assert netlist.net_of(t, "3") == xnet("T1OUT")  # TXD client -> meter
+    assert netlist.net_of(t, "4") == xnet("R1IN")  # RXD meter -> client
+    assert (t, "6") not in netlist.pin_net or netlist.net_of(t, "6").startswith("unconnected")
+    # pin 5 (meter V+) is sensed only: it reaches no supply
+    vplus = netlist.net_of(t, "5")
+    assert not netlist.is_power(vplus)
+    header = netlist.by_role("pi_header").ref
+    assert all(r != header for r, _ in netlist.pins_on(vplus))
+
+
+def test_header_power_and_unused_pins(netlist: Netlist) -> None:
+    header = netlist.by_role("pi_header").ref
+    for p in HEADER_3V3:
+        assert netlist.net_of(header, str(p)) == "+3V3"
+    for p in HEADER_GND:
+        assert netlist.net_of(header, str(p)) == "GND"
+    for p in HEADER_5V:  # the HAT takes nothing from 5 V, and never feeds it
+        net = netlist.pin_net.get((header, str(p)))
+        assert net is None or net.startswith("unconnected"), f"5 V pin {p} on {net}"
+
+
+def test_gpio_choices_avoid_uart_and_id_pins() -> None:
+    used = [
+        DEFAULT_PINS.transceiver_power,
+        DEFAULT_PINS.mep_enable,
+        DEFAULT_PINS.meter_sense,
+        DEFAULT_PINS.link_led,
+        DEFAULT_PINS.power_led,
+    ]
+    reserved = {
+        DEFAULT_PINS.UART_TXD,
+        DEFAULT_PINS.UART_RXD,
+        DEFAULT_PINS.ID_SD,
+        DEFAULT_PINS.ID_SC,
+    }
+    assert len(set(used)) == len(used)
+    assert not set(used) & reserved
+
+
+def test_every_bom_part_has_a_manufacturer_part_number(netlist: Netlist) -> None:
+    missing = [
+        c.ref
+        for c in netlist.components.values()
+        if c.in_bom and (not c.fields.get("MPN") or not c.fields.get("Manufacturer"))
+    ]
+    assert not missing, f"parts without MPN/Manufacturer: {missing}"
+    no_fp = [c.ref for c in netlist.components.values() if not c.footprint]
+    assert not no_fp, f"parts without footprint: {no_fp}"
+
+
+# --- tool checks ----------------------------------------------------------------------------
+
+
+def test_erc_has_no_errors(kicad_cli: str, tmp_path: Path) -> None:
+    report = tmp_path / "erc.json"
+    result = subprocess.run(
+        [
+            kicad_cli,
+            "sch",
+            "erc",
+            "--format",
+            "json",
+            "--severity-all",
+            "-o",
+            str(report),
+            str(SCHEMATIC),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert report.exists(), result.stdout + result.stderr
+    violations = [
+        v for sheet in json.loads(report.read_text())["sheets"] for v in sheet["violations"]
+    ]
+    errors = [v for v in violations if v["severity"] == "error"]
+    warnings = [
+        v for v in violations if v["severity"] == "warning" and v["type"] not in WAIVED_ERC_WARNINGS
+    ]
+    assert not errors, [f"{v['type']}: {v['description']}" for v in errors]
+    assert not warnings, [f"{v['type']}: {v['description']}" for v in warnings]
+
+
+def test_drc_is_clean_and_matches_the_schematic(kicad_cli: str, tmp_path: Path) -> None:
+    report = tmp_path / "drc.json"
+    result = subprocess.run(
+        [
+            kicad_cli,
+            "pcb",
+            "drc",
+            "--format",
+            "json",
+            "--severity-all",
+            "--schematic-parity",
+            "-o",
+            str(report),
+            str(BOARD),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert report.exists(), result.stdout + result.stderr
+    drc = json.loads(report.read_text())
+    problems = [
+        f"{v['severity']} {v['type']}: {v['description']}"
+        for key in ("violations", "unconnected_items", "schematic_parity")
+        for v in drc.get(key, [])
+    ]
+    assert not problems, problems
+
+
+def test_committed_schematic_is_the_generator_output(kicad_cli: str, tmp_path: Path) -> None:
+    out = tmp_path / "mepd-hat.kicad_sch"
+    subprocess.run(
+        [sys.executable, str(SCH_GENERATOR)],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "MEPD_SCH_OUT": str(out), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    assert out.read_bytes() == SCHEMATIC.read_bytes(), (
+        "mepd-hat.kicad_sch differs from tools/kicad_gen_sch.py output: run make regen"
+    )
+
+
+def test_committed_bom_lists_every_part_number(netlist: Netlist) -> None:
+    with BOM.open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    listed = {r["MPN"] for r in rows}
+    refs = {ref for r in rows for ref in r["Refs"].split(",")}
+    for comp in netlist.components.values():
+        if comp.in_bom:
+            assert comp.fields["MPN"] in listed, f"{comp.ref} {comp.fields['MPN']} not in BOM"
+            assert comp.ref in refs, f"{comp.ref} not in BOM"
+
+
+def test_overlay_compiles_with_dtc(tmp_path: Path) -> None:
+    dtc = require_tool("dtc")
+    out = tmp_path / "mepd-hat.dtbo"
+    result = subprocess.run(
+        [dtc, "-@", "-I", "dts", "-O", "dtb", "-o", str(out), str(OVERLAY)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 0
+    # the pins the overlay configures are the software's, with safe power-up pulls
+    text = OVERLAY.read_text()
+    node = re.search(r"mepd_hat_pins\s*\{([^}]*)\}", text)
+    assert node, "overlay has no mepd_hat_pins node"
+
+    def cells(prop: str) -> list[int]:
+        m = re.search(prop + r"\s*=\s*<([^>]*)>", node.group(1))
+        assert m, f"mepd_hat_pins has no {prop}"
+        return [int(x) for x in m.group(1).split()]
+
+    pins = cells("brcm,pins")
+    assert set(pins) == {
+        DEFAULT_PINS.transceiver_power,
+        DEFAULT_PINS.mep_enable,
+        DEFAULT_PINS.meter_sense,
+        DEFAULT_PINS.link_led,
+        DEFAULT_PINS.power_led,
+    }
+    assert cells("brcm,function") == [0] * len(pins), "HAT pins stay inputs (no hog)"
+    pull = dict(zip(pins, cells("brcm,pull"), strict=True))
+    down, up = 1, 2
+    assert pull[DEFAULT_PINS.transceiver_power] == down
+    assert pull[DEFAULT_PINS.mep_enable] == up
+    assert pull[DEFAULT_PINS.link_led] == down
+    assert pull[DEFAULT_PINS.power_led] == down
+
+
+def test_eeprom_settings_name_mepd() -> None:
+    settings: dict[str, str] = {}
+    for raw in EEPROM_SETTINGS.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line or " " not in line:
+            continue
+        key, value = line.split(None, 1)
+        settings.setdefault(key, value.strip())
+    assert settings["vendor"] == '"mepd project"'
+    assert settings["product"] == '"mepd MEP meter HAT+"'
+    assert int(settings["product_id"], 16) > 0
+    assert int(settings["product_ver"], 16) > 0
+    assert re.fullmatch(
+        r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", settings["product_uuid"]
+    )
+    assert settings["dt_blob"] == '"mepd-hat"'
+    assert "mepd" in EEPROM_SETTINGS.read_text().split("custom_data", 1)[1]
