@@ -200,3 +200,38 @@ async def test_an_idt_bump_resynchronises_and_rereads_the_dimensions(pins: MockF
     first, second = run.of(MeterIdentity)
     assert second.idt_version == (first.idt_version or 0) + 1
     assert run.poller.session.stats.sequence_resyncs >= 2
+
+
+@pytest.mark.asyncio
+async def test_an_optical_session_on_gen3_is_ridden_out(pins: MockFactory) -> None:
+    # p.20: the optical port takes the shared UART; MEP goes silent, the sequence moves on.
+    async with running(pins, "gen3") as run:
+        await run.wait_for(PresentReading, 2)
+        run.port.start_optical_session(time.monotonic(), seconds=3.0)
+        run.port.meter.advance_sequence(40)  # what the optical session's traffic did to it
+        before = len(run.of(PresentReading))
+        await run.wait_for(PresentReading, before + 2, within_s=20.0)
+    assert run.port.stats.optical_takeovers == 1
+    assert run.poller.session.stats.sequence_resyncs >= 2  # the start, and after the session
+
+
+@pytest.mark.asyncio
+async def test_the_first_reading_after_a_restart_is_checked_against_the_state_file(
+    pins: MockFactory, tmp_path: Path
+) -> None:
+    from mepd.state import MeterState, StateFile
+
+    # The state file says the register was far higher an hour ago: the meter cannot have
+    # gone backwards, so what it reports now is held back, not published.
+    state = StateFile(tmp_path / "state.json")
+    state.save(
+        MeterState(serial="SIM-GEN4-0001", energy={"energy_import": (9e12, time.time() - 3600)}),
+        now_s=0.0,
+        force=True,
+    )
+    async with running(pins, "gen4", tmp_path=tmp_path) as run:
+        await run.wait_for(EnergyReading, 1)
+    published = run.of(EnergyReading)[0].registers
+    assert published.get("energy_import") is None
+    assert published.get("energy_export") is not None  # not in the state file: accepted
+    assert run.poller.counters["quarantined"] >= 1
