@@ -30,7 +30,7 @@ from mepd.errors import (
 )
 from mepd.guard import EnergyRegisterGuard, PlausibilityLimits, Verdict, check_present
 from mepd.logs import Throttle
-from mepd.protocol import MepKey, PartialRead, extended_table
+from mepd.protocol import MepKey, PartialRead
 from mepd.protocol.tables import (
     BT00,
     BT01,
@@ -40,6 +40,7 @@ from mepd.protocol.tables import (
     BT52,
     ET03,
     ET04,
+    ET13,
     ET54,
     ET70,
     SOURCES_BY_NAME,
@@ -48,6 +49,7 @@ from mepd.protocol.tables import (
     Measurement,
     Measurements,
     PresentRegisterSelection,
+    alert_flags_offset,
     assemble,
     bt22_size,
     bt27_size,
@@ -61,6 +63,8 @@ from mepd.protocol.tables import (
     decode_bt52,
     decode_et03,
     decode_et04,
+    decode_et13_alert_flags,
+    decode_et54,
     decode_et70,
     plan_bt23,
     plan_bt28,
@@ -97,9 +101,6 @@ ENERGY_REGISTERS = (
 )
 # Default BT23 order (p.208): the four above are summations 0-3.
 _DEFAULT_ENERGY_SUMMATIONS = 4
-# ET13 MEP entries (p.80-83): entry 4 is MEP1, 5 is MEP2, 66 bytes each; alert flags at +8.
-ET13 = extended_table(0x0D)
-_ET13_ALERT_FLAGS = {1: 4 * 66 + 8, 2: 5 * 66 + 8}
 
 
 @dataclass(frozen=True)
@@ -309,12 +310,11 @@ class Poller:
         """Gen 4: which MEP port this is (ET70.142, p.23); ET54 says if two are in use."""
         try:
             channel = decode_et70(await self._read(PartialRead(ET70, 142, 1)), offset=142)
-            status = await self._read(PartialRead(ET54, 0, 2))
+            status = decode_et54(await self._read(PartialRead(ET54, 0, 2)))
         except ResponseError as refused:
             log.info("meter has no ET70 channel index (%s): assuming MEP1", refused)
             return None
-        multiple = bool(status[1] & 0x01)  # ET54.0 bit 8: Multiple MEP Clients (p.133)
-        if not multiple:
+        if not status.multiple_mep_clients:
             log.info("meter runs in single-MEP compatibility mode")
         return channel.current_comm_channel_index
 
@@ -358,12 +358,14 @@ class Poller:
             return
         self._last_alert_check = now
         channel = (self.identity.channel if self.identity else None) or 1
-        flags = await self._read(PartialRead(ET13, _ET13_ALERT_FLAGS[channel], 1))
+        flags = decode_et13_alert_flags(
+            await self._read(PartialRead(ET13, alert_flags_offset(channel), 1)), channel=channel
+        )
         log.warning(
             "the meter sends alerts (ET13 alert flags 0x%02X), which it does only for a "
             "registered MEP device: another device may still be registered on this port. "
             "mepd ignores them (it is read-only and never answers alerts)",
-            flags[0],
+            flags.raw,
         )
 
     # --- polling -------------------------------------------------------------------------------

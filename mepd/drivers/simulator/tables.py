@@ -1,8 +1,8 @@
 """The simulated meter's tables: static ones built once, live ones from the physics truth.
 
 Every table with a codec in `mepd.protocol.tables` is built with its encoder, so the simulator
-and the client share one definition of each layout. Tables nobody decodes yet (ET13, ET14,
-ET50-ET54, BT07, BT08) are laid out here by offset, citing the guide.
+and the client share one definition of each layout. Tables nobody decodes yet (ET14,
+ET50-ET52, BT07, BT08) are laid out here by offset, citing the guide.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from mepd.protocol.tables.bt52 import ClockFlags, UtcClock, encode_bt52
 from mepd.protocol.tables.et03 import UtilityInformation, encode_et03
 from mepd.protocol.tables.et04 import SystemInformation, encode_et04
 from mepd.protocol.tables.et11 import ET11_SIZE, MfgDimensions, encode_et11
+from mepd.protocol.tables.et13 import encode_et13
+from mepd.protocol.tables.et54 import InterfaceCompatibility, encode_et54
 from mepd.protocol.tables.et70 import RamOnlyStatus, encode_et70
 from mepd.protocol.tables.measurements import Measurement, Measurements
 from mepd.protocol.tables.sources import source_for, summation_source
@@ -351,8 +353,8 @@ def _mep_clients(profile: MeterProfile) -> int:
 
 
 def _et13(profile: MeterProfile) -> bytes:
-    """p.80-83: one 66-byte entry per device; entry 4 is MEP1, 5 is MEP2."""
-    return bytes(66 * _devices(profile))
+    """p.80-83: one 66-byte entry per device; entry 4 is MEP1, 5 is MEP2; no alerts pending."""
+    return encode_et13(_devices(profile))
 
 
 def _et14(profile: MeterProfile) -> bytes:
@@ -378,9 +380,7 @@ def _et52(profile: MeterProfile) -> bytes:
 
 def _et54(profile: MeterProfile) -> bytes:
     """p.132-138: interface compatibility bit 8 = multiple MEP clients (gen4)."""
-    et54 = bytearray(112)
-    struct.pack_into("<H", et54, 0, 0x0100 if profile.generation >= 4 else 0)
-    return bytes(et54)
+    return encode_et54(InterfaceCompatibility(0x0100 if profile.generation >= 4 else 0))
 
 
 def _bt07(profile: MeterProfile) -> bytes:

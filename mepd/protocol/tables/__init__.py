@@ -41,6 +41,13 @@ from mepd.protocol.tables.bt52 import ClockFlags, UtcClock, decode_bt52, encode_
 from mepd.protocol.tables.et03 import UtilityInformation, decode_et03, encode_et03
 from mepd.protocol.tables.et04 import SystemInformation, decode_et04, encode_et04
 from mepd.protocol.tables.et11 import MfgDimensions, decode_et11, encode_et11
+from mepd.protocol.tables.et13 import (
+    AlertFlags,
+    alert_flags_offset,
+    decode_et13_alert_flags,
+    encode_et13,
+)
+from mepd.protocol.tables.et54 import InterfaceCompatibility, decode_et54, encode_et54
 from mepd.protocol.tables.et70 import RamOnlyStatus, decode_et70, encode_et70
 from mepd.protocol.tables.ids import (
     BT00,
@@ -55,6 +62,7 @@ from mepd.protocol.tables.ids import (
     ET03,
     ET04,
     ET11,
+    ET13,
     ET54,
     ET70,
 )
@@ -88,11 +96,13 @@ __all__ = [
     "ET03",
     "ET04",
     "ET11",
+    "ET13",
     "ET54",
     "ET70",
     "SOURCES",
     "SOURCES_BY_NAME",
     "ActualRegister",
+    "AlertFlags",
     "ClockFlags",
     "CoincidentRecord",
     "CurrentRegisterData",
@@ -100,6 +110,7 @@ __all__ = [
     "DemandRecord",
     "FirmwareVersion",
     "GeneralConfiguration",
+    "InterfaceCompatibility",
     "ManufacturerInfo",
     "Measurement",
     "Measurements",
@@ -116,6 +127,7 @@ __all__ = [
     "Unit",
     "UtcClock",
     "UtilityInformation",
+    "alert_flags_offset",
     "assemble",
     "bt22_size",
     "bt23_size",
@@ -134,6 +146,8 @@ __all__ = [
     "decode_et03",
     "decode_et04",
     "decode_et11",
+    "decode_et13_alert_flags",
+    "decode_et54",
     "decode_et70",
     "encode_bt00",
     "encode_bt01",
@@ -146,6 +160,8 @@ __all__ = [
     "encode_et03",
     "encode_et04",
     "encode_et11",
+    "encode_et13",
+    "encode_et54",
     "encode_et70",
     "plan_bt23",
     "plan_bt28",
