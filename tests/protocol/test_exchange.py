@@ -1,11 +1,10 @@
 """Retry and sequence rules of one exchange (p.11, p.16, p.21, p.55; notes §1.4).
 
-The meter here is a few lines built from the same protocol code the simulator uses.
+The meter is tests/fakes.FakeMeter, built from the same protocol code the simulator uses;
+these tests drive it by hand, frame by frame, with no transport in between.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -23,33 +22,28 @@ from mepd.protocol import (
     receive_request,
 )
 from mepd.protocol.exchange import Outcome, Retry
-from mepd.protocol.frames import ok_read_message, sequence_error_message
-from mepd.protocol.sequence import IDT_CHANGE_JUMP, in_window
+from mepd.protocol.frames import sequence_error_message
+from mepd.protocol.sequence import IDT_CHANGE_JUMP
+from tests.fakes import FakeMeter
 
 KEY = MepKey(b"K" * 16, KeyId.MBK)
 DATA = bytes(range(10))
 
 
-@dataclass
-class TinyMeter:
-    """Window +8, 0x0C with the last number it accepted (p.11, p.15-16)."""
+class TinyMeter(FakeMeter):
+    """FakeMeter answering whole frames with bodies (LEN stripped both ways)."""
 
-    last: int = 0x77635B90
-    seen: list[int] = field(default_factory=list)
+    def __init__(self, last: int = 0x77635B90) -> None:
+        super().__init__([KEY], table_data=DATA, last_sequence=last)
 
-    def answer(self, frame: bytes) -> bytes:
-        received = receive_request(frame[2:], [KEY])
-        self.seen.append(received.sequence)
-        if not in_window(self.last, received.sequence):
-            return encode_response(received, sequence_error_message(self.last))[2:]
-        self.last = received.sequence
-        return encode_response(received, ok_read_message(DATA))[2:]
+    def reply(self, frame: bytes) -> bytes:
+        return self.answer(frame[2:])[2:]
 
 
 def _run(exchange: Exchange, meter: TinyMeter) -> Complete:
     step: Send | Complete = exchange.start()
     while isinstance(step, Send):
-        step = exchange.on_response(meter.answer(step.frame))
+        step = exchange.on_response(meter.reply(step.frame))
     return step
 
 
@@ -59,7 +53,7 @@ def test_first_request_earns_0x0c_then_n_plus_one_succeeds() -> None:
     done = _run(Exchange(PartialRead(28, 0, 10), KEY, counter), meter)
     assert done.response.data == DATA
     assert done.resyncs == 1
-    assert meter.seen == [0x01020304, 0x77635B91]  # p.16: the example's retry number
+    assert meter.sequences == [0x01020304, 0x77635B91]  # p.16: the example's retry number
     assert counter.next == 0x77635B92
 
 
@@ -78,15 +72,15 @@ def test_a_processed_request_resent_after_a_timeout_resynchronises() -> None:
     meter = TinyMeter(last=4)
     exchange = Exchange(PartialRead(28, 0, 10), KEY, SequenceCounter(5))
     first = exchange.start()
-    meter.answer(first.frame)  # processed, but the answer was lost
+    meter.reply(first.frame)  # processed, but the answer was lost
     resend = exchange.on_timeout()
-    step = exchange.on_response(meter.answer(resend.frame))  # reused number: 0x0C
+    step = exchange.on_response(meter.reply(resend.frame))  # reused number: 0x0C
     assert isinstance(step, Send)
     assert step.retry is Retry.ADOPT_SEQUENCE
     assert step.frame != first.frame  # never loop on identical packets after 0x0C
-    done = exchange.on_response(meter.answer(step.frame))
+    done = exchange.on_response(meter.reply(step.frame))
     assert isinstance(done, Complete)
-    assert meter.seen == [5, 5, 6]
+    assert meter.sequences == [5, 5, 6]
 
 
 def test_corrupted_response_is_asked_again_with_the_next_number() -> None:
@@ -94,12 +88,12 @@ def test_corrupted_response_is_asked_again_with_the_next_number() -> None:
     counter = SequenceCounter(5)
     exchange = Exchange(PartialRead(28, 0, 10), KEY, counter)
     first = exchange.start()
-    answer = bytearray(meter.answer(first.frame))
+    answer = bytearray(meter.reply(first.frame))
     answer[4] ^= 0x01
     step = exchange.on_response(bytes(answer))
     assert isinstance(step, Send)
     assert step.retry is Retry.NEXT_SEQUENCE
-    done = exchange.on_response(meter.answer(step.frame))
+    done = exchange.on_response(meter.reply(step.frame))
     assert isinstance(done, Complete)
     assert done.response.data == DATA
     assert exchange.counts[Outcome.CORRUPT] == 1
@@ -125,34 +119,34 @@ def test_authentication_failure_is_raised_not_retried() -> None:
 
 def test_a_0x0c_storm_ends_after_the_budget() -> None:
     class StormMeter(TinyMeter):
-        def answer(self, frame: bytes) -> bytes:
+        def reply(self, frame: bytes) -> bytes:
             received = receive_request(frame[2:], [KEY])
-            self.seen.append(received.sequence)
+            self.sequences.append(received.sequence)
             return encode_response(received, sequence_error_message(received.sequence + 100))[2:]
 
     meter = StormMeter()
     exchange = Exchange(PartialRead(28, 0, 10), KEY, SequenceCounter(5), budget=RetryBudget())
     with pytest.raises(SequenceError):
         _run(exchange, meter)
-    assert len(meter.seen) == RetryBudget().sequence_resyncs + 1
-    assert len(set(meter.seen)) == len(meter.seen)  # every send a new number
+    assert len(meter.sequences) == RetryBudget().sequence_resyncs + 1
+    assert len(set(meter.sequences)) == len(meter.sequences)  # every send a new number
 
 
 def test_idt_change_jump_takes_the_same_path() -> None:
     meter = TinyMeter(last=100)
     counter = SequenceCounter(101)
     assert isinstance(_run(Exchange(PartialRead(28, 0, 10), KEY, counter), meter), Complete)
-    meter.last += IDT_CHANGE_JUMP  # p.55
+    meter.last_sequence += IDT_CHANGE_JUMP  # p.55
     done = _run(Exchange(PartialRead(28, 0, 10), KEY, counter), meter)
     assert done.resyncs == 1
-    assert meter.last == 101 + IDT_CHANGE_JUMP + 1
+    assert meter.last_sequence == 101 + IDT_CHANGE_JUMP + 1
 
 
 def test_a_late_answer_to_an_earlier_attempt_is_accepted() -> None:
     meter = TinyMeter(last=4)
     exchange = Exchange(PartialRead(28, 0, 10), KEY, SequenceCounter(5))
     first = exchange.start()
-    late = meter.answer(first.frame)
+    late = meter.reply(first.frame)
     exchange.on_response(b"\x00\x00\x0a" + bytes(18))  # noise: rebuilt with number 6
     done = exchange.on_response(late)
     assert isinstance(done, Complete)
@@ -164,8 +158,8 @@ def test_encrypted_exchange_round_trips() -> None:
     exchange = Exchange(PartialRead(28, 0, 10), KEY, SequenceCounter(1), encrypt=True)
     first = exchange.start()
     assert b"\x3f\x00\x1c" not in first.frame  # the request is not in clear
-    step = exchange.on_response(meter.answer(first.frame))
+    step = exchange.on_response(meter.reply(first.frame))
     assert isinstance(step, Send)
-    done = exchange.on_response(meter.answer(step.frame))
+    done = exchange.on_response(meter.reply(step.frame))
     assert isinstance(done, Complete)
     assert done.response.data == DATA
