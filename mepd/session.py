@@ -200,7 +200,7 @@ class Session:
             await asyncio.sleep(wait)
         # Anything that arrived between exchanges answers nobody: drop it before asking.
         stale = self.transport.discard_input() + len(self._decoder.reset())
-        stale += sum(len(frame) + LENGTH_BYTES for frame in self._frames)
+        stale += sum(len(body) + LENGTH_BYTES for body in self._frames)
         self._frames.clear()
         self.stats.stale_bytes += stale
         self._heard = False

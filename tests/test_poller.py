@@ -166,9 +166,10 @@ async def test_an_unplugged_and_replugged_port_recovers_without_a_restart(
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         control.close()
-    downs = [e for e in events if isinstance(e, LinkStatus) and not e.up]
-    assert downs, "the outage was never reported"
-    assert task.cancelled() or task.done()
+    states = [e.up for e in events if isinstance(e, LinkStatus)]
+    assert False in states, "the outage was never reported"
+    # ... and the link was reported up again after it, by the same running poller.
+    assert True in states[states.index(False) :]
 
 
 @pytest.mark.asyncio
