@@ -181,6 +181,9 @@ class Poller:
         self._link_errors = 0
         self._last_diagnostics = float("-inf")
         self.cycle_listeners: list[Callable[[], None]] = []
+        # Loop time by which the loop promised to show progress again: the end of the last
+        # cycle, or of a deliberate pause (backoffs last minutes; a stall does not end).
+        self._progress_due = float("-inf")
         self._say = Throttle(log, clock=lambda: asyncio.get_running_loop().time())
         # Quarantines are rare on a verified link; each is worth a line, a flood is not.
         self._say_quarantine = Throttle(
@@ -192,9 +195,11 @@ class Poller:
     async def run(self) -> None:
         """Poll until cancelled. Never returns on its own; never raises a MepdError."""
         self.control.start()
+        self._progress_due = asyncio.get_running_loop().time()
         try:
             while True:
                 await self._guarded_cycle()
+                self._progress_due = asyncio.get_running_loop().time()
                 for listener in self.cycle_listeners:
                     listener()
         finally:
@@ -212,15 +217,15 @@ class Poller:
         except SequenceError as error:
             # The exchange's resync budget ran out (a 0x0C storm): start afresh shortly.
             self._say.warning("sequence", "meter keeps asking for another sequence: %s", error)
-            await asyncio.sleep(1.0)
+            await self._pause(1.0)
         except ResponseError as error:
             # A verified refusal (0x01-0x05) of a read every meter answers: odd, not fatal.
             self._say.warning("refused", "meter refused a read: %s", error)
-            await asyncio.sleep(5.0)
+            await self._pause(5.0)
         except ProtocolError as error:
             # Exchange budgets exhausted (0x0C storm, corrupt answers): try again shortly.
             log.debug("exchange failed: %s", error)
-            await asyncio.sleep(1.0)
+            await self._pause(1.0)
         self._check_staleness()
         self._maybe_report_diagnostics()
 
@@ -375,7 +380,7 @@ class Poller:
         kind = min(self._due, key=self._due.__getitem__)
         wait = self._due[kind] - loop.time()
         if wait > 0:
-            await asyncio.sleep(wait)
+            await self._pause(wait)
         period = {
             "present": self.settings.schedule.present_s,
             "energy": self.settings.schedule.energy_s,
@@ -497,7 +502,7 @@ class Poller:
                     delay,
                 )
             self._declare_down("meter does not answer")
-            await asyncio.sleep(delay)
+            await self._pause(delay)
         if step in (Step.POWER_CYCLE, Step.BACKOFF) and self.control.can_power_cycle:
             self.counters["transceiver_resets"] += 1
             await self.control.power_cycle()
@@ -512,7 +517,7 @@ class Poller:
         if self._link_errors == 1:
             log.error("%s", error)
         self._declare_down(str(error))
-        await asyncio.sleep(SILENCE_BACKOFF.delay(self._link_errors - 1, self._rng))
+        await self._pause(SILENCE_BACKOFF.delay(self._link_errors - 1, self._rng))
 
     async def _after_authentication_failure(self) -> None:
         """0x0B: never retried hot. Three in a row with nothing verified: the key is wrong."""
@@ -533,7 +538,7 @@ class Poller:
             delay = WRONG_KEY_BACKOFF.delay(self._auth_failures - WRONG_KEY_AFTER, self._rng)
         else:
             delay = AUTH_RETRY_BACKOFF.delay(self._auth_failures - 1)
-        await asyncio.sleep(delay)
+        await self._pause(delay)
 
     def _declare_down(self, reason: str, *, authentication_problem: bool = False) -> None:
         if self._link_up is False and reason == self._link_reason:
@@ -562,6 +567,15 @@ class Poller:
         )
 
     # --- bookkeeping ---------------------------------------------------------------------------
+
+    async def _pause(self, delay_s: float) -> None:
+        now = asyncio.get_running_loop().time()
+        self._progress_due = max(self._progress_due, now + delay_s)
+        await asyncio.sleep(delay_s)
+
+    def overdue_s(self, now: float) -> float:
+        """Seconds since the loop should have shown progress (<= 0: healthy); for the watchdog."""
+        return now - self._progress_due
 
     def _on_resync(self) -> None:
         if self._layout is not None:

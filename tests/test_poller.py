@@ -236,3 +236,17 @@ async def test_the_first_reading_after_a_restart_is_checked_against_the_state_fi
     assert published.get("energy_import") is None
     assert published.get("energy_export") is not None  # not in the state file: accepted
     assert run.poller.counters["quarantined"] >= 1
+
+
+@pytest.mark.asyncio
+async def test_overdue_tells_a_stall_from_a_deliberate_backoff(pins: MockFactory) -> None:
+    """The watchdog's measure: a long backoff is a promise kept; a hang past it is not."""
+    async with running(pins) as run:
+        await run.wait_for(PresentReading)
+        loop = asyncio.get_running_loop()
+        assert run.poller.overdue_s(loop.time()) < 5.0
+        pause = asyncio.create_task(run.poller._pause(600.0))
+        await asyncio.sleep(0)
+        assert run.poller.overdue_s(loop.time()) < -590.0
+        pause.cancel()
+        assert run.poller.overdue_s(loop.time() + 700.0) > 90.0
