@@ -1,0 +1,217 @@
+"""Home Assistant MQTT discovery documents: one device-based config per device.
+
+Device-based discovery (`<prefix>/device/<id>/config`, HA 2024.11+) carries the device, the
+origin and all components (`cmps`) in one retained message, so a meter's entities appear and
+change together. Two devices: the gateway (this Pi, mepd) and each meter, linked by
+`via_device`.
+
+Availability: measurement entities need both the gateway (its Last Will) and the meter
+(`availability_mode: all`), so they go unavailable when either is gone; the link and other
+diagnostic entities follow the gateway only, so they can say why the meter is silent.
+
+Missing values: HA's MQTT sensor renders the template, then treats the literal "None" as
+"no value" (state unknown), before any number parsing (homeassistant/components/mqtt/sensor.py
+`_update_state`, `PAYLOAD_NONE = "None"` in mqtt/const.py). An empty rendering is worse: the
+numeric path only logs "Ignore empty state" and keeps the old value, after the expire_after
+timer was already restarted, so a frozen value would look live; and `value_json.x` on a
+missing key logs a template warning per message. Hence the `in value_json` test and 'None'.
+
+Entity ids: `default_entity_id` (HA 2025.10+), never the deprecated `object_id`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Collection
+from typing import Any
+
+from mepd import __version__
+from mepd.publish.catalog import DIAGNOSTICS, ENERGY, GATEWAY, LINK, PRESENT, EntitySpec
+from mepd.publish.gateway import GatewayInfo
+from mepd.publish.topics import (
+    OFFLINE,
+    ONLINE,
+    Topics,
+    entity_slug,
+    gateway_device_id,
+    meter_device_id,
+)
+from mepd.readings import MeterIdentity
+from mepd.schedule import Schedule
+
+ORIGIN: dict[str, str] = {"name": "mepd", "sw_version": __version__}
+
+# A value older than a few read periods is not "now": HA blanks it (expire_after).
+MIN_EXPIRE_S = 15
+EXPIRE_PERIODS = 4
+
+# p.197: BT01 manufacturer codes as the meters report them.
+MANUFACTURERS = {"ELON": "Echelon", "NES": "Networked Energy Services"}
+
+Config = dict[str, Any]
+
+
+def expire_after(period_s: float) -> int:
+    """Seconds after which a value read every `period_s` is stale."""
+    return max(MIN_EXPIRE_S, math.ceil(EXPIRE_PERIODS * period_s))
+
+
+def value_template(key: str) -> str:
+    return f"{{{{ value_json['{key}'] if '{key}' in value_json else 'None' }}}}"
+
+
+def _component(
+    spec: EntitySpec,
+    *,
+    device_id: str,
+    entity_prefix: str,
+    state_topic: str,
+    availability: list[str] | None = None,
+    expire_s: int | None = None,
+    attributes_topic: str | None = None,
+) -> Config:
+    component: Config = {
+        "p": spec.platform,
+        "name": spec.name,
+        "unique_id": f"{device_id}_{spec.key}",
+        "default_entity_id": f"{spec.platform}.{entity_prefix}_{spec.key}",
+        "state_topic": state_topic,
+    }
+    if spec.topic == "availability":
+        component["payload_on"] = ONLINE
+        component["payload_off"] = OFFLINE
+    elif spec.platform == "binary_sensor":
+        key = spec.key
+        component["value_template"] = (
+            f"{{{{ ('ON' if value_json['{key}'] else 'OFF') if '{key}' in value_json "
+            f"else 'None' }}}}"
+        )
+    else:
+        component["value_template"] = value_template(spec.key)
+    for option, value in (
+        ("device_class", spec.device_class),
+        ("unit_of_measurement", spec.unit),
+        ("state_class", spec.state_class),
+        ("suggested_display_precision", spec.display_precision),
+        ("expire_after", expire_s),
+        ("json_attributes_topic", attributes_topic),
+    ):
+        if value is not None:
+            component[option] = value
+    if spec.diagnostic:
+        component["entity_category"] = "diagnostic"
+    if not spec.enabled:
+        component["enabled_by_default"] = False
+    if availability is not None:
+        component["availability"] = _availability(availability)
+    return component
+
+
+def _availability(topics: list[str]) -> list[dict[str, str]]:
+    return [{"topic": topic} for topic in topics]
+
+
+def meter_config(
+    identity: MeterIdentity,
+    names: Collection[str],
+    *,
+    topics: Topics,
+    gateway: GatewayInfo,
+    schedule: Schedule,
+) -> Config:
+    """The meter's device and the entities for `names` (what it has reported so far)."""
+    serial = identity.serial
+    device_id = meter_device_id(serial)
+    prefix = f"mepd_{entity_slug(serial)}"
+    components: Config = {}
+
+    def add(spec: EntitySpec, state_topic: str, **extra: Any) -> None:
+        components[spec.key] = _component(
+            spec, device_id=device_id, entity_prefix=prefix, state_topic=state_topic, **extra
+        )
+
+    # The device-level availability (gateway and meter, mode "all") applies to measurements;
+    # diagnostic entities override it with the gateway alone.
+    gateway_only = [topics.gateway_status]
+    for spec in PRESENT:
+        if spec.key in names:
+            add(spec, topics.present(serial), expire_s=expire_after(schedule.present_s))
+    for spec in ENERGY:
+        if spec.key in names:
+            add(spec, topics.energy(serial), expire_s=expire_after(schedule.energy_s))
+    for spec in LINK:
+        on_link = spec.topic == "link"
+        add(
+            spec,
+            topics.link(serial) if on_link else topics.availability(serial),
+            availability=gateway_only,
+            attributes_topic=None if on_link else topics.link(serial),
+        )
+    for spec in DIAGNOSTICS:
+        if spec.key in names:
+            add(spec, topics.diagnostics(serial), availability=gateway_only)
+    manufacturer = identity.manufacturer.strip()
+    device: Config = {
+        "identifiers": [device_id],
+        "name": f"Electricity meter {serial}",
+        "manufacturer": MANUFACTURERS.get(manufacturer, manufacturer or "unknown"),
+        "model": identity.model or "unknown",
+        "sw_version": identity.firmware,
+        "hw_version": identity.hardware,
+        "serial_number": serial,
+        "via_device": gateway_device_id(gateway.gateway_id),
+    }
+    return {
+        "dev": device,
+        "o": dict(ORIGIN),
+        "availability": _availability([topics.gateway_status, topics.availability(serial)]),
+        "availability_mode": "all",
+        "cmps": components,
+    }
+
+
+def gateway_config(gateway: GatewayInfo, topics: Topics) -> Config:
+    device_id = gateway_device_id(gateway.gateway_id)
+    prefix = f"mepd_gateway_{entity_slug(gateway.gateway_id)}"
+    components = {
+        spec.key: _component(
+            spec,
+            device_id=device_id,
+            entity_prefix=prefix,
+            state_topic=topics.gateway_state,
+        )
+        for spec in GATEWAY
+    }
+    device: Config = {
+        "identifiers": [device_id],
+        "name": f"mepd gateway {gateway.gateway_id}",
+        "manufacturer": "mepd",
+        "model": gateway.model,
+        "sw_version": gateway.version,
+    }
+    return {
+        "dev": device,
+        "o": dict(ORIGIN),
+        "availability": _availability([topics.gateway_status]),
+        "cmps": components,
+    }
+
+
+def is_mepd_config(document: object) -> bool:
+    """Whether a retained discovery document is one mepd published (by origin and ids)."""
+    if not isinstance(document, dict):
+        return False
+    origin = document.get("o", document.get("origin"))
+    device = document.get("dev", document.get("device"))
+    if not isinstance(origin, dict) or origin.get("name") != ORIGIN["name"]:
+        return False
+    if not isinstance(device, dict):
+        return False
+    identifiers = device.get("identifiers", device.get("ids"))
+    if isinstance(identifiers, str):
+        identifiers = [identifiers]
+    return (
+        isinstance(identifiers, list)
+        and bool(identifiers)
+        and all(isinstance(i, str) and i.startswith("mepd_") for i in identifiers)
+    )

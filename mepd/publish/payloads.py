@@ -1,0 +1,107 @@
+"""State payloads: compact JSON of exactly what one event carried, plus a timestamp.
+
+Nothing is carried over from an earlier event and nothing is filled in: a value the poller
+did not emit (quarantined, or not reported by this meter) is simply absent, and the discovery
+templates turn an absent key into "unknown" rather than a number. Numbers are written at the
+meter's resolution as exact decimals (kWh with three decimals is Wh), never as float noise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from mepd.protocol.tables import Measurements
+from mepd.publish.catalog import COUNTERS, ENERGY, PRESENT, EntitySpec
+from mepd.readings import Diagnostics, EnergyReading, PresentReading
+
+Fields = dict[str, "Decimal | int | bool | str"]
+_WH_PER_KWH = Decimal(1000)
+
+
+def exact(value: float, decimals: int) -> Decimal | None:
+    """`value` rounded to `decimals` digits as an exact decimal; None if not finite."""
+    if not math.isfinite(value):
+        return None
+    return Decimal(repr(value)).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+
+
+def kilo(value: float, decimals: int = 3) -> Decimal | None:
+    """Wh to kWh, exactly: 1234567 Wh is 1234.567 kWh."""
+    if not math.isfinite(value):
+        return None
+    wh = Decimal(repr(value))
+    return (wh / _WH_PER_KWH).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
+
+
+def timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds; Home Assistant's timestamp sensors parse it."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def encode(fields: Mapping[str, Decimal | int | bool | str]) -> bytes:
+    """Compact JSON; decimals are written as they are (12.300 stays 12.300)."""
+
+    def value(item: Decimal | int | bool | str) -> str:
+        if isinstance(item, Decimal):
+            return format(item, "f")
+        return json.dumps(item, ensure_ascii=False)
+
+    body = ",".join(f"{json.dumps(key)}:{value(item)}" for key, item in fields.items())
+    return f"{{{body}}}".encode()
+
+
+def _measured(specs: Iterable[EntitySpec], values: Measurements, *, kwh: bool = False) -> Fields:
+    fields: Fields = {}
+    for spec in specs:
+        measurement = values.get(spec.key)
+        if measurement is None or measurement.unit != spec.source_unit:
+            continue
+        number = kilo(measurement.value) if kwh else exact(measurement.value, spec.decimals)
+        if number is not None:
+            fields[spec.key] = number
+    return fields
+
+
+def present_fields(reading: PresentReading) -> Fields:
+    """The announced present values of one BT28 read (all of it passed the guard)."""
+    return _measured(PRESENT, reading.values)
+
+
+def energy_fields(reading: EnergyReading) -> Fields:
+    """The energy registers that passed the guard, in kWh."""
+    return _measured(ENERGY, reading.registers, kwh=True)
+
+
+def diagnostics_fields(report: Diagnostics) -> Fields:
+    fields: Fields = {}
+    if report.last_success is not None:
+        fields["last_success"] = timestamp(report.last_success)
+    if report.clock_offset_s is not None:
+        offset = exact(report.clock_offset_s, 3)
+        if offset is not None:
+            fields["clock_offset_s"] = offset
+    for name in COUNTERS:
+        if name in report.counters:
+            fields[name] = int(report.counters[name])
+    return fields
+
+
+def stamped(fields: Fields, moment: datetime) -> bytes:
+    """The payload: the fields, then "ts" (when the meter's answer arrived)."""
+    return encode({**fields, "ts": timestamp(moment)})
+
+
+def link_payload(up: bool, reason: str, auth_problem: bool, moment: datetime) -> bytes:
+    return encode(
+        {"up": up, "auth_problem": auth_problem, "reason": reason, "ts": timestamp(moment)}
+    )
+
+
+def gateway_payload(meters_online: int, started: datetime, moment: datetime) -> bytes:
+    return encode(
+        {"meters_online": meters_online, "started": timestamp(started), "ts": timestamp(moment)}
+    )

@@ -1,0 +1,327 @@
+"""The publisher: poller events in, MQTT messages out, without ever holding up a poller.
+
+Two kinds of message, two rules:
+
+* status (availability, the link, discovery configs) is retained, kept here as the latest
+  value per topic, and sent again on every (re)connect, so the broker always holds the truth;
+* state (present values, energy, diagnostics, gateway state) is sent once, now or never: while
+  the broker is away it is dropped, never queued and replayed stale later.
+
+A meter's entities are announced only for values it has actually reported; a new name makes
+the device config go out again. When Home Assistant says it is back (`online` on its status
+topic), the configs go out again after a random 1-10 s, so a fleet of gateways does not answer
+in the same instant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from mepd.publish.client import MqttConnection, Will
+from mepd.publish.discovery import gateway_config, meter_config
+from mepd.publish.gateway import GatewayInfo
+from mepd.publish.payloads import (
+    diagnostics_fields,
+    energy_fields,
+    gateway_payload,
+    link_payload,
+    present_fields,
+    stamped,
+)
+from mepd.publish.settings import DiscoverySettings, MqttSettings
+from mepd.publish.topics import (
+    OFFLINE,
+    ONLINE,
+    Topics,
+    discovery_topic,
+    gateway_device_id,
+    meter_device_id,
+    topic_id,
+)
+from mepd.readings import (
+    Diagnostics,
+    EnergyReading,
+    Event,
+    LinkStatus,
+    MeterIdentity,
+    PresentReading,
+)
+from mepd.schedule import Schedule
+
+log = logging.getLogger(__name__)
+
+REDISCOVERY_JITTER_S = (1.0, 10.0)
+STOP_ACK_TIMEOUT_S = 2.0
+STATUS_QOS = 1
+
+Sleep = Callable[[float], Awaitable[object]]
+
+
+@dataclass
+class _Meter:
+    """What the publisher knows about one meter: the latest, never a history."""
+
+    identity: MeterIdentity
+    schedule: Schedule
+    link_changed: datetime  # when up/reason/auth_problem last changed
+    names: set[str] = field(default_factory=set)  # entities announced so far
+    up: bool = False
+    reason: str = ""
+    auth_problem: bool = False
+
+
+class Publisher:
+    def __init__(
+        self,
+        mqtt: MqttSettings,
+        discovery: DiscoverySettings,
+        gateway: GatewayInfo,
+        *,
+        rng: random.Random | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._discovery = discovery
+        self._gateway = gateway
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self._sleep = sleep
+        self._clock = clock
+        self._started = clock()
+        self.topics = Topics(mqtt.topic_prefix, gateway.gateway_id)
+        self._retained: dict[str, bytes] = {}
+        self._meters: dict[str, _Meter] = {}
+        self._rediscovery: asyncio.Task[None] | None = None
+        self._connection = MqttConnection(
+            mqtt,
+            mqtt.client_id or f"mepd-{topic_id(gateway.gateway_id)}",
+            will=Will(self.topics.gateway_status, OFFLINE),
+            subscriptions=(discovery.status_topic,) if discovery.enabled else (),
+            on_connect=self._on_connect,
+            on_message=self._on_message,
+            rng=self._rng,
+        )
+        self._set_status(self.topics.gateway_status, ONLINE.encode())  # the birth message
+        if discovery.enabled:
+            self._set_status(
+                discovery_topic(discovery.prefix, gateway_device_id(gateway.gateway_id)),
+                _json(gateway_config(gateway, self.topics)),
+            )
+
+    # --- the daemon's interface ------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self._connection.connected
+
+    @property
+    def problem(self) -> str | None:
+        """The current MQTT connection problem in one line (None when connected)."""
+        return self._connection.problem
+
+    async def start(self) -> None:
+        """Begin connecting in the background; returns at once, broker or not."""
+        await self._connection.start()
+
+    def feed(self, schedule: Schedule) -> Callable[[Event], None]:
+        """The emit callback for one meter's Poller: non-blocking, never raises."""
+        return _Feed(self, schedule).emit
+
+    async def stop(self) -> None:
+        """Say `offline` (retained) for the meters and the gateway, then disconnect cleanly."""
+        if self._rediscovery is not None:
+            self._rediscovery.cancel()
+            await asyncio.gather(self._rediscovery, return_exceptions=True)
+        mids = [
+            self._set_status(self.topics.availability(s), OFFLINE.encode()) for s in self._meters
+        ]
+        mids.append(self._set_status(self.topics.gateway_status, OFFLINE.encode()))
+        if self.connected and not await self._connection.flush(mids, STOP_ACK_TIMEOUT_S):
+            log.warning("the MQTT broker did not confirm the offline messages in time")
+        await self._connection.stop()
+
+    # --- events (from _Feed) ---------------------------------------------------------------
+
+    def _on_identity(
+        self, identity: MeterIdentity, schedule: Schedule, link: LinkStatus | None
+    ) -> None:
+        meter = self._meters.get(identity.serial)
+        if meter is None:
+            meter = _Meter(identity, schedule, self._clock())
+            self._meters[identity.serial] = meter
+            log.info(
+                "publishing meter %s under %s",
+                identity.serial,
+                self.topics.meter(identity.serial, "#"),
+            )
+        meter.identity = identity
+        meter.schedule = schedule
+        if link is not None:
+            self._apply_link(meter, link)
+        self._publish_link(meter)
+        self._announce(meter)
+
+    def _on_retired(self, serial: str) -> None:
+        """Another meter answers on this port now: the old one is offline."""
+        meter = self._meters.get(serial)
+        if meter is not None:
+            meter.up = False
+            meter.reason = "another meter answers on this port"
+            self._publish_link(meter)
+
+    def _on_link(self, serial: str, status: LinkStatus) -> None:
+        meter = self._meters.get(serial)
+        if meter is None:
+            return
+        self._apply_link(meter, status)
+        self._publish_link(meter)
+
+    def _on_present(self, reading: PresentReading) -> None:
+        meter = self._meters.get(reading.meter)
+        if meter is not None:
+            fields = present_fields(reading)
+            if fields:
+                self._learn(meter, fields.keys())
+                self._send(self.topics.present(reading.meter), stamped(fields, reading.host_time))
+
+    def _on_energy(self, reading: EnergyReading) -> None:
+        meter = self._meters.get(reading.meter)
+        if meter is not None:
+            fields = energy_fields(reading)
+            if fields:
+                self._learn(meter, fields.keys())
+                self._send(self.topics.energy(reading.meter), stamped(fields, reading.host_time))
+
+    def _on_diagnostics(self, report: Diagnostics) -> None:
+        meter = self._meters.get(report.meter)
+        if meter is not None:
+            fields = diagnostics_fields(report)
+            self._learn(meter, fields.keys())
+            self._send(self.topics.diagnostics(report.meter), stamped(fields, self._clock()))
+
+    # --- inside ----------------------------------------------------------------------------
+
+    def _apply_link(self, meter: _Meter, status: LinkStatus) -> None:
+        if (status.up, status.reason, status.authentication_problem) != (
+            meter.up,
+            meter.reason,
+            meter.auth_problem,
+        ):
+            meter.link_changed = self._clock()
+        meter.up = status.up
+        meter.reason = status.reason
+        meter.auth_problem = status.authentication_problem
+
+    def _publish_link(self, meter: _Meter) -> None:
+        serial = meter.identity.serial
+        self._set_status(
+            self.topics.availability(serial), (ONLINE if meter.up else OFFLINE).encode()
+        )
+        self._set_status(
+            self.topics.link(serial),
+            link_payload(meter.up, meter.reason, meter.auth_problem, meter.link_changed),
+        )
+        self._send_gateway_state()
+
+    def _learn(self, meter: _Meter, names: Iterable[str]) -> None:
+        new = set(names) - meter.names
+        if new:
+            meter.names |= new
+            self._announce(meter)
+
+    def _announce(self, meter: _Meter) -> None:
+        if not self._discovery.enabled:
+            return
+        config = meter_config(
+            meter.identity,
+            meter.names,
+            topics=self.topics,
+            gateway=self._gateway,
+            schedule=meter.schedule,
+        )
+        topic = discovery_topic(self._discovery.prefix, meter_device_id(meter.identity.serial))
+        self._set_status(topic, _json(config))
+
+    def _set_status(self, topic: str, payload: bytes) -> int | None:
+        """Remember a retained message and send it if it changed; it goes again on reconnect."""
+        if self._retained.get(topic) == payload:
+            return None
+        self._retained[topic] = payload
+        return self._connection.publish(topic, payload, retain=True, qos=STATUS_QOS)
+
+    def _send(self, topic: str, payload: bytes) -> None:
+        """State: now or never."""
+        self._connection.publish(topic, payload)
+
+    def _send_gateway_state(self) -> None:
+        online = sum(1 for meter in self._meters.values() if meter.up)
+        self._send(self.topics.gateway_state, gateway_payload(online, self._started, self._clock()))
+
+    def _on_connect(self) -> None:
+        for topic, payload in self._retained.items():
+            self._connection.publish(topic, payload, retain=True, qos=STATUS_QOS)
+        self._send_gateway_state()
+
+    def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
+        # A retained "online" is old news: the configs went out with this connection.
+        if retained or topic != self._discovery.status_topic:
+            return
+        if payload.strip() == ONLINE.encode():
+            if self._rediscovery is not None:
+                self._rediscovery.cancel()
+            self._rediscovery = asyncio.get_running_loop().create_task(self._rediscover())
+
+    async def _rediscover(self) -> None:
+        delay = self._rng.uniform(*REDISCOVERY_JITTER_S)
+        log.info("Home Assistant is back online: sending discovery again in %.1f s", delay)
+        await self._sleep(delay)
+        prefix = f"{self._discovery.prefix}/"
+        for topic, payload in self._retained.items():
+            if topic.startswith(prefix):
+                self._connection.publish(topic, payload, retain=True, qos=STATUS_QOS)
+        self._send_gateway_state()
+
+
+class _Feed:
+    """One poller's events. The first LinkStatus comes before the meter says who it is."""
+
+    def __init__(self, publisher: Publisher, schedule: Schedule) -> None:
+        self._publisher = publisher
+        self._schedule = schedule
+        self._serial: str | None = None
+        self._link: LinkStatus | None = None
+
+    def emit(self, event: Event) -> None:
+        try:
+            self._dispatch(event)
+        except Exception:
+            # A publishing bug must never stop the meter being read.
+            log.exception("could not publish %s", type(event).__name__)
+
+    def _dispatch(self, event: Event) -> None:
+        publisher = self._publisher
+        if isinstance(event, MeterIdentity):
+            if self._serial is not None and self._serial != event.serial:
+                publisher._on_retired(self._serial)
+            self._serial = event.serial
+            publisher._on_identity(event, self._schedule, self._link)
+        elif isinstance(event, LinkStatus):
+            self._link = event
+            serial = event.meter or self._serial
+            if serial is not None:
+                publisher._on_link(serial, event)
+        elif isinstance(event, PresentReading):
+            publisher._on_present(event)
+        elif isinstance(event, EnergyReading):
+            publisher._on_energy(event)
+        elif isinstance(event, Diagnostics):
+            publisher._on_diagnostics(event)
+
+
+def _json(document: object) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
