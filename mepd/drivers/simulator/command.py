@@ -18,6 +18,7 @@ from mepd.drivers.simulator.driver import PtyMeter
 from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
 from mepd.drivers.simulator.faults import FAULT_NAMES, parse_faults
 from mepd.drivers.simulator.profiles import PROFILES
+from mepd.drivers.tls_engine import ENGINES, check_engine
 from mepd.errors import ConfigError, KeyFormatError
 from mepd.protocol.keys import parse_key
 from mepd.protocol.timing import DEFAULT_BAUD
@@ -46,6 +47,17 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for physics and faults")
     parser.add_argument("--alerts", action="store_true", help="send 00 00 once a second")
     parser.add_argument(
+        "--tls",
+        choices=ENGINES,
+        default=None,
+        help="also serve TLS mode (p.8-9) with this TLS engine",
+    )
+    parser.add_argument(
+        "--require-tls",
+        action="store_true",
+        help="refuse RC4 requests (answer 0x0B) as a port set to require TLS does",
+    )
+    parser.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -63,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
             parse_key(args.mak)
         if args.baud <= 0:
             raise ConfigError(f"--baud must be positive, got {args.baud}")
+        if args.tls is not None:
+            check_engine(args.tls)
     except (ConfigError, KeyFormatError) as error:
         # One line; the key itself is never echoed (parse_key's messages describe its shape).
         print(f"mepd simulate: {error}", file=sys.stderr)
@@ -77,9 +91,19 @@ def run(args: argparse.Namespace) -> int:
         baud=args.baud,
         alerts=args.alerts,
         faults=faults,
+        tls=args.tls,
+        requires_tls=args.require_tls,
     )
     asyncio.run(_serve(port, args))
     return EXIT_OK
+
+
+def _security(args: argparse.Namespace) -> str:
+    if args.require_tls:
+        return f", TLS required ({args.tls or 'pure'} engine)"
+    if args.tls:
+        return f", RC4 and TLS ({args.tls} engine)"
+    return ""
 
 
 async def _serve(port: Any, args: argparse.Namespace) -> None:
@@ -91,7 +115,8 @@ async def _serve(port: Any, args: argparse.Namespace) -> None:
         async with PtyMeter(port) as meter:
             print(meter.path, flush=True)
             print(
-                f"simulated {args.profile} meter at {args.baud} baud on {meter.path}",
+                f"simulated {args.profile} meter at {args.baud} baud on {meter.path}"
+                + _security(args),
                 file=sys.stderr,
                 flush=True,
             )

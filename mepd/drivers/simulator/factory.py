@@ -12,6 +12,7 @@ from mepd.drivers.simulator.port import DEFAULT_RESPONSE_DELAY_S, MeterPort
 from mepd.drivers.simulator.power import TransceiverPower
 from mepd.drivers.simulator.profiles import MeterProfile
 from mepd.drivers.simulator.stats import LinkStats
+from mepd.drivers.tls_engine import DEFAULT_ENGINE, check_engine, server_engine
 from mepd.protocol.keys import KeyId, MepKey, parse_key
 from mepd.protocol.timing import DEFAULT_BAUD
 
@@ -33,8 +34,14 @@ def simulated_meter(
     power: TransceiverPower | None = None,
     faults: FaultSettings | None = None,
     history_limit: int = 10_000,
+    tls: str | None = None,
+    requires_tls: bool = False,
 ) -> MeterPort:
-    """A meter behind its MEP port. `epoch` is the host time at which physics time is 0."""
+    """A meter behind its MEP port. `epoch` is the host time at which physics time is 0.
+
+    `tls` names the TLS engine the meter serves TLS mode with ("pure" or "mbedtls"; None: RC4
+    only); `requires_tls` refuses RC4 requests too (and implies `tls="pure"` if none given).
+    """
     rng = random.Random(seed)
     keys = MeterKeys(
         MepKey(parse_key(mbk), KeyId.MBK),
@@ -51,6 +58,12 @@ def simulated_meter(
         stats=LinkStats(),
         history=ServedHistory(history_limit),
     )
+    if requires_tls and tls is None:
+        tls = DEFAULT_ENGINE
+    if tls is not None:
+        check_engine(tls)  # fail here, not at the first 0x58
+        engine = tls
+        meter.enable_tls(lambda lookup: server_engine(engine, lookup), required=requires_tls)
     return MeterPort(
         meter,
         rng=rng,

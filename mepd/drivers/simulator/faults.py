@@ -36,6 +36,8 @@ class FaultSettings:
     optical_seconds: float = 3.0
     # Per second: an IDT-version change (+25 on the sequence number, ET04.116 + 1; p.55).
     idt_bump_rate: float = 0.0
+    # Per second: the meter forgets its TLS session (a reset); the next 0x80 gets 0x0A.
+    tls_session_loss_rate: float = 0.0
     # The meter is configured with other keys than the client's.
     key_mismatch: bool = False
     # Some meters refuse a full read of BT23 even when it would fit (notes §11).

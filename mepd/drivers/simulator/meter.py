@@ -23,6 +23,17 @@ Behaviours the guide leaves open, and what this meter does:
 - Sequence (p.11): a number 1..8 past the last accepted one is accepted and becomes the last;
   anything else earns 0x0C carrying the last accepted number N, signed (and encrypted if the
   request was), so N+1 is the next number accepted (p.15-16).
+
+TLS mode (`enable_tls`, p.8-9; details in `tls.py`):
+
+- A frame whose code is 0x57/0x58/0x59/0x80 goes to the TLS side, unless it verifies as an
+  RC4 request (an RC4-encrypted frame can start with any byte).
+- RC4 requests get a bare 0x0B when the port requires TLS, and while a TLS session is started
+  (p.8: "no RC4 messages will be accepted unless the TLS session is terminated"). 0x0B is what
+  a client sees from a meter that refuses RC4 (notes §13: "a persistent 0x0B means a wrong
+  key, a port that requires TLS, or a corrupted link").
+- Inside TLS the C12.18 request has no sequence number or digest (p.15); the meter serves it
+  with the access of the key the PSK identity named.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from mepd.drivers.simulator.tables import (
     LiveState,
     MeterTables,
 )
+from mepd.drivers.simulator.tls import MeterTls, ServerFactory
 from mepd.errors import AuthenticationError, FrameError
 from mepd.protocol.codes import ResponseCode
 from mepd.protocol.frames import (
@@ -55,17 +67,19 @@ from mepd.protocol.frames import (
     FullWrite,
     PartialRead,
     PartialWrite,
-    ReceivedRequest,
+    Request,
     UnrecognizedRequestError,
     authentication_failure_frame,
     encode_response,
     ok_read_message,
+    parse_request_message,
     receive_request,
     sequence_error_message,
 )
 from mepd.protocol.keys import KeyId, MepKey
 from mepd.protocol.procedures import PSN_RANGE
 from mepd.protocol.sequence import IDT_CHANGE_JUMP, in_window
+from mepd.protocol.tls.codes import TLS_REQUEST_CODES, parse_tls_request
 
 # The smallest body receive_request can verify: code, seq, digest.
 # p.51-53: procedures a MEP client may call with the MBK, plus EP61 (p.247).
@@ -116,6 +130,17 @@ class Meter:
         self.sequence = rng.getrandbits(32)
         self.idt_version = 1
         self._last_psn: int | None = None
+        self.tls: MeterTls | None = None
+        self.requires_tls = False
+        self.last_was_read = False  # the last handled request was a table read
+
+    def enable_tls(self, factory: ServerFactory, *, required: bool = False) -> None:
+        """Serve TLS mode (p.8); `required`: refuse RC4 requests as well (ET97, p.195)."""
+        self.tls = MeterTls(factory, self._keys, self.stats)
+        self.requires_tls = required
+
+    def _keys(self) -> list[MepKey]:
+        return (self.keys.mismatched() if self.key_mismatch else self.keys).as_list()
 
     # --- events the line layer or a test triggers ------------------------------------------
 
@@ -132,7 +157,19 @@ class Meter:
 
     def handle(self, body: bytes, t: float, now: float) -> bytes:
         """Answer one received frame body (message + seq + digest) at physics time `t`."""
-        keys = (self.keys.mismatched() if self.key_mismatch else self.keys).as_list()
+        self.last_was_read = False
+        keys = self._keys()
+        if self.tls is not None and body[0] in TLS_REQUEST_CODES and not _is_rc4(body, keys):
+            code, payload = parse_tls_request(body)
+            return self.tls.handle(
+                code, payload, lambda plain, key_id: self._serve_plain(plain, key_id, t, now)
+            )
+        if self.requires_tls or (self.tls is not None and self.tls.started):
+            self.stats.rc4_refused += 1
+            return authentication_failure_frame()
+        return self._handle_rc4(body, keys, t, now)
+
+    def _handle_rc4(self, body: bytes, keys: list[MepKey], t: float, now: float) -> bytes:
         try:
             received = receive_request(body, keys)
         except AuthenticationError:
@@ -150,13 +187,25 @@ class Meter:
             return encode_response(received, sequence_error_message(self.sequence))
         self.sequence = received.sequence
         self.stats.requests_handled += 1
-        return encode_response(received, self._dispatch(received, t, now))
+        return encode_response(
+            received, self._dispatch(received.request, received.key.key_id, t, now)
+        )
 
-    def _dispatch(self, received: ReceivedRequest, t: float, now: float) -> bytes:
-        request = received.request
+    def _serve_plain(self, message: bytes, key_id: KeyId, t: float, now: float) -> bytes:
+        """A C12.18 request from inside TLS (p.15: no sequence, no digest)."""
+        try:
+            request = parse_request_message(message)
+        except FrameError:
+            self.stats.unparseable_requests += 1
+            return _code(ResponseCode.UNRECOGNIZED_REQUEST)
+        self.stats.requests_handled += 1
+        return self._dispatch(request, key_id, t, now)
+
+    def _dispatch(self, request: Request, key_id: KeyId, t: float, now: float) -> bytes:
         if isinstance(request, FullRead | PartialRead):
+            self.last_was_read = True
             return self._read(request, t, now)
-        return self._write(request, received.key.key_id)
+        return self._write(request, key_id)
 
     def _read(self, request: FullRead | PartialRead, t: float, now: float) -> bytes:
         truth = self.physics.truth_at(t)
@@ -209,3 +258,14 @@ class Meter:
 
 def _code(code: ResponseCode) -> bytes:
     return bytes([code])
+
+
+def _is_rc4(body: bytes, keys: list[MepKey]) -> bool:
+    """Whether a frame starting with a TLS code verifies as an RC4 request after all."""
+    try:
+        receive_request(body, keys)
+    except UnrecognizedRequestError:
+        return True
+    except (AuthenticationError, FrameError):
+        return False
+    return True

@@ -119,6 +119,11 @@ class MeterPort:
     def bump_idt_version(self) -> None:
         self.meter.bump_idt_version()
 
+    def drop_tls_session(self) -> None:
+        """The meter forgets its TLS session (as after a reset); the next 0x80 gets 0x0A."""
+        if self.meter.tls is not None:
+            self.meter.tls.drop_session()
+
     def physics_time(self, now: float) -> float:
         return now - self._epoch
 
@@ -199,6 +204,8 @@ class MeterPort:
             self.start_optical_session(now)
         if self._happens(faults.idt_bump_rate, elapsed):
             self.bump_idt_version()
+        if self.meter.tls is not None and self._happens(faults.tls_session_loss_rate, elapsed):
+            self.drop_tls_session()
 
     def _happens(self, rate_per_s: float, elapsed: float) -> bool:
         if rate_per_s <= 0:
@@ -226,7 +233,7 @@ class MeterPort:
         self._last_handled_at = now
         handled_before = stats.requests_handled
         response = self.meter.handle(body, self.physics_time(now), now)
-        if stats.requests_handled > handled_before and body[0] in (0x30, 0x3F):
+        if stats.requests_handled > handled_before and self.meter.last_was_read:
             stats.record_read(now)
         return self._send(response, now)
 

@@ -39,6 +39,16 @@ class LinkStats:
     latchup_recoveries: int = 0
     optical_takeovers: int = 0
     idt_bumps: int = 0
+    # TLS mode (p.8-9): 0x58 flights, sessions established, answers 0x01/0x03/0x0A, RC4
+    # requests refused (0x0B) because TLS is required or a TLS session is on.
+    tls_handshakes: int = 0
+    tls_sessions: int = 0
+    tls_errors: int = 0
+    tls_key_failures: int = 0
+    tls_no_session: int = 0
+    tls_sessions_dropped: int = 0
+    tls_terminations: int = 0
+    rc4_refused: int = 0
     _reads: deque[float] = field(default_factory=deque, repr=False)
 
     def record_read(self, now: float) -> None:
