@@ -134,7 +134,7 @@ class GpioLinkControl:
             self.close()
             raise LinkError(
                 f"cannot use the GPIO lines ({error}). On a Pi, add the mepd user to the "
-                f"'gpio' group; without the HAT, set [gpio] driver = \"none\""
+                f"'gpio' group; without the HAT, set [gpio] enabled = false"
             ) from None
 
     @property
