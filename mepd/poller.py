@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
@@ -70,6 +71,7 @@ from mepd.protocol.tables import (
     plan_bt28,
     plan_reads,
 )
+from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
 from mepd.readings import (
     Diagnostics,
     EnergyReading,
@@ -102,13 +104,25 @@ ENERGY_REGISTERS = (
 # Default BT23 order (p.208): the four above are summations 0-3.
 _DEFAULT_ENERGY_SUMMATIONS = 4
 
+Security = Literal["auto", "rc4", "tls"]
+"""p.8: a port takes RC4-mode requests or requires TLS; "auto" finds out and remembers."""
+_OTHER_MODE = {"rc4": "tls", "tls": "rc4"}
+_SECURITY_HINT = {
+    "auto": "; mepd tried both RC4 and TLS mode",
+    "rc4": '; if it is, the meter\'s MEP port may require TLS: set security = "auto"',
+    "tls": '; if it is, the meter\'s MEP port may not offer TLS: set security = "auto"',
+}
+
 
 @dataclass(frozen=True)
 class MeterSettings:
     """Everything the poller needs to know about one meter."""
 
     key: MepKey
-    encrypt: bool = False
+    encrypt: bool = False  # RC4 mode only: encrypt the exchanges (p.11)
+    security: Security = "auto"
+    tls_client_id: int = DEFAULT_CLIENT_ID  # p.18: only logged by the meter
+    tls_engine: str = "pure"
     schedule: Schedule = field(default_factory=Schedule)
     limits: PlausibilityLimits = field(default_factory=PlausibilityLimits)
     state_path: Path | None = None
@@ -146,9 +160,6 @@ class Poller:
         self._emit = emit
         self._wall = wall_clock
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter
-        self.session = Session(transport, settings.key, encrypt=settings.encrypt)
-        self.session.resync_listeners.append(self._on_resync)
-        self.session.alert_listeners.append(self._on_alert)
         self.ladder = RecoveryLadder(control.can_power_cycle)
         self.counters: dict[str, int] = dict.fromkeys(
             (
@@ -165,6 +176,13 @@ class Poller:
         self._layout: _Layout | None = None
         self._state_file = StateFile(settings.state_path) if settings.state_path else None
         self._state = self._state_file.load() if self._state_file else MeterState()
+        self.security: Literal["rc4", "tls"] = (
+            settings.security
+            if settings.security != "auto"
+            else ("tls" if self._state.security == "tls" else "rc4")
+        )
+        self._switched_security = False
+        self.session = self._new_session()
         self._guards: dict[str, EnergyRegisterGuard] = {}
         self._port_open = False
         self._link_up: bool | None = None
@@ -206,12 +224,16 @@ class Poller:
             await self._shut_down()
 
     async def _guarded_cycle(self) -> None:
+        trial = self._on_trial()
         try:
             await self._cycle()
         except AuthenticationError:
             await self._after_authentication_failure()
         except MepTimeoutError:
-            await self._after_silence()
+            if trial:  # the other mode was tried because of 0x0B: silence means "not offered"
+                await self._after_authentication_failure()
+            else:
+                await self._after_silence()
         except LinkError as error:
             await self._after_link_error(error)
         except SequenceError as error:
@@ -225,7 +247,10 @@ class Poller:
         except ProtocolError as error:
             # Exchange budgets exhausted (0x0C storm, corrupt answers): try again shortly.
             log.debug("exchange failed: %s", error)
-            await self._pause(1.0)
+            if trial:
+                await self._after_authentication_failure()
+            else:
+                await self._pause(1.0)
         self._check_staleness()
         self._maybe_report_diagnostics()
 
@@ -277,6 +302,7 @@ class Poller:
             present_values=layout.dims.present_values,
             idt_version=layout.idt_version,
             port=self.transport.description,
+            security=self.security,
         )
         self._adopt_meter(serial)
         self._emit(self.identity)
@@ -461,6 +487,10 @@ class Poller:
     # --- failure handling ----------------------------------------------------------------------
 
     def _on_success(self) -> None:
+        self._switched_security = False
+        if self.settings.security == "auto" and self._state.security != self.security:
+            self._state.security = self.security
+            self._save_state(force=True)
         self._last_success = self._wall()
         self._last_success_at = asyncio.get_running_loop().time()
         self._link_errors = 0
@@ -523,6 +553,15 @@ class Poller:
         """0x0B: never retried hot. Three in a row with nothing verified: the key is wrong."""
         self._auth_failures += 1
         self.session.reset_link()
+        if self.settings.security == "auto" and (
+            self._key_rejected
+            or (self._auth_failures >= WRONG_KEY_AFTER and not self._switched_security)
+        ):
+            # A port that requires TLS answers RC4 with 0x0B (p.8), like a wrong key does.
+            self._switch_security()
+            if not self._key_rejected:
+                await self._pause(AUTH_RETRY_BACKOFF.first_s)
+                return
         if self._auth_failures >= WRONG_KEY_AFTER:
             if not self._key_rejected:
                 self._key_rejected = True
@@ -530,8 +569,7 @@ class Poller:
                     "the meter rejects the key: every request got 0x0B (authentication "
                     "failure) after a clean resynchronisation. Check that the key is the MEP "
                     "Basic Key (MBK) your utility gave for this meter, written as they wrote it "
-                    "(20 characters, or 32/40 hex digits); if it is, the meter's MEP port may "
-                    "require TLS"
+                    "(20 characters, or 32/40 hex digits)" + _SECURITY_HINT[self.settings.security]
                 )
                 log.error("%s", message)
                 self._declare_down(message, authentication_problem=True)
@@ -539,6 +577,43 @@ class Poller:
         else:
             delay = AUTH_RETRY_BACKOFF.delay(self._auth_failures - 1)
         await self._pause(delay)
+
+    def _on_trial(self) -> bool:
+        """security = "auto" switched modes after 0x0B and nothing has answered since."""
+        return self.settings.security == "auto" and self._switched_security
+
+    def _switch_security(self) -> None:
+        """security = "auto": the other mode gets its own three tries (0x0B is ambiguous)."""
+        previous, self.security = self.security, _OTHER_MODE[self.security]  # type: ignore[assignment]
+        if not self._key_rejected:
+            self._say.warning(
+                f"security-{self.security}",
+                'the meter refuses %s requests with this key: trying %s (security = "auto")',
+                previous.upper(),
+                self.security.upper(),
+            )
+            self._auth_failures = 0
+        self._switched_security = True
+        self.session = self._new_session()
+
+    def _new_session(self) -> Session:
+        key = self.settings.key
+        session: Session
+        if self.security == "tls":
+            from mepd.drivers.tls_engine import client_engine_factory  # noqa: PLC0415
+            from mepd.tls_session import TlsSession  # noqa: PLC0415
+
+            session = TlsSession(
+                self.transport,
+                key,
+                client_id=self.settings.tls_client_id,
+                engine=client_engine_factory(self.settings.tls_engine),
+            )
+        else:
+            session = Session(self.transport, key, encrypt=self.settings.encrypt)
+        session.resync_listeners.append(self._on_resync)
+        session.alert_listeners.append(self._on_alert)
+        return session
 
     def _declare_down(self, reason: str, *, authentication_problem: bool = False) -> None:
         if self._link_up is False and reason == self._link_reason:

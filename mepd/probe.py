@@ -22,6 +22,9 @@ from mepd.readings import EnergyReading, Event, LinkStatus, MeterIdentity, Prese
 DEFAULT_TIMEOUT_S = 45.0
 
 
+_SECURITY_NAMES = {"rc4": "RC4 mode (MEP digests)", "tls": "TLS-PSK mode"}
+
+
 class ProbeError(MepdError):
     """The meter could not be read; the message says why and what to check."""
 
@@ -86,7 +89,7 @@ def report(result: ProbeResult) -> list[str]:
         f"meter {meter.serial}: {meter.manufacturer} {meter.model}, firmware {meter.firmware}, "
         f"hardware {meter.hardware}" + (f", MEP{meter.channel}" if meter.channel else ""),
         f"  {meter.present_values} present values, {meter.summations} summations, "
-        f"on {meter.port}",
+        f"on {meter.port}, {_SECURITY_NAMES.get(meter.security, meter.security)}",
         f"present values at {result.present.host_time:%Y-%m-%d %H:%M:%S} UTC:",
     ]
     lines += [f"  {m.name}: {m.value:g} {m.unit.symbol}".rstrip() for m in result.present.values]

@@ -28,6 +28,7 @@ class MeterIdentity:
     present_values: int
     idt_version: int | None
     port: str  # the serial device it answered on
+    security: str = "rc4"  # "rc4" or "tls": the mode it answered in (p.8)
 
 
 @dataclass(frozen=True)

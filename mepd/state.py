@@ -26,6 +26,7 @@ class MeterState:
     # name -> [value in SI units, wall-clock seconds it was read]
     energy: dict[str, tuple[float, float]] = field(default_factory=dict)
     last_sequence: int | None = None
+    security: str | None = None  # "rc4" or "tls": what worked last, for security = "auto"
 
 
 class StateFile:
@@ -52,10 +53,12 @@ class StateFile:
             }
             serial = raw.get("serial")
             sequence = raw.get("last_sequence")
+            security = raw.get("security")
             return MeterState(
                 serial=str(serial) if serial is not None else None,
                 energy=energy,
                 last_sequence=int(sequence) if sequence is not None else None,
+                security=security if security in ("rc4", "tls") else None,
             )
         except (TypeError, ValueError, IndexError) as error:
             log.warning("ignoring malformed state file %s (%s); starting fresh", self.path, error)
@@ -70,6 +73,7 @@ class StateFile:
             "serial": state.serial,
             "energy": {name: list(pair) for name, pair in sorted(state.energy.items())},
             "last_sequence": state.last_sequence,
+            "security": state.security,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".state-")

@@ -177,7 +177,7 @@ async def test_an_unplugged_and_replugged_port_recovers_without_a_restart(
 async def test_a_wrong_key_gets_one_clear_error_and_a_slow_backoff(
     pins: MockFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = MeterSettings(key=MepKey.parse("THIS-IS-NOT-THE-KEY!"))
+    settings = MeterSettings(key=MepKey.parse("THIS-IS-NOT-THE-KEY!"), security="rc4")
     async with running(pins, "gen4", settings=settings) as run:
         await asyncio.sleep(60.0)
     assert run.port.stats.authentication_failures >= 3
@@ -250,3 +250,50 @@ async def test_overdue_tells_a_stall_from_a_deliberate_backoff(pins: MockFactory
         assert run.poller.overdue_s(loop.time()) < -590.0
         pause.cancel()
         assert run.poller.overdue_s(loop.time() + 700.0) > 90.0
+
+
+@pytest.mark.asyncio
+async def test_auto_security_tries_tls_once_then_calls_the_key_wrong(
+    pins: MockFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A meter without TLS: 0x0B in RC4, silence in TLS; both modes tried, then a slow backoff."""
+    settings = MeterSettings(key=MepKey.parse("THIS-IS-NOT-THE-KEY!"), security="auto")
+    async with running(pins, "gen4", settings=settings) as run:
+        await asyncio.sleep(25.0)
+    (down,) = [e for e in run.of(LinkStatus) if e.authentication_problem]
+    assert "tried both RC4 and TLS" in down.reason
+    # 3 RC4 tries, then 3 TLS tries (each a hello and its resends), then 30 s of quiet.
+    assert run.port.stats.frames_received <= 12
+    assert "THIS-IS" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_auto_security_finds_a_port_that_requires_tls_and_remembers(
+    pins: MockFactory, tmp_path: Path
+) -> None:
+    settings = MeterSettings(key=KEY, security="auto", state_path=tmp_path / "state.json")
+    async with running(pins, "gen4", settings=settings, requires_tls=True) as run:
+        await run.wait_for(PresentReading, within_s=30.0)
+        (identity,) = run.of(MeterIdentity)
+        assert identity.security == "tls"
+        refused_first = run.port.stats.rc4_refused
+    assert refused_first >= 3  # RC4 was tried first and refused (p.8)
+    async with running(pins, "gen4", settings=settings, requires_tls=True) as again:
+        await again.wait_for(PresentReading, within_s=15.0)
+        assert again.port.stats.rc4_refused == 0  # the state file said TLS
+        assert again.port.stats.read_rate_violations == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("profile", ["gen3", "gen4"])
+async def test_tls_mode_reads_both_profiles_within_the_rate_budget(
+    pins: MockFactory, profile: str
+) -> None:
+    settings = MeterSettings(key=KEY, security="tls")
+    async with running(pins, profile, settings=settings, tls="pure") as run:
+        await run.wait_for(PresentReading, count=3, within_s=20.0)
+        await run.wait_for(EnergyReading, within_s=5.0)
+    stats = run.port.stats
+    assert stats.read_rate_violations == 0
+    assert stats.too_close_requests == 0
+    assert stats.rc4_refused == 0

@@ -52,3 +52,16 @@ async def test_a_missing_port_is_named_as_such(tmp_path: object) -> None:
             NoLinkControl(),
             timeout_s=10,
         )
+
+
+@pytest.mark.asyncio
+async def test_probe_says_which_security_mode_the_meter_uses() -> None:
+    port = simulated_meter(
+        PROFILES["gen3"], epoch=time.monotonic(), start_wall=time.time(), requires_tls=True
+    )
+    async with PtyMeter(port) as pty:
+        result = await probe(
+            MeterSettings(key=MepKey.parse(DEMO_MBK)), SerialPort(pty.path), NoLinkControl()
+        )
+    assert result.identity.security == "tls"
+    assert report(result)[1].endswith(", TLS-PSK mode")

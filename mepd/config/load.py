@@ -234,6 +234,9 @@ def resolve(document: Document, *, environ: Mapping[str, str], require_key: bool
                 key=key,
                 key_origin=origin,
                 encrypt=entry.encrypt,
+                security=entry.security,
+                tls_client_id=entry.tls_client_id,
+                tls_engine=entry.tls_engine,
                 schedule=meter_schedule,
                 limits=replace(
                     PlausibilityLimits(),

@@ -13,8 +13,9 @@ from pathlib import Path
 from mepd.drivers.gpio import GpioLines
 from mepd.errors import ConfigError
 from mepd.guard import PlausibilityLimits
-from mepd.poller import MeterSettings
+from mepd.poller import MeterSettings, Security
 from mepd.protocol.keys import MepKey
+from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
 from mepd.publish.settings import DiscoverySettings, MqttSettings
 from mepd.schedule import Schedule
 
@@ -30,6 +31,9 @@ class MeterConfig:
     key: MepKey | None = field(repr=False)  # None only if loaded with require_key=False
     key_origin: str  # where the key comes from, for messages: never the key itself
     encrypt: bool
+    security: Security = "auto"
+    tls_client_id: int = DEFAULT_CLIENT_ID
+    tls_engine: str = "pure"
     schedule: Schedule
     limits: PlausibilityLimits
     state_path: Path
@@ -45,6 +49,9 @@ class MeterConfig:
         return MeterSettings(
             key=chosen,
             encrypt=self.encrypt,
+            security=self.security,
+            tls_client_id=self.tls_client_id,
+            tls_engine=self.tls_engine,
             schedule=self.schedule,
             limits=self.limits,
             state_path=self.state_path,

@@ -27,6 +27,7 @@ from mepd.config.overrides import HOSTNAME
 from mepd.guard import PlausibilityLimits
 from mepd.hat import DEFAULT_PINS, HatPins
 from mepd.protocol.timing import DEFAULT_BAUD
+from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
 from mepd.schedule import Schedule
 
 # Fields whose values are secrets: an error about them never shows what was written there.
@@ -227,6 +228,9 @@ class MeterSection(Section):
     key_file: PathText | None = None
     key_credential: CredentialName | None = None
     encrypt: bool = False
+    security: Literal["auto", "rc4", "tls"] = "auto"
+    tls_client_id: Annotated[int, Field(ge=0, le=0xFFFF)] = DEFAULT_CLIENT_ID
+    tls_engine: Literal["pure", "mbedtls"] = "pure"
     serial: SerialSection | None = None
     gpio: GpioSection | None = None
     schedule: ScheduleSection | None = None
@@ -235,6 +239,11 @@ class MeterSection(Section):
     @model_validator(mode="after")
     def _one_key_source(self) -> MeterSection:
         _only_one(self, ("key", "key_file", "key_credential"))
+        if self.encrypt and self.security == "tls":
+            raise ValueError(
+                'encrypt = true is RC4 mode\'s encryption; with security = "tls" everything is '
+                "encrypted by TLS already: remove encrypt"
+            )
         return self
 
 

@@ -581,3 +581,36 @@ def test_an_unchecked_certificate_is_a_warning(tmp_path: Path) -> None:
     (warning,) = load_config(path, environ={}, require_key=False).warnings
 
     assert warning.startswith(f"{path}, line 3, mqtt.tls.verify_hostname: ")
+
+
+def test_security_mode_reaches_the_poller(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.toml",
+        f'[meter]\nkey = "{DEMO_KEY}"\nsecurity = "tls"\ntls_client_id = 513\n',
+    )
+    settings = load_config(path).meters[0].settings()
+    assert (settings.security, settings.tls_client_id, settings.tls_engine) == ("tls", 513, "pure")
+    assert (
+        load_config(write(tmp_path / "d.toml", f'[meter]\nkey = "{DEMO_KEY}"\n'))
+        .meters[0]
+        .settings()
+        .security
+        == "auto"
+    )
+
+
+def test_rc4_encryption_with_tls_is_explained(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.toml", f'[meter]\nkey = "{DEMO_KEY}"\nsecurity = "tls"\nencrypt = true\n'
+    )
+    message = problem(path)
+    assert "line 1" in message or "meter" in message
+    assert "remove encrypt" in message
+    assert DEMO_KEY not in message
+
+
+@pytest.mark.parametrize("bad", ['"ssl"', "70000"])
+def test_bad_security_values_are_refused(tmp_path: Path, bad: str) -> None:
+    field = "security" if bad.startswith('"') else "tls_client_id"
+    path = write(tmp_path / "c.toml", f'[meter]\nkey = "{DEMO_KEY}"\n{field} = {bad}\n')
+    assert f"meter.{field}" in problem(path)
