@@ -175,7 +175,12 @@ class EmbeddedBroker:
                     return
                 self._handle(client, kind, flags, body)
                 await writer.drain()
-        except (_MalformedError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as error:
+        except (
+            _MalformedError,
+            TimeoutError,
+            ConnectionError,
+            asyncio.IncompleteReadError,
+        ) as error:
             log.debug("embedded broker: client %r gone: %s", client.client_id, error)
         finally:
             self._clients.discard(client)

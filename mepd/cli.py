@@ -8,12 +8,13 @@ import sys
 from collections.abc import Callable, Sequence
 
 from mepd import __version__
-from mepd.errors import MepdError
+from mepd.errors import ConfigError, KeyFormatError, MepdError
 
 # Exit codes (documented in the README).
 EXIT_OK = 0
 EXIT_FAILURE = 1  # a MepdError: the message says what and how to fix it
 EXIT_USAGE = 2  # argparse's own code for a malformed command line
+EXIT_CONFIG = 78  # sysexits' EX_CONFIG: the configuration or key; restarting will not help
 EXIT_INTERRUPTED = 130
 
 Command = Callable[[argparse.Namespace], int]
@@ -29,9 +30,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-q", "--quiet", action="count", default=0, help="less log detail")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    from mepd import demo
+    from mepd import commands as daemon_commands
+    from mepd import demo, doctor
     from mepd.drivers.simulator import command as simulate
 
+    daemon_commands.register(commands)
+    doctor.register(commands)
     demo.register(commands)
     simulate.register(commands)
     return parser
@@ -54,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler: Command = args.handler
     try:
         return handler(args)
+    except (ConfigError, KeyFormatError) as error:
+        print(f"mepd: {error}", file=sys.stderr)
+        return EXIT_CONFIG
     except MepdError as error:
         print(f"mepd: {error}", file=sys.stderr)
         return EXIT_FAILURE

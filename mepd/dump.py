@@ -198,7 +198,7 @@ def describe(value: object, indent: str = "") -> list[str]:
     """A decoded table as `field: value` lines, measurements with their units."""
     if isinstance(value, Measurements):
         return [f"{indent}{m.name}: {m.value:g} {m.unit.symbol}".rstrip() for m in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if _is_record(value) and dataclasses.is_dataclass(value):
         lines = []
         for field in dataclasses.fields(value):
             item = getattr(value, field.name)
@@ -212,7 +212,12 @@ def describe(value: object, indent: str = "") -> list[str]:
 
 
 def _is_record(item: object) -> bool:
-    return dataclasses.is_dataclass(item) and not isinstance(item, type)
+    """A dataclass instance without a `__str__` of its own (FirmwareVersion prints 4.32.02)."""
+    return (
+        dataclasses.is_dataclass(item)
+        and not isinstance(item, type)
+        and type(item).__str__ is object.__str__
+    )
 
 
 def _scalar(item: Any) -> str:

@@ -202,6 +202,7 @@ class Poller:
         # Loop time by which the loop promised to show progress again: the end of the last
         # cycle, or of a deliberate pause (backoffs last minutes; a stall does not end).
         self._progress_due = float("-inf")
+        self._stop_requested = False
         self._say = Throttle(log, clock=lambda: asyncio.get_running_loop().time())
         # Quarantines are rare on a verified link; each is worth a line, a flood is not.
         self._say_quarantine = Throttle(
@@ -210,12 +211,16 @@ class Poller:
 
     # --- the loop ---------------------------------------------------------------------------
 
+    def request_stop(self) -> None:
+        """End `run` after the current step, even if a cancellation was lost on the way."""
+        self._stop_requested = True
+
     async def run(self) -> None:
-        """Poll until cancelled. Never returns on its own; never raises a MepdError."""
+        """Poll until cancelled or asked to stop; never raises a MepdError."""
         self.control.start()
         self._progress_due = asyncio.get_running_loop().time()
         try:
-            while True:
+            while not self._stop_requested:
                 await self._guarded_cycle()
                 self._progress_due = asyncio.get_running_loop().time()
                 for listener in self.cycle_listeners:

@@ -105,8 +105,11 @@ class SerialPort:
         receiver = self._live()
         if not receiver.buffer:
             receiver.arrived.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+            # races with the data arriving, and the poll loop would never stop.
             try:
-                await asyncio.wait_for(receiver.arrived.wait(), wait_s)
+                async with asyncio.timeout(wait_s):
+                    await receiver.arrived.wait()
             except TimeoutError:
                 return b""
         data = bytes(receiver.buffer)

@@ -225,7 +225,8 @@ class InProcessTransport:
     async def read(self, wait_s: float) -> bytes:
         if not self._pending:
             try:
-                self._pending += await asyncio.wait_for(self._link.read(), wait_s)
+                async with asyncio.timeout(wait_s):  # not wait_for: see SerialPort.read
+                    self._pending += await self._link.read()
             except TimeoutError:
                 return b""
         self._pending += self._link.drain()
