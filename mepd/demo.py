@@ -47,6 +47,11 @@ def register(subparsers: Any) -> None:
         "--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed for the simulated physics")
+    parser.add_argument(
+        "--require-tls",
+        action="store_true",
+        help="simulate a meter whose MEP port requires TLS (mepd finds that out by itself)",
+    )
     add_override_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -87,6 +92,7 @@ async def _demo(args: argparse.Namespace, out: TextIO) -> None:
                 seed=args.seed,
                 epoch=time.monotonic(),
                 start_wall=time.time(),
+                requires_tls=args.require_tls,
             )
             pty = await stack.enter_async_context(PtyMeter(port))
             state = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mepd-demo-")))

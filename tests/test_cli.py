@@ -81,11 +81,18 @@ def test_check_config_names_file_line_and_key(tmp_path: Path) -> None:
     assert "serial.baud" in result.stderr
 
 
-def test_probe_prints_identity_and_a_reading(config: Path) -> None:
-    with simulator() as tty:
+@pytest.mark.parametrize(
+    ("options", "mode"), [((), "RC4 mode"), (("--require-tls", "--profile", "gen3"), "TLS-PSK")]
+)
+def test_probe_prints_identity_and_a_reading(
+    config: Path, options: tuple[str, ...], mode: str
+) -> None:
+    with simulator(*options) as tty:
         result = mepd("probe", "--config", str(config), "--serial", tty)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith(f"meter {SERIAL}: ")
+    serial = "SIM-GEN3-0001" if "gen3" in options else SERIAL
+    assert result.stdout.startswith(f"meter {serial}: ")
+    assert mode in result.stdout.splitlines()[1]
     assert "  voltage_l1: " in result.stdout
     assert "  energy_import: " in result.stdout
 
@@ -274,3 +281,18 @@ async def test_remove_discovery_clears_what_run_announced(config: Path, broker: 
     assert result.returncode == 0, result.stderr
     assert f"cleared {config_topic}" in result.stdout
     assert await retained(broker.port, ("homeassistant/#",)) == {}
+
+
+@pytest.mark.asyncio
+async def test_run_publishes_from_a_meter_that_requires_tls(
+    config: Path, broker: Mosquitto
+) -> None:
+    with (
+        Listener(broker.port, ("mepd/#",)) as listener,
+        simulator("--require-tls") as tty,
+        daemon(config, broker, tty) as process,
+    ):
+        found = await listener.wait_topic(f"mepd/meter/{SERIAL}/present", count=2, within_s=30)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 15) == 0
+    assert "power_import" in found[-1].json()
