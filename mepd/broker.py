@@ -126,6 +126,7 @@ class EmbeddedBroker:
         self.port = port
         self._server: asyncio.Server | None = None
         self._clients: set[_Client] = set()
+        self._handlers: set[asyncio.Task[None]] = set()
         self._retained: dict[str, _Message] = {}
 
     async def start(self) -> None:
@@ -138,6 +139,10 @@ class EmbeddedBroker:
         self._server.close()
         for client in list(self._clients):
             client.writer.close()
+        # Let each connection's handler end by itself: a handler cancelled at loop shutdown
+        # makes 3.11's start_server callback log a spurious error.
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=2.0)
         await self._server.wait_closed()
         self._server = None
 
@@ -164,6 +169,10 @@ class EmbeddedBroker:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         client = _Client(writer)
         clean_exit = False
+        handler = asyncio.current_task()
+        if handler is not None:
+            self._handlers.add(handler)
+            handler.add_done_callback(self._handlers.discard)
         try:
             keepalive = await self._handshake(reader, client)
             self._clients.add(client)

@@ -105,7 +105,11 @@ async def _demo(args: argparse.Namespace, out: TextIO) -> None:
                 encrypt=False,
                 state_path=state / "demo.json",
             )
-            print(f"simulated {args.profile} meter on {pty.path} (demo key, 9600 baud)", file=out)
+            mode = ", TLS required" if args.require_tls else ""
+            print(
+                f"simulated {args.profile} meter on {pty.path} (demo key, 9600 baud{mode})",
+                file=out,
+            )
         config = dataclasses.replace(config, meters=(meter,), mqtt=mqtt)
         printer = _Printer(out, config.mqtt.topic_prefix)
         await stack.enter_async_context(_subscribed(printer, mqtt.host, mqtt.effective_port))

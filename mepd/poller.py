@@ -558,9 +558,12 @@ class Poller:
         """0x0B: never retried hot. Three in a row with nothing verified: the key is wrong."""
         self._auth_failures += 1
         self.session.reset_link()
+        # Before the meter has ever answered, one 0x0B is enough to try the other mode: a
+        # TLS-only port is then found in seconds. Once it has, 0x0B is more likely noise.
+        switch_after = 1 if self._last_success is None else WRONG_KEY_AFTER
         if self.settings.security == "auto" and (
             self._key_rejected
-            or (self._auth_failures >= WRONG_KEY_AFTER and not self._switched_security)
+            or (self._auth_failures >= switch_after and not self._switched_security)
         ):
             # A port that requires TLS answers RC4 with 0x0B (p.8), like a wrong key does.
             self._switch_security()

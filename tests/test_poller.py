@@ -277,7 +277,7 @@ async def test_auto_security_finds_a_port_that_requires_tls_and_remembers(
         (identity,) = run.of(MeterIdentity)
         assert identity.security == "tls"
         refused_first = run.port.stats.rc4_refused
-    assert refused_first >= 3  # RC4 was tried first and refused (p.8)
+    assert refused_first >= 1  # RC4 was tried first and refused (p.8)
     async with running(pins, "gen4", settings=settings, requires_tls=True) as again:
         await again.wait_for(PresentReading, within_s=15.0)
         assert again.port.stats.rc4_refused == 0  # the state file said TLS
