@@ -15,6 +15,7 @@ import secrets
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from typing import Protocol
 
 from mepd.drivers.transport import Transport
 from mepd.errors import AuthenticationError, ResponseError, SequenceError
@@ -29,6 +30,7 @@ from mepd.protocol import (
     Request,
     Response,
     RetryBudget,
+    Send,
     SequenceCounter,
 )
 from mepd.protocol.exchange import Outcome, Retry
@@ -45,6 +47,13 @@ log = logging.getLogger(__name__)
 # Once a plausible LEN has arrived, the rest may take a full-size frame's time on the wire
 # with its segment gaps (p.21); this slack covers the meter and the OS in between.
 _FRAME_COMPLETION_SLACK_S = 0.3
+# Once LEN has arrived, the rest of the frame cannot come faster than the baud rate: the
+# session sleeps through all but the last 50 ms of it and then takes what arrived in one go,
+# instead of waking for each few bytes the UART hands over (a 377-byte BT28 answer arrives
+# in dozens of pieces). 50 ms of bytes covers what a UART FIFO or a USB adapter's latency
+# timer (16 ms by default) can hold back, so the nap never makes a frame later.
+_FRAME_TAIL_S = 0.05
+_MIN_NAP_S = 0.01
 
 
 # A token bucket of rate r and depth B lets at most B + r*T frames into any window of T
@@ -74,6 +83,15 @@ class ReadBudget:
             self._tokens = 1.0
             self._stamp = loop.time()
         self._tokens -= 1.0
+
+
+class Steps(Protocol):
+    """A request's retry state machine: `Exchange` in RC4 mode, `TlsExchange` in TLS mode."""
+
+    def start(self) -> Send: ...
+    def on_response(self, body: bytes) -> Complete | Send: ...
+    def on_incomplete(self) -> Send: ...
+    def on_timeout(self) -> Send: ...
 
 
 @dataclass
@@ -149,25 +167,9 @@ class Session:
         )
         self.stats.exchanges += 1
         try:
-            step = exchange.start()
-            while True:
-                await self._transmit(step.frame)
-                body = await self._next_frame()
-                if body is None:
-                    # Bytes that arrived but made no frame mean an answer damaged on the line;
-                    # only true silence counts as a timeout (p.21).
-                    heard = self._decoder.reset() or self._heard
-                    if heard:
-                        step = exchange.on_incomplete()
-                    else:
-                        step = exchange.on_timeout()
-                        self.stats.identical_resends += step.retry is Retry.IDENTICAL
-                    continue
-                result = exchange.on_response(body)
-                if isinstance(result, Complete):
-                    self.key_proven = True
-                    return result.response
-                step = result
+            result = await self.run_exchange(exchange)
+            self.key_proven = True
+            return result.response
         except AuthenticationError:
             self.stats.authentication_failures += 1
             raise
@@ -180,6 +182,27 @@ class Session:
             raise
         finally:
             self._account(exchange)
+
+    async def run_exchange(self, exchange: Steps) -> Complete:
+        """Send what `exchange` says, feed it each answer or silence, until it completes."""
+        step = exchange.start()
+        while True:
+            await self._transmit(step.frame)
+            body = await self._next_frame()
+            if body is None:
+                # Bytes that arrived but made no frame mean an answer damaged on the line;
+                # only true silence counts as a timeout (p.21).
+                heard = self._decoder.reset() or self._heard
+                if heard:
+                    step = exchange.on_incomplete()
+                else:
+                    step = exchange.on_timeout()
+                    self.stats.identical_resends += step.retry is Retry.IDENTICAL
+                continue
+            result = exchange.on_response(body)
+            if isinstance(result, Complete):
+                return result
+            step = result
 
     def _account(self, exchange: Exchange) -> None:
         counts = exchange.counts
@@ -211,6 +234,7 @@ class Session:
     async def _next_frame(self) -> bytes | None:
         """The next frame body, or None when the response timeout runs out (p.21)."""
         loop = asyncio.get_running_loop()
+        baud = self.transport.baud
         header_deadline = self._last_sent_end + self._response_timeout_s
         frame_deadline: float | None = None
         while not self._frames:
@@ -218,9 +242,14 @@ class Session:
                 frame_deadline = (
                     loop.time()
                     + _FRAME_COMPLETION_SLACK_S
-                    + response_wire_seconds(LENGTH_BYTES + MAX_MESSAGE_BYTES, self.transport.baud)
+                    + response_wire_seconds(LENGTH_BYTES + MAX_MESSAGE_BYTES, baud)
                 )
             deadline = frame_deadline if frame_deadline is not None else header_deadline
+            nap = wire_seconds(self._decoder.missing, baud) - _FRAME_TAIL_S
+            if nap >= _MIN_NAP_S:
+                # Never past the deadline: a frame that cannot be complete by then is late
+                # either way.
+                await asyncio.sleep(min(nap, max(0.0, deadline - loop.time())))
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return None

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 from mepd.drivers.transport import Transport
 from mepd.errors import AuthenticationError, ResponseError
-from mepd.protocol import Complete, MepKey, Request, Response, ResponseCode
-from mepd.protocol.exchange import Retry
+from mepd.protocol import MepKey, Request, Response, ResponseCode
 from mepd.protocol.timing import MIN_REQUEST_SPACING_S, RESPONSE_TIMEOUT_S
 from mepd.protocol.tls.channel import TlsChannel, TlsExchange, TlsRetryBudget, split_read
 from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID, PskCredentials
@@ -98,22 +97,7 @@ class TlsSession(Session):
         exchange = self.channel.exchange(request)
         self.stats.exchanges += 1
         try:
-            step = exchange.start()
-            while True:
-                await self._transmit(step.frame)
-                body = await self._next_frame()
-                if body is None:
-                    heard = self._decoder.reset() or self._heard
-                    if heard:
-                        step = exchange.on_incomplete()
-                    else:
-                        step = exchange.on_timeout()
-                        self.stats.identical_resends += step.retry is Retry.IDENTICAL
-                    continue
-                result = exchange.on_response(body)
-                if isinstance(result, Complete):
-                    return result.response
-                step = result
+            return (await self.run_exchange(exchange)).response
         except AuthenticationError:
             self.stats.authentication_failures += 1
             raise

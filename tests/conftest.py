@@ -1,12 +1,16 @@
-"""Shared fixtures: the guide's worked examples and the repo's spec folder."""
+"""Shared fixtures: the guide's worked examples, a real Mosquitto, a daemon configuration."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from mepd.drivers.simulator.factory import DEMO_MBK
+from tests.mosquitto import Mosquitto, mosquitto_available
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = REPO.parent / "shared" / "spec"
@@ -32,3 +36,30 @@ def vector(name: str) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def vectors() -> list[dict[str, Any]]:
     return load_vectors()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    """A real Mosquitto (Debian's) on a free loopback port, anonymous clients allowed."""
+    if not mosquitto_available():
+        pytest.fail("mosquitto is not installed: run scripts/setup --test")
+    server = Mosquitto(tmp_path / "broker")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def daemon_config(tmp_path: Path) -> Path:
+    """A config file for `mepd run`/`probe`/`doctor` against the simulator: demo key, no GPIO."""
+    key = tmp_path / "mbk"
+    key.write_text(DEMO_MBK + "\n")
+    key.chmod(0o600)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'state_directory = "{tmp_path / "state"}"\n'
+        f'[meter]\nkey_file = "{key}"\n'
+        "[gpio]\nenabled = false\n"
+        '[homeassistant]\ngateway_id = "testgw"\n'
+    )
+    return path

@@ -19,35 +19,10 @@ from pathlib import Path
 import pytest
 
 from mepd.drivers.simulator.factory import DEMO_MBK
-from tests.mosquitto import Listener, Mosquitto, mosquitto_available, retained
+from tests.mosquitto import Listener, Mosquitto, retained
 from tests.processes import PYTHON, simulator
 
 SERIAL = "SIM-GEN4-0001"
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    if not mosquitto_available():
-        pytest.fail("mosquitto is not installed: run scripts/setup --test")
-    server = Mosquitto(tmp_path / "broker")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    key = tmp_path / "mbk"
-    key.write_text(DEMO_MBK + "\n")
-    key.chmod(0o600)
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'state_directory = "{tmp_path / "state"}"\n'
-        f'[meter]\nkey_file = "{key}"\n'
-        "[gpio]\nenabled = false\n"
-        '[homeassistant]\ngateway_id = "testgw"\n'
-    )
-    return path
 
 
 def mepd(*args: str, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
@@ -63,10 +38,10 @@ def test_help_lists_every_command() -> None:
         assert f"    {command}" in result.stdout, command
 
 
-def test_check_config_summarises_a_valid_file(config: Path) -> None:
-    result = mepd("check-config", str(config))
+def test_check_config_summarises_a_valid_file(daemon_config: Path) -> None:
+    result = mepd("check-config", str(daemon_config))
     assert result.returncode == 0, result.stderr
-    assert f"{config}: valid" in result.stdout
+    assert f"{daemon_config}: valid" in result.stdout
     assert "no GPIO lines" in result.stdout
     assert DEMO_MBK not in result.stdout + result.stderr
 
@@ -85,10 +60,10 @@ def test_check_config_names_file_line_and_key(tmp_path: Path) -> None:
     ("options", "mode"), [((), "RC4 mode"), (("--require-tls", "--profile", "gen3"), "TLS-PSK")]
 )
 def test_probe_prints_identity_and_a_reading(
-    config: Path, options: tuple[str, ...], mode: str
+    daemon_config: Path, options: tuple[str, ...], mode: str
 ) -> None:
     with simulator(*options) as tty:
-        result = mepd("probe", "--config", str(config), "--serial", tty)
+        result = mepd("probe", "--config", str(daemon_config), "--serial", tty)
     assert result.returncode == 0, result.stderr
     serial = "SIM-GEN3-0001" if "gen3" in options else SERIAL
     assert result.stdout.startswith(f"meter {serial}: ")
@@ -97,30 +72,34 @@ def test_probe_prints_identity_and_a_reading(
     assert "  energy_import: " in result.stdout
 
 
-def test_probe_with_a_wrong_key_exits_1_with_the_reason(config: Path, tmp_path: Path) -> None:
+def test_probe_with_a_wrong_key_exits_1_with_the_reason(
+    daemon_config: Path, tmp_path: Path
+) -> None:
     wrong = tmp_path / "wrong"
     wrong.write_text("WRONG-KEY-WRONG-KEY!")
     wrong.chmod(0o600)
     with simulator() as tty:
-        result = mepd("probe", "--config", str(config), "--serial", tty, "--key-file", str(wrong))
+        result = mepd(
+            "probe", "--config", str(daemon_config), "--serial", tty, "--key-file", str(wrong)
+        )
     assert result.returncode == 1
     assert "rejects the key" in result.stderr
     assert "Traceback" not in result.stderr
     assert "WRONG-KEY" not in result.stderr
 
 
-def test_a_world_readable_key_file_is_refused(config: Path, tmp_path: Path) -> None:
+def test_a_world_readable_key_file_is_refused(daemon_config: Path, tmp_path: Path) -> None:
     loose = tmp_path / "loose"
     loose.write_text(DEMO_MBK)
     loose.chmod(0o644)
-    result = mepd("probe", "--config", str(config), "--key-file", str(loose))
+    result = mepd("probe", "--config", str(daemon_config), "--key-file", str(loose))
     assert result.returncode == 78
     assert "chmod 600" in result.stderr
 
 
-def test_dump_prints_hex_and_decoded_fields(config: Path) -> None:
+def test_dump_prints_hex_and_decoded_fields(daemon_config: Path) -> None:
     with simulator() as tty:
-        result = mepd("dump", "BT01", "--config", str(config), "--serial", tty)
+        result = mepd("dump", "BT01", "--config", str(daemon_config), "--serial", tty)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "BT01 (table 1), 24 bytes from offset 0:"
@@ -179,7 +158,7 @@ class NotifySocket:
 
 @contextmanager
 def daemon(
-    config: Path, broker: Mosquitto, tty: str, **env: str
+    daemon_config: Path, broker: Mosquitto, tty: str, **env: str
 ) -> Iterator[subprocess.Popen[str]]:
     process = subprocess.Popen(
         [
@@ -188,7 +167,7 @@ def daemon(
             "mepd",
             "run",
             "--config",
-            str(config),
+            str(daemon_config),
             "--serial",
             tty,
             "--mqtt",
@@ -209,13 +188,13 @@ def daemon(
 
 @pytest.mark.asyncio
 async def test_run_tells_systemd_it_is_ready_and_feeds_the_watchdog(
-    config: Path, broker: Mosquitto, tmp_path: Path
+    daemon_config: Path, broker: Mosquitto, tmp_path: Path
 ) -> None:
     notify = NotifySocket(tmp_path / "notify")
     with (
         simulator() as tty,
         daemon(
-            config, broker, tty, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000"
+            daemon_config, broker, tty, NOTIFY_SOCKET=str(notify.path), WATCHDOG_USEC="2000000"
         ) as process,
     ):
         await asyncio.to_thread(notify.wait_for, "READY=1", 15.0)
@@ -232,13 +211,13 @@ async def test_run_tells_systemd_it_is_ready_and_feeds_the_watchdog(
 
 @pytest.mark.asyncio
 async def test_sigkill_lets_the_last_will_mark_everything_unavailable(
-    config: Path, broker: Mosquitto
+    daemon_config: Path, broker: Mosquitto
 ) -> None:
     gateway_status = "mepd/gateway/testgw/status"
     with (
         Listener(broker.port, ("mepd/#", "homeassistant/#")) as listener,
         simulator() as tty,
-        daemon(config, broker, tty) as process,
+        daemon(daemon_config, broker, tty) as process,
     ):
         await listener.wait_topic(f"mepd/meter/{SERIAL}/present", within_s=20)
         config_topic = f"homeassistant/device/mepd_{SERIAL}/config"
@@ -258,12 +237,14 @@ async def test_sigkill_lets_the_last_will_mark_everything_unavailable(
 
 
 @pytest.mark.asyncio
-async def test_remove_discovery_clears_what_run_announced(config: Path, broker: Mosquitto) -> None:
+async def test_remove_discovery_clears_what_run_announced(
+    daemon_config: Path, broker: Mosquitto
+) -> None:
     config_topic = f"homeassistant/device/mepd_{SERIAL}/config"
     with (
         Listener(broker.port, ("homeassistant/#",)) as listener,
         simulator() as tty,
-        daemon(config, broker, tty) as process,
+        daemon(daemon_config, broker, tty) as process,
     ):
         await listener.wait_topic(config_topic, within_s=20)
         process.send_signal(signal.SIGTERM)
@@ -274,7 +255,7 @@ async def test_remove_discovery_clears_what_run_announced(config: Path, broker: 
         mepd,
         "remove-discovery",
         "--config",
-        str(config),
+        str(daemon_config),
         "--mqtt",
         f"mqtt://127.0.0.1:{broker.port}",
     )
@@ -285,12 +266,12 @@ async def test_remove_discovery_clears_what_run_announced(config: Path, broker: 
 
 @pytest.mark.asyncio
 async def test_run_publishes_from_a_meter_that_requires_tls(
-    config: Path, broker: Mosquitto
+    daemon_config: Path, broker: Mosquitto
 ) -> None:
     with (
         Listener(broker.port, ("mepd/#",)) as listener,
         simulator("--require-tls") as tty,
-        daemon(config, broker, tty) as process,
+        daemon(daemon_config, broker, tty) as process,
     ):
         found = await listener.wait_topic(f"mepd/meter/{SERIAL}/present", count=2, within_s=30)
         process.send_signal(signal.SIGTERM)

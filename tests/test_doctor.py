@@ -4,38 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from mepd.drivers.simulator.factory import DEMO_MBK
 from tests.fake_pi import FakePi
-from tests.mosquitto import Mosquitto, mosquitto_available
+from tests.mosquitto import Mosquitto
 from tests.processes import simulator
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    if not mosquitto_available():
-        pytest.fail("mosquitto is not installed: run scripts/setup --test")
-    server = Mosquitto(tmp_path / "broker")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def config(tmp_path: Path) -> Path:
-    key = tmp_path / "mbk"
-    key.write_text(DEMO_MBK)
-    key.chmod(0o600)
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'state_directory = "{tmp_path / "state"}"\n[meter]\nkey_file = "{key}"\n'
-        "[gpio]\nenabled = false\n"
-    )
-    return path
 
 
 def doctor(*args: str) -> subprocess.CompletedProcess[str]:
@@ -49,7 +23,7 @@ def doctor(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_healthy_setup_passes_with_the_meter_read(
-    tmp_path: Path, config: Path, broker: Mosquitto
+    tmp_path: Path, daemon_config: Path, broker: Mosquitto
 ) -> None:
     pi = FakePi(tmp_path / "pi")
     pi.accounts(members={"dialout": ["mepd"], "gpio": ["mepd"]})
@@ -60,7 +34,7 @@ def test_a_healthy_setup_passes_with_the_meter_read(
             "--root",
             str(pi.root),
             "--config",
-            str(config),
+            str(daemon_config),
             "--serial",
             tty,
             "--mqtt",
@@ -76,7 +50,7 @@ def test_a_healthy_setup_passes_with_the_meter_read(
     assert result.stderr == ""  # the checks speak; the logs stay quiet without -v
 
 
-def test_a_fresh_pi_gets_a_fix_for_every_failure(tmp_path: Path, config: Path) -> None:
+def test_a_fresh_pi_gets_a_fix_for_every_failure(tmp_path: Path, daemon_config: Path) -> None:
     pi = FakePi(tmp_path / "pi")  # serial console on serial0, Bluetooth on the PL011
     pi.link("serial0", "ttyS0")
     pi.device("ttyS0")
@@ -84,7 +58,7 @@ def test_a_fresh_pi_gets_a_fix_for_every_failure(tmp_path: Path, config: Path) -
         "--root",
         str(pi.root),
         "--config",
-        str(config),
+        str(daemon_config),
         "--serial",
         "/dev/serial0",
         "--mqtt",
@@ -105,14 +79,14 @@ def test_a_fresh_pi_gets_a_fix_for_every_failure(tmp_path: Path, config: Path) -
 
 
 def test_an_unreadable_key_is_reported_and_the_other_checks_still_run(
-    tmp_path: Path, config: Path, broker: Mosquitto
+    tmp_path: Path, daemon_config: Path, broker: Mosquitto
 ) -> None:
     loose = tmp_path / "loose"
     loose.write_text(DEMO_MBK)
     loose.chmod(0o644)
     result = doctor(
         "--config",
-        str(config),
+        str(daemon_config),
         "--key-file",
         str(loose),
         "--mqtt",

@@ -9,21 +9,11 @@ import pytest
 
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.settings import DiscoverySettings, MqttSettings, TlsSettings
-from tests.mosquitto import Mosquitto, TlsMaterial, mosquitto_available, tls_material
+from tests.mosquitto import Mosquitto, TlsMaterial, tls_material
 
 USER = "mepd"
 PASSWORD = "correct-horse-battery"  # test-only
 GATEWAY = GatewayInfo(gateway_id="10000000cafe0001", model="Raspberry Pi Zero 2 W Rev 1.0")
-
-
-@pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Mosquitto]:
-    if not mosquitto_available():
-        pytest.fail("mosquitto is not installed: run scripts/setup --test")
-    server = Mosquitto(tmp_path / "broker")
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
