@@ -106,3 +106,39 @@ async def test_corrupted_answer_is_asked_again() -> None:
     assert await session.read(READ) == meter.table_data
     assert session.stats.corrupt_responses == 1
     assert meter.sequences == [1, 2]
+
+
+class PacedTransport(FakeMeterTransport):
+    """Hands each answer over 3 bytes at a time at the baud rate, as the simulator's pty does."""
+
+    def __init__(self, meter: FakeMeter) -> None:
+        super().__init__(meter)
+        self.reads = 0
+        self.last_chunk_at = 0.0
+
+    def inject(self, data: bytes) -> None:
+        loop = asyncio.get_running_loop()
+        for first in range(0, len(data), 3):
+            loop.call_later(wire_seconds(first, self.baud), self._chunk, data[first : first + 3])
+
+    def _chunk(self, data: bytes) -> None:
+        self.last_chunk_at = asyncio.get_running_loop().time()
+        super().inject(data)
+
+    async def read(self, wait_s: float) -> bytes:
+        self.reads += 1
+        return await super().read(wait_s)
+
+
+@pytest.mark.asyncio
+async def test_a_long_answer_is_taken_in_a_few_reads_and_never_late() -> None:
+    # A BT28-sized answer (377 bytes) comes in 126 pieces; the session sleeps through most of
+    # them (it cannot arrive faster than 9600 baud) but reads the last 50 ms as it comes.
+    meter = FakeMeter([KEY], last_sequence=0, table_data=bytes(range(256)) + bytes(108))
+    transport = PacedTransport(meter)
+    session = Session(transport, KEY, counter=SequenceCounter(1))  # type: ignore[arg-type]
+    data = await session.read(PartialRead(28, 0, 364))
+    done = asyncio.get_running_loop().time()
+    assert data == meter.table_data
+    assert transport.reads < 40
+    assert done - transport.last_chunk_at < 0.03

@@ -60,6 +60,14 @@ class FrameDecoder:
         """A plausible non-zero LEN has arrived (p.21: the response timeout stops here)."""
         return len(self._buffer) >= LENGTH_BYTES and self._plausible(self._buffer)
 
+    @property
+    def missing(self) -> int:
+        """Bytes still to come of the frame whose LEN has arrived (0 if none has)."""
+        buffer = self._buffer
+        if len(buffer) < LENGTH_BYTES or not self._plausible(buffer):
+            return 0
+        return LENGTH_BYTES + int.from_bytes(buffer[:LENGTH_BYTES], "big") - len(buffer)
+
     def reset(self) -> bytes:
         """Drop a partial frame (after a timeout, say) and return what was dropped."""
         dropped = bytes(self._buffer)

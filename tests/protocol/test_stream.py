@@ -74,6 +74,18 @@ def test_header_seen_tracks_a_plausible_length() -> None:
     assert decoder.pending == 0
 
 
+def test_missing_counts_what_the_frame_still_needs() -> None:
+    decoder = FrameDecoder()
+    assert decoder.missing == 0
+    decoder.feed(b"\xff\x00")  # 0xFF00 is no length; 0x00 alone is no header yet
+    assert decoder.missing == 0
+    decoder.feed(b"\x05ab")
+    assert decoder.missing == 3
+    decoder.feed(b"cde")
+    assert decoder.missing == 0
+    assert decoder.pending == 0
+
+
 def test_an_impossible_length_is_never_waited_for() -> None:
     decoder = FrameDecoder()
     assert decoder.feed((MAX_MESSAGE_BYTES + 1).to_bytes(2, "big")) == [Discarded(b"\x01")]
