@@ -12,9 +12,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gpiozero import DigitalInputDevice, DigitalOutputDevice
-from gpiozero.exc import GPIOZeroError
-
 from mepd.errors import LinkError
 from mepd.hat import DEFAULT_PINS
 
@@ -101,6 +98,10 @@ class GpioLinkControl:
         power_off_s: float = POWER_OFF_S,
         settle_s: float = POWER_SETTLE_S,
     ) -> None:
+        # gpiozero only when the HAT's lines are used: a USB adapter never needs its megabytes.
+        from gpiozero import DigitalInputDevice, DigitalOutputDevice  # noqa: PLC0415
+        from gpiozero.exc import GPIOZeroError  # noqa: PLC0415
+
         self._lines = lines
         self._power_off_s = power_off_s
         self._settle_s = settle_s

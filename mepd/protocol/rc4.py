@@ -6,9 +6,6 @@ meter (and so our simulator) must answer it, and a client may choose it.
 
 from __future__ import annotations
 
-from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
-from cryptography.hazmat.primitives.ciphers import Cipher
-
 from mepd.protocol.digest import DIGEST_BYTES
 from mepd.protocol.keys import KEY_BYTES
 
@@ -17,6 +14,10 @@ CONST_KEY = bytes.fromhex("388B8FBC36A8558587AFC90FB23A3B99")
 
 
 def _keystream(key: bytes, length: int) -> bytes:
+    # Imported here: RC4 is off by default, and cryptography costs a Pi Zero megabytes.
+    from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4  # noqa: PLC0415
+    from cryptography.hazmat.primitives.ciphers import Cipher  # noqa: PLC0415
+
     encryptor = Cipher(ARC4(key), mode=None).encryptor()
     return encryptor.update(bytes(length))
 

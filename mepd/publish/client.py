@@ -319,6 +319,10 @@ class MqttConnection:
             self._loop.call_soon_threadsafe(function, *args)
 
     def _socket_open(self, client: paho.Client, _userdata: Any, sock: Any) -> None:
+        # paho leaves Nagle on: after a large discovery config it held the next small state
+        # publishes for up to ~40 ms (bench/: p99 overhead 36.6 -> 1.6 ms with 8 meters).
+        with suppress(OSError, AttributeError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._on_loop(self._add_reader, client, sock, sock.fileno())
 
     def _socket_close(self, client: paho.Client, _userdata: Any, _sock: Any) -> None:

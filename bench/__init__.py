@@ -1,0 +1,1 @@
+"""mepd's benchmarks: freshness, cost and the meter's rate budget. Run `python bench/run.py`."""
