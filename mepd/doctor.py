@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mepd.config import add_override_arguments, config_from_args
 from mepd.doctor_checks import SERVICE_USER, Check, Level
-from mepd.errors import ConfigError, LinkError, MepdError
+from mepd.errors import ConfigError, MepdError
 
 if TYPE_CHECKING:
     from mepd.config import Config, MeterConfig
@@ -137,7 +137,6 @@ def _host_checks(
     from mepd.doctor_checks import (  # noqa: PLC0415
         check_device_access,
         check_gpio_access,
-        check_key_text,
         uart_checks,
         uses_pi_uart,
     )
@@ -147,11 +146,9 @@ def _host_checks(
     yield check_device_access(meter.port, args.user, root=args.root)
     if meter.gpio is not None:
         yield check_gpio_access(args.user, root=args.root)
-    if key_problem is None and meter.key is not None:
-        # The key itself was read and parsed; say only its shape and where it came from.
+    if key_problem is None:
+        # Loaded with require_key: the key was read and parsed. Say only where it came from.
         yield Check("key", Level.OK, f"meter {meter.name}: a valid key from {meter.key_origin}")
-    elif key_problem is None:
-        yield check_key_text("", f"meter {meter.name} key")
 
 
 async def broker_check(mqtt: MqttSettings) -> Check:
@@ -226,8 +223,6 @@ async def read_check(meter: MeterConfig) -> Check:
             make_control(meter),
             timeout_s=READ_TIMEOUT_S,
         )
-    except LinkError as error:
-        return Check(name, Level.FAIL, str(error), _port_fix(str(error)))
     except MepdError as error:
         return Check(name, Level.FAIL, str(error), _port_fix(str(error)))
     power = result.present.values.get("power_import")
