@@ -37,6 +37,7 @@ from mepd.protocol.tables import (
     ET70,
     ActualRegister,
     Measurements,
+    assemble,
     bt22_size,
     bt23_size,
     bt27_size,
@@ -97,8 +98,8 @@ class _Reader:
         self._dims: ActualRegister | None = None
 
     async def bytes(self, table: int, offset: int, count: int) -> bytes:
-        chunks = [await self.session.read(read) for read in plan_reads(table, count, offset=offset)]
-        return b"".join(chunks)
+        plan = plan_reads(table, count, offset=offset)
+        return assemble(plan, [await self.session.read(read) for read in plan])
 
     async def dims(self) -> ActualRegister:
         if self._dims is None:
