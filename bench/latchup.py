@@ -2,7 +2,7 @@
 
 Why in-process: curing a latch-up takes the daemon switching the transceiver's supply off
 for a second through GPIO, and the simulated transceiver has to see that pin. gpiozero's
-MockFactory keeps pins in the process that made them, so the daemon (`mepd.daemon.serve`,
+MockFactory keeps pins in the process that made them, so the daemon (`mepd.service.daemon.serve`,
 exactly what `mepd run` calls, with the HAT's default lines) and the simulator (its
 `GpioPinPower` reading the daemon's power pin) share one. The serial line is still a real
 pty at 9600 baud and the broker a real Mosquitto; only the process boundary is gone.
@@ -60,11 +60,11 @@ async def _wait(
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     Device.pin_factory = MockFactory()
     from mepd.config import load_config  # noqa: PLC0415 - after the pin factory is set
-    from mepd.daemon import serve  # noqa: PLC0415
-    from mepd.drivers.gpio import GpioLines  # noqa: PLC0415
     from mepd.drivers.simulator.driver import PtyMeter  # noqa: PLC0415
     from mepd.drivers.simulator.factory import simulated_meter  # noqa: PLC0415
     from mepd.drivers.simulator.power import GpioPinPower  # noqa: PLC0415
+    from mepd.service.daemon import serve  # noqa: PLC0415
+    from mepd.settings import GpioLines  # noqa: PLC0415
 
     profile = bench_profile(1)
     port = simulated_meter(

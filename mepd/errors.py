@@ -1,71 +1,16 @@
-"""The one exception tree of mepd.
+"""The root of mepd's one exception tree, and the errors that belong to no single layer.
 
 Every error mepd raises on purpose derives from `MepdError`, so the CLI can turn any of them
-into a one-line message and an exit code instead of a traceback.
+into a one-line message and an exit code instead of a traceback. The protocol layer's errors
+live in `mepd.protocol.errors` (they derive from `MepdError` too): this module imports nothing
+from mepd, so every layer can import it without a cycle.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from mepd.protocol.codes import ResponseCode
-
 
 class MepdError(Exception):
     """Root of everything mepd raises deliberately."""
-
-
-class KeyFormatError(MepdError, ValueError):
-    """A key string is not in a form the utility hands out. Never carries the key itself."""
-
-
-class ProtocolError(MepdError):
-    """The bytes on the line do not make a valid MEP exchange."""
-
-
-class FrameError(ProtocolError):
-    """A frame is malformed: bad length, too large, or too short for its code."""
-
-
-class DigestError(ProtocolError):
-    """A response's digest does not verify against the request it answers (p.250-251).
-
-    Such a response is never used as data: it is line noise, a reply to another request, or a
-    meter speaking with a different key.
-    """
-
-
-class DecodeError(ProtocolError):
-    """Table data is short or inconsistent with the dimensions it is decoded by."""
-
-
-class ResponseError(ProtocolError):
-    """The meter answered with a verified non-ok response code (p.10-12)."""
-
-    def __init__(self, code: ResponseCode, message: str | None = None) -> None:
-        self.code = code
-        super().__init__(message or f"meter answered {code.describe()}")
-
-
-class AuthenticationError(ResponseError):
-    """0x0B: the meter rejected the request's digest (p.11).
-
-    Either the key is wrong or the request was corrupted on the way. Never retried at once:
-    the caller backs off, because hammering a meter with a wrong key helps nobody.
-    """
-
-
-class SequenceError(ResponseError):
-    """0x0C: the meter wants another sequence number, carried in `expected` (p.11)."""
-
-    def __init__(self, code: ResponseCode, expected: int) -> None:
-        self.expected = expected
-        super().__init__(code, f"meter answered {code.describe()}, next sequence {expected:#010x}")
-
-
-class MepTimeoutError(MepdError, TimeoutError):
-    """No response within the guide's response timeout (p.21), after the allowed resend."""
 
 
 class LinkError(MepdError):

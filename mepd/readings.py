@@ -11,7 +11,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mepd.protocol.tables import Measurements
+from mepd.protocol.tables import Measurement, Measurements
+from mepd.protocol.tables.names import ValueName
+from mepd.protocol.tables.units import Unit
+
+# What a reading carries, re-exported: the publisher imports them from here and nothing from the
+# protocol layer, so the readings are its whole view of the meter.
+__all__ = [
+    "Diagnostics",
+    "EnergyReading",
+    "Event",
+    "LinkStatus",
+    "Measurement",
+    "Measurements",
+    "MeterIdentity",
+    "PresentReading",
+    "Unit",
+    "ValueName",
+]
 
 
 @dataclass(frozen=True)

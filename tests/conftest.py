@@ -13,8 +13,9 @@ from mepd.drivers.simulator.factory import DEMO_MBK
 from tests.mosquitto import Mosquitto, mosquitto_available
 
 REPO = Path(__file__).resolve().parent.parent
-SPEC = REPO.parent / "shared" / "spec"
-VECTORS_FILE = SPEC / "vectors.json"
+# The MEP guide's worked examples (digests, frames, the TLS session), copied from the guide's
+# pages into the repository so a clone alone runs the tests. Each entry's "source" names its page.
+VECTORS_FILE = REPO / "tests" / "data" / "vectors.json"
 
 
 def load_vectors() -> list[dict[str, Any]]:

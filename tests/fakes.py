@@ -9,8 +9,8 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mepd.errors import AuthenticationError
 from mepd.protocol import FrameDecoder, MepKey, encode_response, receive_request
+from mepd.protocol.errors import AuthenticationError
 from mepd.protocol.frames import (
     authentication_failure_frame,
     ok_read_message,

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from mepd.config.defaults import CREDENTIALS_ENV
-from mepd.errors import KeyFormatError
+from mepd.protocol.errors import KeyFormatError
 from mepd.protocol.keys import parse_key
 
 # Group and other permission bits: any of them set and the file is not private.

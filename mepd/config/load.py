@@ -41,12 +41,17 @@ from mepd.config.schema import (
     SerialSection,
     TlsSection,
 )
-from mepd.drivers.gpio import GpioLines
-from mepd.errors import ConfigError, KeyFormatError
-from mepd.guard import PlausibilityLimits
+from mepd.errors import ConfigError
+from mepd.protocol.errors import KeyFormatError
 from mepd.protocol.keys import MepKey
-from mepd.publish.settings import DiscoverySettings, MqttSettings, TlsSettings
-from mepd.schedule import Schedule
+from mepd.settings import (
+    DiscoverySettings,
+    GpioLines,
+    MqttSettings,
+    PlausibilityLimits,
+    Schedule,
+    TlsSettings,
+)
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
 SecretT = TypeVar("SecretT", str, str | None)

@@ -10,14 +10,18 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mepd.drivers.gpio import GpioLines
 from mepd.errors import ConfigError
-from mepd.guard import PlausibilityLimits
-from mepd.poller import MeterSettings, Security
 from mepd.protocol.keys import MepKey
 from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
-from mepd.publish.settings import DiscoverySettings, MqttSettings
-from mepd.schedule import Schedule
+from mepd.settings import (
+    DiscoverySettings,
+    GpioLines,
+    MeterSettings,
+    MqttSettings,
+    PlausibilityLimits,
+    Schedule,
+    Security,
+)
 
 
 @dataclass(frozen=True, kw_only=True)

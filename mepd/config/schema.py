@@ -24,11 +24,10 @@ from pydantic import (
 
 from mepd.config.defaults import DEFAULT_SERIAL_PORT, DEFAULT_STATE_DIRECTORY
 from mepd.config.overrides import HOSTNAME
-from mepd.guard import PlausibilityLimits
-from mepd.hat import DEFAULT_PINS, HatPins
+from mepd.drivers.hat import DEFAULT_PINS, HatPins
 from mepd.protocol.timing import DEFAULT_BAUD
 from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
-from mepd.schedule import Schedule
+from mepd.settings import PlausibilityLimits, Schedule
 
 # Fields whose values are secrets: an error about them never shows what was written there.
 SECRET_FIELDS = frozenset({"key", "password"})

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mepd.errors import LinkError
-from mepd.hat import DEFAULT_PINS
+from mepd.settings import GpioLines
 
 log = logging.getLogger(__name__)
 
@@ -22,20 +21,6 @@ log = logging.getLogger(__name__)
 # generous for a pump that starts in milliseconds; 0.5 s keeps latch-up recovery under 5 s.
 POWER_OFF_S = 1.1
 POWER_SETTLE_S = 0.5
-
-
-@dataclass(frozen=True)
-class GpioLines:
-    """BCM numbers and polarities; None where the line is not wired. Defaults: the mepd HAT."""
-
-    transceiver_power: int | None = DEFAULT_PINS.transceiver_power
-    transceiver_power_active_high: bool = DEFAULT_PINS.transceiver_power_active_high
-    mep_enable: int | None = DEFAULT_PINS.mep_enable
-    mep_enable_active_high: bool = DEFAULT_PINS.mep_enable_active_high
-    meter_sense: int | None = DEFAULT_PINS.meter_sense
-    meter_sense_active_high: bool = DEFAULT_PINS.meter_sense_active_high
-    link_led: int | None = DEFAULT_PINS.link_led
-    power_led: int | None = DEFAULT_PINS.power_led
 
 
 class LinkControl(Protocol):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from mepd.errors import (
+from mepd.protocol.errors import (
     DigestError,
     FrameError,
     MepTimeoutError,

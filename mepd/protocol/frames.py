@@ -12,15 +12,15 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from mepd.errors import (
+from mepd.protocol.codes import RequestCode, ResponseCode
+from mepd.protocol.digest import DIGEST_BYTES, digest
+from mepd.protocol.errors import (
     AuthenticationError,
     DigestError,
     FrameError,
     ResponseError,
     SequenceError,
 )
-from mepd.protocol.codes import RequestCode, ResponseCode
-from mepd.protocol.digest import DIGEST_BYTES, digest
 from mepd.protocol.keys import MepKey
 from mepd.protocol.rc4 import Rc4Exchange
 

@@ -6,7 +6,7 @@ import string
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from mepd.errors import KeyFormatError
+from mepd.protocol.errors import KeyFormatError
 
 KEY_BYTES = 16  # p.13: keys are 16 bytes; up to 20 may be supplied, only the first 16 count.
 _SUPPLIED_BYTES = 20

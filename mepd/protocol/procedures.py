@@ -10,8 +10,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from mepd.errors import DecodeError, FrameError
 from mepd.protocol.codes import basic_table
+from mepd.protocol.errors import DecodeError, FrameError
 from mepd.protocol.frames import FullWrite
 
 BT07 = basic_table(7)

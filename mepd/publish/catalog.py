@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from mepd.protocol.tables.units import Unit
+from mepd.readings import Unit
 
 Topic = Literal["present", "energy", "diagnostics", "link", "availability", "gateway"]
 Platform = Literal["sensor", "binary_sensor"]

@@ -30,9 +30,9 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from mepd.backoff import Backoff
 from mepd.errors import MepdError
-from mepd.publish.settings import MqttSettings
-from mepd.recovery import Backoff
+from mepd.settings import MqttSettings
 
 log = logging.getLogger(__name__)
 

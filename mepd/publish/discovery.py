@@ -37,7 +37,7 @@ from mepd.publish.topics import (
     meter_device_id,
 )
 from mepd.readings import MeterIdentity
-from mepd.schedule import Schedule
+from mepd.settings import Schedule
 
 ORIGIN: dict[str, str] = {"name": "mepd", "sw_version": __version__}
 

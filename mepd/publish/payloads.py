@@ -14,9 +14,8 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from mepd.protocol.tables import Measurements
 from mepd.publish.catalog import COUNTERS, ENERGY, PRESENT, EntitySpec
-from mepd.readings import Diagnostics, EnergyReading, PresentReading
+from mepd.readings import Diagnostics, EnergyReading, Measurements, PresentReading
 
 Fields = dict[str, "Decimal | int | bool | str"]
 _WH_PER_KWH = Decimal(1000)

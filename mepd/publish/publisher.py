@@ -34,7 +34,6 @@ from mepd.publish.payloads import (
     present_fields,
     stamped,
 )
-from mepd.publish.settings import DiscoverySettings, MqttSettings
 from mepd.publish.topics import (
     OFFLINE,
     ONLINE,
@@ -52,7 +51,7 @@ from mepd.readings import (
     MeterIdentity,
     PresentReading,
 )
-from mepd.schedule import Schedule
+from mepd.settings import DiscoverySettings, MqttSettings, Schedule
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import os
 
 from mepd.publish.client import BrokerError, MqttConnection
 from mepd.publish.discovery import is_mepd_config
-from mepd.publish.settings import DiscoverySettings, MqttSettings
+from mepd.settings import DiscoverySettings, MqttSettings
 
 # Retained messages arrive right after the subscription; this long without one means done.
 QUIET_S = 1.0

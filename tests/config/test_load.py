@@ -10,14 +10,18 @@ from pathlib import Path
 import pytest
 
 from mepd.config import DEFAULT_CONFIG_PATH, Config, MeterConfig, load_config
-from mepd.drivers.gpio import GpioLines
+from mepd.drivers.hat import DEFAULT_PINS
 from mepd.errors import ConfigError, MepdError
-from mepd.guard import PlausibilityLimits
-from mepd.hat import DEFAULT_PINS
-from mepd.poller import MeterSettings
 from mepd.protocol.keys import MepKey
-from mepd.publish.settings import DiscoverySettings, MqttSettings, TlsSettings
-from mepd.schedule import Schedule
+from mepd.settings import (
+    DiscoverySettings,
+    GpioLines,
+    MeterSettings,
+    MqttSettings,
+    PlausibilityLimits,
+    Schedule,
+    TlsSettings,
+)
 from tests.config.helpers import DEMO_KEY, HEX_KEY, credentials, problem, write
 
 

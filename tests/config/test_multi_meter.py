@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from mepd.config.load import load_config
-from mepd.drivers.gpio import GpioLines
-from mepd.guard import PlausibilityLimits
 from mepd.protocol.keys import MepKey
-from mepd.schedule import Schedule
+from mepd.settings import GpioLines, PlausibilityLimits, Schedule
 from tests.config.helpers import DEMO_KEY, HEX_KEY, credentials, problem, write
 
 TWO_METERS = """\

@@ -19,7 +19,7 @@ from mepd.config import (
 )
 from mepd.errors import ConfigError
 from mepd.protocol.keys import MepKey
-from mepd.publish.settings import TlsSettings
+from mepd.settings import TlsSettings
 from tests.config.helpers import DEMO_KEY, HEX_KEY, write
 
 

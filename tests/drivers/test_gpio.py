@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from mepd.drivers.gpio import GpioLines, GpioLinkControl, NoLinkControl
-from mepd.hat import DEFAULT_PINS
+from mepd.drivers.gpio import GpioLinkControl, NoLinkControl
+from mepd.drivers.hat import DEFAULT_PINS
+from mepd.settings import GpioLines
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The Pi HAT design (hardware/pi-hat) against the software (mepd.hat) and its own checks.
+"""The Pi HAT design (hardware/pi-hat) against the software (mepd.drivers.hat) and its own checks.
 
 The schematic's netlist is exported with kicad-cli into a temporary directory and walked from
 each function's pin to the 40-pin header, whose pin -> BCM GPIO table is written out below
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from mepd.hat import DEFAULT_PINS
+from mepd.drivers.hat import DEFAULT_PINS
 
 REPO = Path(__file__).resolve().parents[2]
 HAT = REPO / "hardware" / "pi-hat"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-from mepd.errors import AuthenticationError, MepTimeoutError, SequenceError
 from mepd.protocol import (
     Complete,
     Exchange,
@@ -21,6 +20,7 @@ from mepd.protocol import (
     encode_response,
     receive_request,
 )
+from mepd.protocol.errors import AuthenticationError, MepTimeoutError, SequenceError
 from mepd.protocol.exchange import Outcome, Retry
 from mepd.protocol.frames import sequence_error_message
 from mepd.protocol.sequence import IDT_CHANGE_JUMP

@@ -8,14 +8,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mepd.errors import (
-    AuthenticationError,
-    DigestError,
-    FrameError,
-    ProtocolError,
-    ResponseError,
-    SequenceError,
-)
 from mepd.protocol import (
     MAX_READ_COUNT,
     FullRead,
@@ -29,6 +21,14 @@ from mepd.protocol import (
     receive_request,
     sign_request,
     verify_response,
+)
+from mepd.protocol.errors import (
+    AuthenticationError,
+    DigestError,
+    FrameError,
+    ProtocolError,
+    ResponseError,
+    SequenceError,
 )
 from mepd.protocol.frames import (
     MAX_MESSAGE_BYTES,

@@ -6,8 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mepd.errors import KeyFormatError, MepdError
+from mepd.errors import MepdError
 from mepd.protocol import KeyId, MepKey, parse_key
+from mepd.protocol.errors import KeyFormatError
 
 ASCII_KEY = "ABCDEFGHIJKLMNOPQRST"
 TRUNCATED = b"ABCDEFGHIJKLMNOP"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mepd.errors import DecodeError, FrameError
 from mepd.protocol import KeyId, MepKey, SequenceCounter, sign_request
+from mepd.protocol.errors import DecodeError, FrameError
 from mepd.protocol.procedures import (
     PSN_RANGE,
     ProcedureSequence,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from mepd.publish.gateway import GatewayInfo
-from mepd.publish.settings import DiscoverySettings, MqttSettings, TlsSettings
+from mepd.settings import DiscoverySettings, MqttSettings, TlsSettings
 from tests.mosquitto import Mosquitto, TlsMaterial, tls_material
 
 USER = "mepd"

@@ -14,9 +14,10 @@ from mepd.drivers.simulator.driver import PtyMeter
 from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
 from mepd.drivers.simulator.port import MeterPort
 from mepd.drivers.simulator.profiles import PROFILES
-from mepd.poller import MeterSettings, Poller
+from mepd.engine.poller import Poller
 from mepd.protocol import MepKey
 from mepd.readings import Event
+from mepd.settings import MeterSettings
 
 KEY = MepKey.parse(DEMO_MBK)
 

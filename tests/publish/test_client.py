@@ -16,8 +16,8 @@ import pytest
 
 from mepd.publish import Publisher
 from mepd.publish.client import MqttConnection
-from mepd.publish.settings import MqttSettings, TlsSettings
 from mepd.publish.topics import Topics
+from mepd.settings import MqttSettings, TlsSettings
 from tests.mosquitto import Listener, Mosquitto, TlsMaterial, free_port, retained, tls_material
 from tests.publish.conftest import (
     DISCOVERY,
@@ -196,7 +196,7 @@ PUBLISHER_SCRIPT = textwrap.dedent(
     """
     import asyncio, sys
     from mepd.publish import Publisher, GatewayInfo
-    from mepd.publish.settings import DiscoverySettings, MqttSettings
+    from mepd.settings import DiscoverySettings, MqttSettings
 
     async def main():
         settings = MqttSettings(host="127.0.0.1", port=int(sys.argv[1]), keepalive_s=30)

@@ -21,7 +21,7 @@ from mepd.publish.discovery import (
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.topics import Topics
 from mepd.readings import MeterIdentity
-from mepd.schedule import Schedule
+from mepd.settings import Schedule
 from tests.publish.ha_rules import config_problems, effective_availability
 
 GATEWAY = GatewayInfo(gateway_id="10000000cafe0001", model="Raspberry Pi 4 Model B Rev 1.4")

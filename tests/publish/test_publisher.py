@@ -14,13 +14,11 @@ from typing import Any
 import paho.mqtt.publish as paho_publish
 import pytest
 
-from mepd.guard import PlausibilityLimits
-from mepd.poller import MeterSettings
 from mepd.protocol.tables import SOURCES_BY_NAME, Measurement, Measurements
 from mepd.publish import Publisher
 from mepd.publish.topics import Topics
 from mepd.readings import EnergyReading, LinkStatus, MeterIdentity, PresentReading
-from mepd.schedule import Schedule
+from mepd.settings import MeterSettings, PlausibilityLimits, Schedule
 from tests.mosquitto import Listener, Message, Mosquitto, retained
 from tests.publish.conftest import DISCOVERY, GATEWAY, settings_for
 from tests.publish.ha_rules import config_problems

@@ -15,7 +15,7 @@ from mepd.protocol.tables import SOURCES_BY_NAME, Measurement, Measurements
 from mepd.publish import BrokerError, Publisher, remove_discovery
 from mepd.publish.topics import Topics
 from mepd.readings import LinkStatus, MeterIdentity, PresentReading
-from mepd.schedule import Schedule
+from mepd.settings import Schedule
 from tests.mosquitto import Mosquitto, free_port, retained
 from tests.publish.conftest import DISCOVERY, GATEWAY, settings_for
 

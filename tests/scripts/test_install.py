@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mepd.doctor_checks import (
+from mepd.cli.doctor_checks import (
     Level,
     check_bluetooth,
     check_key_file,

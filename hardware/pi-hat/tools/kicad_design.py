@@ -2,7 +2,7 @@
 
 Single source for the schematic generator (kicad_gen_sch.py) and the PCB generator
 (kicad_gen_pcb.py). Pin numbers are the symbol/footprint pad numbers. The GPIO numbers must
-match mepd/hat.py (DEFAULT_PINS); tests/hardware checks the exported netlist against it.
+match mepd/drivers/hat.py (DEFAULT_PINS); tests/hardware checks the exported netlist against it.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ HEADER_3V3 = (1, 17)
 HEADER_5V = (2, 4)
 HEADER_GND = (6, 9, 14, 20, 25, 30, 34, 39)
 
-# The HAT's use of the header, by BCM GPIO (mepd/hat.py DEFAULT_PINS).
+# The HAT's use of the header, by BCM GPIO (mepd/drivers/hat.py DEFAULT_PINS).
 GPIO_NETS = {
     14: "PI_TXD",        # PL011 TXD -> transceiver T1IN
     15: "PI_RXD",        # PL011 RXD <- transceiver R1OUT
@@ -266,7 +266,7 @@ POWER_NETS = ("+3V3", "GND")
 NOTES: list[tuple[tuple[float, float], str]] = [
     ((25.4, 17.78),
      "mepd Pi HAT+ : OSGP meter MEP port <-> Raspberry Pi PL011 UART\\n"
-     "GPIOs (BCM) must match mepd/hat.py DEFAULT_PINS; tests/hardware checks the netlist.\\n"
+     "GPIOs (BCM) must match mepd/drivers/hat.py DEFAULT_PINS; tests/hardware checks the netlist.\\n"
      "GPIO22 XCVR_PWR_EN: load switch ON, active high, R6 pull-down -> transceiver OFF at "
      "power-up.\\n"
      "GPIO23 MEP_EN_N: into MAX3232 T2IN (inverting), R4 pull-up -> ENABLE inactive while "

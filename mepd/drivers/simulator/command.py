@@ -19,7 +19,8 @@ from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
 from mepd.drivers.simulator.faults import FAULT_NAMES, parse_faults
 from mepd.drivers.simulator.profiles import PROFILES
 from mepd.drivers.tls_engine import ENGINES, check_engine
-from mepd.errors import ConfigError, KeyFormatError
+from mepd.errors import ConfigError
+from mepd.protocol.errors import KeyFormatError
 from mepd.protocol.keys import parse_key
 from mepd.protocol.timing import DEFAULT_BAUD
 

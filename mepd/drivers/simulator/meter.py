@@ -58,8 +58,8 @@ from mepd.drivers.simulator.tables import (
     MeterTables,
 )
 from mepd.drivers.simulator.tls import MeterTls, ServerFactory
-from mepd.errors import AuthenticationError, FrameError
 from mepd.protocol.codes import ResponseCode
+from mepd.protocol.errors import AuthenticationError, FrameError
 from mepd.protocol.frames import (
     MAX_READ_COUNT,
     SEQUENCE_MODULUS,

@@ -1,6 +1,6 @@
 """Whether the simulated meter's RS-232 transceiver has power: the pin the daemon drives.
 
-The HAT switches the transceiver's supply with BCM22, active high (mepd.hat). A latched-up
+The HAT switches the transceiver's supply with BCM22, active high (mepd.drivers.hat). A latched-up
 transceiver passes nothing until that supply has been off for at least a second (the
 simulator's latch-up fault), so the simulator needs to see the pin the daemon drives.
 """
@@ -11,7 +11,7 @@ from typing import Protocol
 
 from gpiozero import Device
 
-from mepd.hat import DEFAULT_PINS
+from mepd.drivers.hat import DEFAULT_PINS
 
 
 class TransceiverPower(Protocol):

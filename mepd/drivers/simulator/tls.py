@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mepd.drivers.simulator.stats import LinkStats
-from mepd.errors import FrameError
+from mepd.protocol.errors import FrameError
 from mepd.protocol.keys import KeyId, MepKey
 from mepd.protocol.tls.codes import (
     TlsRequestCode,

@@ -7,7 +7,7 @@ wholly inside, otherwise it is None. `Layout` builds the table back for the simu
 
 from __future__ import annotations
 
-from mepd.errors import DecodeError
+from mepd.protocol.errors import DecodeError
 from mepd.protocol.tables._wire import pack_uint
 
 

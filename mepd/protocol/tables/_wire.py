@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from mepd.errors import DecodeError
+from mepd.protocol.errors import DecodeError
 
 INT32_BYTES = 4
 STIME_DATE_BYTES = 5  # p.41: YY MM DD hh mm

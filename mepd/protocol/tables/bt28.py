@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mepd.errors import DecodeError
+from mepd.protocol.errors import DecodeError
 from mepd.protocol.tables._wire import (
     INT32_BYTES,
     TIME_BYTES,

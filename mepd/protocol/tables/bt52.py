@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mepd.errors import DecodeError
+from mepd.protocol.errors import DecodeError
 from mepd.protocol.tables._wire import LTIME_DATE_BYTES, decode_datetime, encode_datetime
 
 TABLE = "BT52"

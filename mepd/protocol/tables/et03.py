@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mepd.errors import DecodeError
+from mepd.protocol.errors import DecodeError
 from mepd.protocol.tables._wire import decode_chars, encode_chars, require_at_least, uint
 
 TABLE = "ET03"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mepd.errors import DecodeError
+from mepd.protocol.errors import DecodeError
 from mepd.protocol.frames import MAX_READ_COUNT, PartialRead
 from mepd.protocol.tables.bt21 import ActualRegister
 from mepd.protocol.tables.bt23 import bt23_size, demand_resets_size

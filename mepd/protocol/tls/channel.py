@@ -24,8 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from mepd.errors import FrameError, MepTimeoutError, ProtocolError
 from mepd.protocol.codes import ResponseCode
+from mepd.protocol.errors import FrameError, MepTimeoutError, ProtocolError
 from mepd.protocol.exchange import Complete, Retry, Send
 from mepd.protocol.frames import PartialRead, Request
 from mepd.protocol.tls.codes import (

@@ -15,8 +15,8 @@ import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 
-from mepd.errors import FrameError, ResponseError
 from mepd.protocol.codes import ResponseCode
+from mepd.protocol.errors import FrameError, ResponseError
 from mepd.protocol.frames import (
     LENGTH_BYTES,
     MAX_MESSAGE_BYTES,

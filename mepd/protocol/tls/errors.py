@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from mepd.errors import AuthenticationError, ProtocolError, ResponseError
 from mepd.protocol.codes import ResponseCode
+from mepd.protocol.errors import AuthenticationError, ProtocolError, ResponseError
 
 
 class AlertDescription(IntEnum):

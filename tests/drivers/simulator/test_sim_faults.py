@@ -8,15 +8,15 @@ from gpiozero.pins.mock import MockFactory
 
 from mepd.drivers.simulator.faults import FaultSettings, parse_fault, parse_faults
 from mepd.drivers.simulator.power import GpioPinPower
-from mepd.errors import (
+from mepd.errors import ConfigError
+from mepd.protocol import FullRead, PartialRead, ResponseCode, sign_request, verify_response
+from mepd.protocol.errors import (
     AuthenticationError,
-    ConfigError,
     DigestError,
     FrameError,
     ResponseError,
     SequenceError,
 )
-from mepd.protocol import FullRead, PartialRead, ResponseCode, sign_request, verify_response
 from mepd.protocol.stream import Alert, FrameDecoder
 from mepd.protocol.tables.ids import BT23, BT52, ET04
 
@@ -116,7 +116,9 @@ def mock_pins():
 
 
 def test_latch_up_until_transceiver_power_is_cycled(make_client, mock_pins):
-    supply = DigitalOutputDevice(22, initial_value=True)  # what the daemon drives (mepd.hat)
+    supply = DigitalOutputDevice(
+        22, initial_value=True
+    )  # what the daemon drives (mepd.drivers.hat)
     client = synced(make_client, power=GpioPinPower())
     client.port.latch_up()
     assert ask(client)[1] == []

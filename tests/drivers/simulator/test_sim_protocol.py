@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from mepd.drivers.simulator.tables import ET50, ET70
-from mepd.errors import AuthenticationError, ResponseError, SequenceError
 from mepd.protocol import (
     FullRead,
     FullWrite,
@@ -17,6 +16,7 @@ from mepd.protocol import (
     verify_response,
 )
 from mepd.protocol.digest import digest
+from mepd.protocol.errors import AuthenticationError, ResponseError, SequenceError
 from mepd.protocol.keys import KeyId
 from mepd.protocol.tables.ids import BT01, BT21, BT23, BT28, BT52, ET11
 

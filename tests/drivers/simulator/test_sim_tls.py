@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from mepd.drivers import tls_mbedtls
-from mepd.errors import AuthenticationError, ResponseError
 from mepd.protocol import PartialRead, PartialWrite
 from mepd.protocol.codes import ResponseCode
+from mepd.protocol.errors import AuthenticationError, ResponseError
 from mepd.protocol.exchange import Complete, Send
 from mepd.protocol.frames import Response
 from mepd.protocol.keys import KeyId, MepKey

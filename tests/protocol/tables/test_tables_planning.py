@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mepd.errors import DecodeError
+from mepd.protocol.errors import DecodeError
 from mepd.protocol.frames import MAX_READ_COUNT, PartialRead
 from mepd.protocol.tables import (
     BT23,

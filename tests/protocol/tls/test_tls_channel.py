@@ -8,8 +8,8 @@ import pytest
 
 from mepd.drivers.simulator.stats import LinkStats
 from mepd.drivers.simulator.tls import MeterTls
-from mepd.errors import AuthenticationError, MepTimeoutError, ResponseError
 from mepd.protocol.codes import ResponseCode
+from mepd.protocol.errors import AuthenticationError, MepTimeoutError, ResponseError
 from mepd.protocol.exchange import Complete, Retry, Send
 from mepd.protocol.frames import PartialRead
 from mepd.protocol.keys import KeyId, MepKey

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mepd.errors import FrameError, ResponseError
 from mepd.protocol.codes import ResponseCode
+from mepd.protocol.errors import FrameError, ResponseError
 from mepd.protocol.frames import FullRead, PartialRead, PartialWrite
 from mepd.protocol.keys import KeyId, MepKey
 from mepd.protocol.tls import (

@@ -1,0 +1,61 @@
+"""What to do when the meter stops answering, and how long to wait: rules as data.
+
+A silent link is usually a latched-up transceiver (hardware-notes.md), sometimes an adapter
+that was unplugged, rarely a meter that is busy with its optical port (p.20). The ladder:
+resend (done by the exchange), power-cycle the transceiver, reopen the port, then keep trying
+with backoff. mepd never exits over this and never reboots the host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from mepd.backoff import Backoff
+
+
+class Step(Enum):
+    POWER_CYCLE = "power-cycle the transceiver"
+    REOPEN = "reopen the serial port"
+    BACKOFF = "wait, then power-cycle and reopen"
+
+
+LADDER: tuple[Step, ...] = (Step.POWER_CYCLE, Step.REOPEN, Step.BACKOFF)
+
+
+# A silent link: retry soon, then settle at a minute.
+SILENCE_BACKOFF = Backoff(first_s=2.0, cap_s=60.0)
+# 0x0B: a corrupted request heals in seconds; a wrong key never does, so slow right down.
+AUTH_RETRY_BACKOFF = Backoff(first_s=2.0, cap_s=8.0, jitter=0.0)
+WRONG_KEY_BACKOFF = Backoff(first_s=30.0, cap_s=600.0)
+# Consecutive 0x0B answers, with no verified answer since the link was reset, that mean the
+# key is wrong rather than the line noisy.
+WRONG_KEY_AFTER = 3
+
+
+@dataclass
+class RecoveryLadder:
+    """Which step comes next after consecutive failures; counts every step taken."""
+
+    can_power_cycle: bool
+    failures: int = 0
+    counts: dict[Step, int] = field(default_factory=lambda: dict.fromkeys(Step, 0))
+
+    def next_step(self) -> Step:
+        steps = [s for s in LADDER if s is not Step.POWER_CYCLE or self.can_power_cycle]
+        step = steps[min(self.failures, len(steps) - 1)]
+        self.failures += 1
+        self.counts[step] += 1
+        return step
+
+    @property
+    def backoff_attempt(self) -> int:
+        """How many BACKOFF steps in a row so far (0 before the first)."""
+        rungs = len([s for s in LADDER if s is not Step.POWER_CYCLE or self.can_power_cycle])
+        return max(0, self.failures - rungs + 1)
+
+    def succeeded(self) -> bool:
+        """Reset after a good answer; True if the link had been failing."""
+        was_failing = self.failures > 0
+        self.failures = 0
+        return was_failing

@@ -1,0 +1,87 @@
+"""`mepd dump`: table names, hex layout, and real reads from the simulator over a pty."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mepd.cli.dump import describe, dump_table, hex_lines, parse_table, table_name
+from mepd.drivers.gpio import NoLinkControl
+from mepd.drivers.serial import SerialPort
+from mepd.drivers.simulator.driver import PtyMeter
+from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
+from mepd.drivers.simulator.profiles import PROFILES
+from mepd.errors import ConfigError
+from mepd.protocol import MepKey
+from mepd.protocol.errors import ResponseError
+from mepd.protocol.tables import BT01, BT28, ET04, ManufacturerInfo, PresentRegisterData
+
+KEY = MepKey.parse(DEMO_MBK)
+
+
+@pytest.mark.parametrize(
+    ("text", "table"),
+    [("BT28", 28), ("bt0", 0), ("ET03", 0x803), ("et 70", 0x846), ("MT3", 0x803), ("2051", 2051)],
+)
+def test_table_names(text: str, table: int) -> None:
+    assert parse_table(text) == table
+
+
+@pytest.mark.parametrize("text", ["", "BT", "XT3", "BT-1", "ET65000", "28.5"])
+def test_bad_table_names_are_explained(text: str) -> None:
+    with pytest.raises(ConfigError, match="table"):
+        parse_table(text)
+
+
+def test_table_name_round_trip() -> None:
+    for table in (0, 28, 0x803, 0x846):
+        assert parse_table(table_name(table)) == table
+
+
+def test_hex_lines_show_offsets_and_text() -> None:
+    lines = hex_lines(bytes(range(0x41, 0x41 + 20)), offset=0x10)
+    assert lines[0].startswith("000010  41 42 43")
+    assert lines[0].endswith("ABCDEFGHIJKLMNOP")
+    assert lines[1].startswith("000020  51 52 53 54")
+    assert lines[1].endswith("QRST")
+
+
+async def _dump(table: int, **options: object):  # type: ignore[no-untyped-def]
+    port = simulated_meter(PROFILES["gen4"], epoch=time.monotonic(), start_wall=time.time())
+    async with PtyMeter(port) as pty:
+        return await dump_table(SerialPort(pty.path), NoLinkControl(), KEY, table, **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.asyncio
+async def test_dump_bt01_decodes_the_manufacturer() -> None:
+    dump = await _dump(BT01)
+    assert isinstance(dump.decoded, ManufacturerInfo)
+    assert dump.decoded.manufacturer.strip()
+    text = "\n".join(describe(dump.decoded))
+    assert "firmware:" in text
+    assert f"model: {dump.decoded.model}" in text
+
+
+@pytest.mark.asyncio
+async def test_dump_bt28_reads_the_size_bt21_gives_and_shows_units() -> None:
+    dump = await _dump(BT28)
+    assert isinstance(dump.decoded, PresentRegisterData)
+    text = "\n".join(describe(dump.decoded))
+    assert " V\n" in text
+    assert "voltage_l1:" in text
+
+
+@pytest.mark.asyncio
+async def test_dump_a_slice_of_et04() -> None:
+    dump = await _dump(ET04, offset=116, count=1)
+    assert len(dump.data) == 1
+    assert dump.decoded is not None
+    assert dump.decoded.idt_version == dump.data[0]  # type: ignore[attr-defined]
+
+
+@pytest.mark.asyncio
+async def test_a_table_the_meter_lacks_is_a_refusal_with_its_code() -> None:
+    with pytest.raises(ResponseError) as refused:
+        await _dump(parse_table("BT99"), count=4)
+    assert refused.value.code

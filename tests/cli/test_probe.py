@@ -1,0 +1,67 @@
+"""`mepd probe` against the simulator over a pty: a reading, or a precise reason."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mepd.cli.probe import ProbeError, probe, report
+from mepd.drivers.gpio import NoLinkControl
+from mepd.drivers.serial import SerialPort
+from mepd.drivers.simulator.driver import PtyMeter
+from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
+from mepd.drivers.simulator.profiles import PROFILES
+from mepd.protocol import MepKey
+from mepd.settings import MeterSettings
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("profile", ["gen3", "gen4"])
+async def test_probe_prints_identity_and_a_decoded_reading(profile: str) -> None:
+    port = simulated_meter(PROFILES[profile], epoch=time.monotonic(), start_wall=time.time())
+    async with PtyMeter(port) as pty:
+        result = await probe(
+            MeterSettings(key=MepKey.parse(DEMO_MBK)), SerialPort(pty.path), NoLinkControl()
+        )
+    assert result.identity.serial == PROFILES[profile].utility_serial
+    lines = report(result)
+    assert lines[0].startswith(f"meter {PROFILES[profile].utility_serial}: ")
+    assert any(line.startswith("  voltage_l1: ") and line.endswith(" V") for line in lines)
+    assert any(line.startswith("  energy_import: ") and line.endswith(" kWh") for line in lines)
+
+
+@pytest.mark.asyncio
+async def test_a_wrong_key_is_named_as_such() -> None:
+    port = simulated_meter(PROFILES["gen4"], epoch=time.monotonic(), start_wall=time.time())
+    async with PtyMeter(port) as pty:
+        with pytest.raises(ProbeError, match="rejects the key"):
+            await probe(
+                MeterSettings(key=MepKey.parse("WRONG-KEY-WRONG-KEY!")),
+                SerialPort(pty.path),
+                NoLinkControl(),
+            )
+
+
+@pytest.mark.asyncio
+async def test_a_missing_port_is_named_as_such(tmp_path: object) -> None:
+    with pytest.raises(ProbeError, match="/nonexistent/tty"):
+        await probe(
+            MeterSettings(key=MepKey.parse(DEMO_MBK)),
+            SerialPort("/nonexistent/tty"),
+            NoLinkControl(),
+            timeout_s=10,
+        )
+
+
+@pytest.mark.asyncio
+async def test_probe_says_which_security_mode_the_meter_uses() -> None:
+    port = simulated_meter(
+        PROFILES["gen3"], epoch=time.monotonic(), start_wall=time.time(), requires_tls=True
+    )
+    async with PtyMeter(port) as pty:
+        result = await probe(
+            MeterSettings(key=MepKey.parse(DEMO_MBK)), SerialPort(pty.path), NoLinkControl()
+        )
+    assert result.identity.security == "tls"
+    assert report(result)[1].endswith(", TLS-PSK mode")

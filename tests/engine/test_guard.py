@@ -1,0 +1,126 @@
+"""The plausibility guard: the 117,000 kWh glitch, drops, and genuine meter replacements."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mepd.engine.guard import EnergyRegisterGuard, Verdict, check_present
+from mepd.settings import PlausibilityLimits
+
+LIMITS = PlausibilityLimits()
+
+
+def _present(**overrides: float) -> dict[str, float]:
+    values = {
+        "power_import": 1500.0,
+        "power_export": 0.0,
+        "power_import_l1": 700.0,
+        "power_import_l2": 500.0,
+        "power_import_l3": 300.0,
+        "power_export_l1": 0.0,
+        "power_export_l2": 0.0,
+        "power_export_l3": 0.0,
+        "voltage_l1": 231.2,
+        "voltage_l2": 229.8,
+        "voltage_l3": 230.5,
+        "current_l1": 3.1,
+        "current_l2": 2.2,
+        "current_l3": 1.4,
+        "power_factor_l1": 0.98,
+        "power_factor_l2": 0.99,
+        "power_factor_l3": 0.93,
+        "frequency": 50.01,
+    }
+    values.update(overrides)
+    return values
+
+
+def test_a_normal_reading_passes() -> None:
+    assert check_present(_present(), LIMITS).verdict is Verdict.ACCEPTED
+
+
+def test_export_on_one_phase_still_sums_by_net_power() -> None:
+    values = _present(
+        power_import=400.0, power_import_l1=700.0, power_import_l3=0.0, power_export_l3=300.0
+    )
+    values["power_import_l2"] = 0.0
+    assert check_present(values, LIMITS).verdict is Verdict.ACCEPTED
+
+
+def test_phases_that_do_not_add_up_are_quarantined() -> None:
+    finding = check_present(_present(power_import=2500.0), LIMITS)
+    assert finding.verdict is Verdict.QUARANTINED
+    assert "sum to" in finding.reasons[0]
+
+
+def test_out_of_range_values_are_named() -> None:
+    finding = check_present(
+        _present(voltage_l2=0.0, frequency=5.0, power_factor_l1=1.7, current_l3=400.0), LIMITS
+    )
+    assert finding.verdict is Verdict.QUARANTINED
+    text = " ".join(finding.reasons)
+    for name in ("voltage_l2", "frequency", "power_factor_l1", "current_l3"):
+        assert name in text
+
+
+def test_missing_values_are_not_invented_for_checks() -> None:
+    assert check_present({"voltage_l1": 230.0}, LIMITS).verdict is Verdict.ACCEPTED
+
+
+def test_the_117000_kwh_glitch_is_quarantined_and_the_baseline_kept() -> None:
+    guard = EnergyRegisterGuard("energy_import", LIMITS)
+    assert guard.check(12_345_000.0, 0.0).verdict is Verdict.ACCEPTED
+    glitch = guard.check(12_345_000.0 + 117_000_000.0, 15.0)
+    assert glitch.verdict is Verdict.QUARANTINED
+    assert "fuse allows" in glitch.reasons[0]
+    assert guard.last_value == 12_345_000.0
+    assert guard.check(12_345_020.0, 30.0).verdict is Verdict.ACCEPTED
+
+
+def test_a_drop_is_quarantined() -> None:
+    guard = EnergyRegisterGuard("energy_import", LIMITS)
+    guard.check(5000.0, 0.0)
+    finding = guard.check(4999.0, 10.0)
+    assert finding.verdict is Verdict.QUARANTINED
+    assert "went down" in finding.reasons[0]
+
+
+def test_a_replaced_meter_is_accepted_after_consistent_readings_and_said_so() -> None:
+    guard = EnergyRegisterGuard("energy_import", LIMITS)
+    guard.check(9_000_000.0, 0.0)
+    verdicts = [guard.check(10.0 + step, 15.0 * (step + 1)).verdict for step in range(5)]
+    assert verdicts[:4] == [Verdict.QUARANTINED] * 4
+    assert verdicts[4] is Verdict.JUMP_ACCEPTED
+    assert guard.last_value == 14.0
+
+
+def test_glitches_that_disagree_with_each_other_never_become_a_baseline() -> None:
+    guard = EnergyRegisterGuard("energy_import", LIMITS)
+    guard.check(1000.0, 0.0)
+    for step, value in enumerate([9e9, 1.0, 9e9, 1.0, 9e9, 1.0, 9e9]):
+        assert guard.check(value, 15.0 * (step + 1)).verdict is Verdict.QUARANTINED
+    assert guard.last_value == 1000.0
+
+
+@given(
+    steps=st.lists(st.tuples(st.floats(0.5, 120.0), st.floats(0.0, 1.0)), min_size=1, max_size=50)
+)
+def test_physically_possible_series_are_always_accepted(
+    steps: list[tuple[float, float]],
+) -> None:
+    guard = EnergyRegisterGuard("energy_import", LIMITS)
+    value, now = 1_000_000.0, 0.0
+    guard.check(value, now)
+    for elapsed, load in steps:
+        now += elapsed
+        value += LIMITS.max_power_w / LIMITS.margin * load * elapsed / 3600.0
+        assert guard.check(round(value), now).verdict is Verdict.ACCEPTED
+
+
+@given(spike=st.floats(1e6, 1e12), elapsed=st.floats(0.1, 60.0))
+def test_any_spike_beyond_the_fuse_is_quarantined(spike: float, elapsed: float) -> None:
+    guard = EnergyRegisterGuard("energy_import", LIMITS)
+    guard.check(1_000_000.0, 0.0)
+    if spike > LIMITS.max_energy_increase_wh(elapsed):
+        assert guard.check(1_000_000.0 + spike, elapsed).verdict is Verdict.QUARANTINED

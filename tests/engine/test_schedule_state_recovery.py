@@ -1,0 +1,86 @@
+"""Schedule budget, state file and recovery ladder: the daemon's small rules."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from mepd.backoff import Backoff
+from mepd.engine.recovery import SILENCE_BACKOFF, WRONG_KEY_BACKOFF, RecoveryLadder, Step
+from mepd.engine.state import MeterState, StateFile
+from mepd.errors import ConfigError
+from mepd.settings import Schedule
+
+
+def test_default_schedule_is_within_the_vendors_budget() -> None:
+    schedule = Schedule()
+    schedule.validate()
+    assert schedule.reads_per_second() < 0.8  # p.51: <= 1 read/s, with headroom for retries
+    assert schedule.present_s <= 2.0  # fresher than the community modules' 1-2 s
+
+
+def test_a_greedy_schedule_is_refused_with_an_explanation() -> None:
+    with pytest.raises(ConfigError) as caught:
+        Schedule(present_s=1.0, energy_s=2.0).validate()
+    message = str(caught.value)
+    assert "1.50 tables per second" in message
+    assert "p.51" in message
+    assert "present_s" in message
+
+
+def test_multi_chunk_tables_count_against_the_budget() -> None:
+    Schedule(present_s=2.5).validate(present_reads=1)
+    with pytest.raises(ConfigError):
+        Schedule(present_s=2.5).validate(present_reads=2)
+
+
+def test_state_round_trips_and_is_written_atomically(tmp_path: Path) -> None:
+    path = tmp_path / "sub" / "meter.json"
+    state_file = StateFile(path, min_interval_s=300)
+    state = MeterState(serial="5706567000001", energy={"energy_import": (1234.0, 1e9)})
+    assert state_file.save(state, now_s=1000.0)
+    assert not state_file.save(state, now_s=1100.0)  # rate limited: the SD card wears
+    assert state_file.save(state, now_s=1100.0, force=True)
+    loaded = StateFile(path).load()
+    assert loaded.serial == "5706567000001"
+    assert loaded.energy == {"energy_import": (1234.0, 1e9)}
+    assert [p.name for p in path.parent.iterdir()] == ["meter.json"]
+
+
+@pytest.mark.parametrize(
+    "content", ["{not json", json.dumps({"version": 99}), json.dumps({"version": 1, "energy": 5})]
+)
+def test_a_damaged_state_file_starts_fresh(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "meter.json"
+    path.write_text(content)
+    assert StateFile(path).load() == MeterState()
+
+
+def test_ladder_with_a_hat_power_cycles_first() -> None:
+    ladder = RecoveryLadder(can_power_cycle=True)
+    steps = [ladder.next_step() for _ in range(5)]
+    assert steps == [Step.POWER_CYCLE, Step.REOPEN, Step.BACKOFF, Step.BACKOFF, Step.BACKOFF]
+    assert ladder.backoff_attempt == 3
+    assert ladder.succeeded()
+    assert ladder.next_step() is Step.POWER_CYCLE
+    assert ladder.counts[Step.BACKOFF] == 3
+
+
+def test_ladder_without_gpio_skips_the_power_cycle() -> None:
+    ladder = RecoveryLadder(can_power_cycle=False)
+    assert [ladder.next_step() for _ in range(3)] == [Step.REOPEN, Step.BACKOFF, Step.BACKOFF]
+
+
+def test_backoff_grows_and_caps() -> None:
+    rng = random.Random(1)
+    delays = [Backoff(1.0, 30.0, jitter=0.0).delay(n, rng) for n in range(8)]
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
+    assert all(d <= 60.0 * 1.1 for d in (SILENCE_BACKOFF.delay(n, rng) for n in range(20)))
+
+
+def test_wrong_key_backoff_allows_only_a_handful_of_requests_a_minute() -> None:
+    # Three quick tries reveal the wrong key; after that the first wait alone is 30 s.
+    assert WRONG_KEY_BACKOFF.delay(0, random.Random(0)) >= 27.0
