@@ -192,5 +192,3 @@ GATEWAY: tuple[EntitySpec, ...] = (
     EntitySpec("meters_online", "Meters online", "gateway", state_class="measurement"),
     EntitySpec("started", "Started", "gateway", device_class="timestamp", diagnostic=True),
 )
-
-BY_KEY = {spec.key: spec for spec in (*PRESENT, *ENERGY, *DIAGNOSTICS, *LINK)}
