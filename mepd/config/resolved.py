@@ -75,12 +75,6 @@ class Config:
     mqtt: MqttSettings
     discovery: DiscoverySettings
 
-    def mqtt_settings(self) -> MqttSettings:
-        return self.mqtt
-
-    def discovery_settings(self) -> DiscoverySettings:
-        return self.discovery
-
     @property
     def log_level(self) -> int:
         """The `logging` level number of `[logging] level`."""

@@ -1,7 +1,8 @@
 """Which values become Home Assistant entities, and how: unit, device class, precision.
 
-Keys are the stable source names of `mepd.protocol.tables.sources` (they are the JSON keys of
-the state payloads and part of every unique id), so renaming one here orphans an entity.
+Keys are the stable source names of `mepd.protocol.tables.sources`, as `ValueName` members (they
+are the JSON keys of the state payloads and part of every unique id), so renaming one orphans an
+entity; the few keys that are no meter value are the `Counter` and `Key` members below.
 Units are fixed: W, var, VA, V, A, Hz, kWh, s; power factor is a ratio 0..1 without a unit,
 which Home Assistant accepts for device class power_factor (unit `%` or None; core PR 85181).
 Per-phase and reactive entities start disabled, as do the less common ones: the default
@@ -11,17 +12,45 @@ dashboard shows totals, the rest is one click away.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
-from mepd.readings import Unit
+from mepd.readings import Unit, ValueName
 
 Topic = Literal["present", "energy", "diagnostics", "link", "availability", "gateway"]
 Platform = Literal["sensor", "binary_sensor"]
 
 
+class Counter(StrEnum):
+    """The counters published as diagnostic entities, by the names `Diagnostics.counters`
+    carries them under: `SessionStats` fields and `Poller.counters` keys in mepd/engine
+    (tests/publish/test_catalog.py checks that the engine still counts each of them)."""
+
+    CORRUPT_RESPONSES = "corrupt_responses"
+    TIMEOUTS = "timeouts"
+    SEQUENCE_RESYNCS = "sequence_resyncs"
+    TRANSCEIVER_RESETS = "transceiver_resets"
+    QUARANTINED = "quarantined"
+
+
+class Key(StrEnum):
+    """The other entities' keys, one spelling for the catalog (component and unique ids) and
+    `payloads` (the JSON keys it writes; `link` reads the availability topic instead)."""
+
+    LAST_SUCCESS = "last_success"
+    CLOCK_OFFSET_S = "clock_offset_s"
+    LINK = "link"
+    AUTH_PROBLEM = "auth_problem"
+    METERS_ONLINE = "meters_online"
+    STARTED = "started"
+
+
+EntityKey = ValueName | Counter | Key
+
+
 @dataclass(frozen=True)
 class EntitySpec:
-    key: str  # JSON key in the state payload; component id in the discovery config
+    key: EntityKey  # JSON key in the state payload; component id in the discovery config
     name: str
     topic: Topic
     platform: Platform = "sensor"
@@ -35,11 +64,31 @@ class EntitySpec:
     diagnostic: bool = False
 
 
-_PHASES = (1, 2, 3)
+# The per-phase values, L1 to L3, as (phase, voltage, current, power factor) and, per way,
+# (way, active, reactive): the order of the entities and of the payload's keys.
+_PHASES = (
+    ("L1", ValueName.VOLTAGE_L1, ValueName.CURRENT_L1, ValueName.POWER_FACTOR_L1),
+    ("L2", ValueName.VOLTAGE_L2, ValueName.CURRENT_L2, ValueName.POWER_FACTOR_L2),
+    ("L3", ValueName.VOLTAGE_L3, ValueName.CURRENT_L3, ValueName.POWER_FACTOR_L3),
+)
+_PHASE_POWERS = (
+    (
+        ("import", ValueName.POWER_IMPORT_L1, ValueName.REACTIVE_POWER_IMPORT_L1),
+        ("export", ValueName.POWER_EXPORT_L1, ValueName.REACTIVE_POWER_EXPORT_L1),
+    ),
+    (
+        ("import", ValueName.POWER_IMPORT_L2, ValueName.REACTIVE_POWER_IMPORT_L2),
+        ("export", ValueName.POWER_EXPORT_L2, ValueName.REACTIVE_POWER_EXPORT_L2),
+    ),
+    (
+        ("import", ValueName.POWER_IMPORT_L3, ValueName.REACTIVE_POWER_IMPORT_L3),
+        ("export", ValueName.POWER_EXPORT_L3, ValueName.REACTIVE_POWER_EXPORT_L3),
+    ),
+)
 
 
 def _measurement(
-    key: str,
+    key: ValueName,
     name: str,
     device_class: str | None,
     unit: Unit,
@@ -66,25 +115,38 @@ def _measurement(
 def _present() -> tuple[EntitySpec, ...]:
     watt, var = Unit.WATT, Unit.VAR
     specs = [
-        _measurement("power_import", "Power import", "power", watt),
-        _measurement("power_export", "Power export", "power", watt),
-        _measurement("apparent_power", "Apparent power", "apparent_power", Unit.VOLT_AMPERE),
-        _measurement("frequency", "Frequency", "frequency", Unit.HERTZ, decimals=3, display=2),
+        _measurement(ValueName.POWER_IMPORT, "Power import", "power", watt),
+        _measurement(ValueName.POWER_EXPORT, "Power export", "power", watt),
+        _measurement(
+            ValueName.APPARENT_POWER, "Apparent power", "apparent_power", Unit.VOLT_AMPERE
+        ),
+        _measurement(
+            ValueName.FREQUENCY, "Frequency", "frequency", Unit.HERTZ, decimals=3, display=2
+        ),
+        _measurement(
+            ValueName.REACTIVE_POWER_IMPORT,
+            "Reactive power import",
+            "reactive_power",
+            var,
+            enabled=False,
+        ),
+        _measurement(
+            ValueName.REACTIVE_POWER_EXPORT,
+            "Reactive power export",
+            "reactive_power",
+            var,
+            enabled=False,
+        ),
     ]
-    for way in ("import", "export"):
-        name = f"Reactive power {way}"
-        specs.append(
-            _measurement(f"reactive_power_{way}", name, "reactive_power", var, enabled=False)
-        )
-    for p in _PHASES:
+    for (phase, voltage, current, factor), ways in zip(_PHASES, _PHASE_POWERS, strict=True):
         off = {"enabled": False}
         specs += [
             _measurement(
-                f"voltage_l{p}", f"Voltage L{p}", "voltage", Unit.VOLT, decimals=3, display=1, **off
+                voltage, f"Voltage {phase}", "voltage", Unit.VOLT, decimals=3, display=1, **off
             ),
             _measurement(
-                f"current_l{p}",
-                f"Current L{p}",
+                current,
+                f"Current {phase}",
                 "current",
                 Unit.AMPERE,
                 decimals=3,
@@ -92,8 +154,8 @@ def _present() -> tuple[EntitySpec, ...]:
                 **off,
             ),
             _measurement(
-                f"power_factor_l{p}",
-                f"Power factor L{p}",
+                factor,
+                f"Power factor {phase}",
                 "power_factor",
                 Unit.RATIO,
                 decimals=3,
@@ -101,20 +163,16 @@ def _present() -> tuple[EntitySpec, ...]:
                 **off,
             ),
         ]
-        for way in ("import", "export"):
+        for way, active, reactive in ways:
             specs += [
-                _measurement(f"power_{way}_l{p}", f"Power {way} L{p}", "power", watt, **off),
+                _measurement(active, f"Power {way} {phase}", "power", watt, **off),
                 _measurement(
-                    f"reactive_power_{way}_l{p}",
-                    f"Reactive power {way} L{p}",
-                    "reactive_power",
-                    var,
-                    **off,
+                    reactive, f"Reactive power {way} {phase}", "reactive_power", var, **off
                 ),
             ]
     specs.append(
         _measurement(
-            "current_neutral",
+            ValueName.CURRENT_NEUTRAL,
             "Current N",
             "current",
             Unit.AMPERE,
@@ -126,7 +184,7 @@ def _present() -> tuple[EntitySpec, ...]:
     return tuple(specs)
 
 
-def _energy(key: str, name: str) -> EntitySpec:
+def _energy(key: ValueName, name: str) -> EntitySpec:
     # Energy-dashboard sensors: kWh with Wh resolution, never decreasing (the guard sees to it).
     return EntitySpec(
         key,
@@ -141,7 +199,7 @@ def _energy(key: str, name: str) -> EntitySpec:
     )
 
 
-def _counter(key: str, name: str) -> EntitySpec:
+def _counter(key: Counter, name: str) -> EntitySpec:
     # Counts since mepd started: a restart resets them, which total_increasing allows.
     return EntitySpec(key, name, "diagnostics", state_class="total_increasing", diagnostic=True)
 
@@ -149,13 +207,13 @@ def _counter(key: str, name: str) -> EntitySpec:
 PRESENT: tuple[EntitySpec, ...] = _present()
 
 ENERGY: tuple[EntitySpec, ...] = (
-    _energy("energy_import", "Energy import"),
-    _energy("energy_export", "Energy export"),
+    _energy(ValueName.ENERGY_IMPORT, "Energy import"),
+    _energy(ValueName.ENERGY_EXPORT, "Energy export"),
 )
 
 DIAGNOSTICS: tuple[EntitySpec, ...] = (
     EntitySpec(
-        "last_success",
+        Key.LAST_SUCCESS,
         "Last successful read",
         "diagnostics",
         "sensor",
@@ -163,7 +221,7 @@ DIAGNOSTICS: tuple[EntitySpec, ...] = (
         diagnostic=True,
     ),
     EntitySpec(
-        "clock_offset_s",
+        Key.CLOCK_OFFSET_S,
         "Meter clock offset",
         "diagnostics",
         device_class="duration",
@@ -173,24 +231,26 @@ DIAGNOSTICS: tuple[EntitySpec, ...] = (
         display_precision=0,
         diagnostic=True,
     ),
-    _counter("corrupt_responses", "Digest failures"),
-    _counter("timeouts", "Timeouts"),
-    _counter("sequence_resyncs", "Sequence resyncs"),
-    _counter("transceiver_resets", "Transceiver resets"),
-    _counter("quarantined", "Quarantined values"),
+    _counter(Counter.CORRUPT_RESPONSES, "Digest failures"),
+    _counter(Counter.TIMEOUTS, "Timeouts"),
+    _counter(Counter.SEQUENCE_RESYNCS, "Sequence resyncs"),
+    _counter(Counter.TRANSCEIVER_RESETS, "Transceiver resets"),
+    _counter(Counter.QUARANTINED, "Quarantined values"),
 )
-# Counters the Diagnostics event carries under these names (SessionStats and Poller.counters).
-COUNTERS = tuple(spec.key for spec in DIAGNOSTICS if spec.state_class == "total_increasing")
+# In the order of the entities: the payload writes them in this order.
+COUNTERS: tuple[Counter, ...] = tuple(
+    spec.key for spec in DIAGNOSTICS if isinstance(spec.key, Counter)
+)
 
 # Announced with the meter, whatever it reports: the link is always worth knowing about.
 LINK: tuple[EntitySpec, ...] = (
-    EntitySpec("link", "Link", "availability", "binary_sensor", "connectivity", diagnostic=True),
-    EntitySpec("auth_problem", "Key rejected", "link", "binary_sensor", "problem", diagnostic=True),
+    EntitySpec(Key.LINK, "Link", "availability", "binary_sensor", "connectivity", diagnostic=True),
+    EntitySpec(
+        Key.AUTH_PROBLEM, "Key rejected", "link", "binary_sensor", "problem", diagnostic=True
+    ),
 )
 
 GATEWAY: tuple[EntitySpec, ...] = (
-    EntitySpec("meters_online", "Meters online", "gateway", state_class="measurement"),
-    EntitySpec("started", "Started", "gateway", device_class="timestamp", diagnostic=True),
+    EntitySpec(Key.METERS_ONLINE, "Meters online", "gateway", state_class="measurement"),
+    EntitySpec(Key.STARTED, "Started", "gateway", device_class="timestamp", diagnostic=True),
 )
-
-BY_KEY = {spec.key: spec for spec in (*PRESENT, *ENERGY, *DIAGNOSTICS, *LINK)}

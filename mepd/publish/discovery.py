@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from mepd import __version__
@@ -37,7 +38,6 @@ from mepd.publish.topics import (
     meter_device_id,
 )
 from mepd.readings import MeterIdentity
-from mepd.settings import Schedule
 
 ORIGIN: dict[str, str] = {"name": "mepd", "sw_version": __version__}
 
@@ -49,6 +49,15 @@ EXPIRE_PERIODS = 4
 MANUFACTURERS = {"ELON": "Echelon", "NES": "Networked Energy Services"}
 
 Config = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReadPeriods:
+    """Seconds between a meter's reads of present values and of energy: all the publisher
+    needs of the poller's schedule, to tell Home Assistant when a value is stale."""
+
+    present_s: float
+    energy_s: float
 
 
 def expire_after(period_s: float) -> int:
@@ -117,7 +126,7 @@ def meter_config(
     *,
     topics: Topics,
     gateway: GatewayInfo,
-    schedule: Schedule,
+    periods: ReadPeriods,
 ) -> Config:
     """The meter's device and the entities for `names` (what it has reported so far)."""
     serial = identity.serial
@@ -135,10 +144,10 @@ def meter_config(
     gateway_only = [topics.gateway_status]
     for spec in PRESENT:
         if spec.key in names:
-            add(spec, topics.present(serial), expire_s=expire_after(schedule.present_s))
+            add(spec, topics.present(serial), expire_s=expire_after(periods.present_s))
     for spec in ENERGY:
         if spec.key in names:
-            add(spec, topics.energy(serial), expire_s=expire_after(schedule.energy_s))
+            add(spec, topics.energy(serial), expire_s=expire_after(periods.energy_s))
     for spec in LINK:
         on_link = spec.topic == "link"
         add(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from mepd.publish.catalog import COUNTERS, ENERGY, PRESENT, EntitySpec
+from mepd.publish.catalog import COUNTERS, ENERGY, PRESENT, EntitySpec, Key
 from mepd.readings import Diagnostics, EnergyReading, Measurements, PresentReading
 
 Fields = dict[str, "Decimal | int | bool | str"]
@@ -78,11 +78,11 @@ def energy_fields(reading: EnergyReading) -> Fields:
 def diagnostics_fields(report: Diagnostics) -> Fields:
     fields: Fields = {}
     if report.last_success is not None:
-        fields["last_success"] = timestamp(report.last_success)
+        fields[Key.LAST_SUCCESS] = timestamp(report.last_success)
     if report.clock_offset_s is not None:
         offset = exact(report.clock_offset_s, 3)
         if offset is not None:
-            fields["clock_offset_s"] = offset
+            fields[Key.CLOCK_OFFSET_S] = offset
     for name in COUNTERS:
         if name in report.counters:
             fields[name] = int(report.counters[name])
@@ -96,11 +96,15 @@ def stamped(fields: Fields, moment: datetime) -> bytes:
 
 def link_payload(up: bool, reason: str, auth_problem: bool, moment: datetime) -> bytes:
     return encode(
-        {"up": up, "auth_problem": auth_problem, "reason": reason, "ts": timestamp(moment)}
+        {"up": up, Key.AUTH_PROBLEM: auth_problem, "reason": reason, "ts": timestamp(moment)}
     )
 
 
 def gateway_payload(meters_online: int, started: datetime, moment: datetime) -> bytes:
     return encode(
-        {"meters_online": meters_online, "started": timestamp(started), "ts": timestamp(moment)}
+        {
+            Key.METERS_ONLINE: meters_online,
+            Key.STARTED: timestamp(started),
+            "ts": timestamp(moment),
+        }
     )

@@ -16,15 +16,17 @@ in the same instant.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import assert_never
 
 from mepd.publish.client import MqttConnection, Will
-from mepd.publish.discovery import gateway_config, meter_config
+from mepd.publish.discovery import ReadPeriods, gateway_config, meter_config
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.payloads import (
     diagnostics_fields,
@@ -51,7 +53,7 @@ from mepd.readings import (
     MeterIdentity,
     PresentReading,
 )
-from mepd.settings import DiscoverySettings, MqttSettings, Schedule
+from mepd.settings import DiscoverySettings, MqttSettings
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +69,21 @@ class _Meter:
     """What the publisher knows about one meter: the latest, never a history."""
 
     identity: MeterIdentity
-    schedule: Schedule
+    periods: ReadPeriods
     link_changed: datetime  # when up/reason/auth_problem last changed
     names: set[str] = field(default_factory=set)  # entities announced so far
     up: bool = False
     reason: str = ""
     auth_problem: bool = False
+
+
+@dataclass
+class _Source:
+    """One poller's feed. Its first LinkStatus comes before the meter says who it is."""
+
+    periods: ReadPeriods
+    serial: str | None = None  # the meter that answered last
+    link: LinkStatus | None = None  # the latest, to apply when the meter says who it is
 
 
 class Publisher:
@@ -127,9 +138,10 @@ class Publisher:
         """Begin connecting in the background; returns at once, broker or not."""
         await self._connection.start()
 
-    def feed(self, schedule: Schedule) -> Callable[[Event], None]:
-        """The emit callback for one meter's Poller: non-blocking, never raises."""
-        return _Feed(self, schedule).emit
+    def feed(self, periods: ReadPeriods) -> Callable[[Event], None]:
+        """The emit callback for one meter's Poller, which reads it at `periods`:
+        non-blocking, never raises."""
+        return functools.partial(self._receive, _Source(periods))
 
     async def stop(self) -> None:
         """Say `offline` (retained) for the meters and the gateway, then disconnect cleanly."""
@@ -144,14 +156,42 @@ class Publisher:
             log.warning("the MQTT broker did not confirm the offline messages in time")
         await self._connection.stop()
 
-    # --- events (from _Feed) ---------------------------------------------------------------
+    # --- events (from a feed) --------------------------------------------------------------
+
+    def _receive(self, source: _Source, event: Event) -> None:
+        try:
+            self._dispatch(source, event)
+        except Exception:
+            # A publishing bug must never stop the meter being read.
+            log.exception("could not publish %s", type(event).__name__)
+
+    def _dispatch(self, source: _Source, event: Event) -> None:
+        match event:
+            case MeterIdentity():
+                if source.serial is not None and source.serial != event.serial:
+                    self._on_retired(source.serial)
+                source.serial = event.serial
+                self._on_identity(event, source.periods, source.link)
+            case LinkStatus():
+                source.link = event
+                serial = event.meter or source.serial
+                if serial is not None:
+                    self._on_link(serial, event)
+            case PresentReading():
+                self._on_present(event)
+            case EnergyReading():
+                self._on_energy(event)
+            case Diagnostics():
+                self._on_diagnostics(event)
+            case _:
+                assert_never(event)
 
     def _on_identity(
-        self, identity: MeterIdentity, schedule: Schedule, link: LinkStatus | None
+        self, identity: MeterIdentity, periods: ReadPeriods, link: LinkStatus | None
     ) -> None:
         meter = self._meters.get(identity.serial)
         if meter is None:
-            meter = _Meter(identity, schedule, self._clock())
+            meter = _Meter(identity, periods, self._clock())
             self._meters[identity.serial] = meter
             log.info(
                 "publishing meter %s under %s",
@@ -159,7 +199,7 @@ class Publisher:
                 self.topics.meter(identity.serial, "#"),
             )
         meter.identity = identity
-        meter.schedule = schedule
+        meter.periods = periods
         if link is not None:
             self._apply_link(meter, link)
         self._publish_link(meter)
@@ -241,7 +281,7 @@ class Publisher:
             meter.names,
             topics=self.topics,
             gateway=self._gateway,
-            schedule=meter.schedule,
+            periods=meter.periods,
         )
         topic = discovery_topic(self._discovery.prefix, meter_device_id(meter.identity.serial))
         self._set_status(topic, _json(config))
@@ -284,42 +324,6 @@ class Publisher:
             if topic.startswith(prefix):
                 self._connection.publish(topic, payload, retain=True, qos=STATUS_QOS)
         self._send_gateway_state()
-
-
-class _Feed:
-    """One poller's events. The first LinkStatus comes before the meter says who it is."""
-
-    def __init__(self, publisher: Publisher, schedule: Schedule) -> None:
-        self._publisher = publisher
-        self._schedule = schedule
-        self._serial: str | None = None
-        self._link: LinkStatus | None = None
-
-    def emit(self, event: Event) -> None:
-        try:
-            self._dispatch(event)
-        except Exception:
-            # A publishing bug must never stop the meter being read.
-            log.exception("could not publish %s", type(event).__name__)
-
-    def _dispatch(self, event: Event) -> None:
-        publisher = self._publisher
-        if isinstance(event, MeterIdentity):
-            if self._serial is not None and self._serial != event.serial:
-                publisher._on_retired(self._serial)
-            self._serial = event.serial
-            publisher._on_identity(event, self._schedule, self._link)
-        elif isinstance(event, LinkStatus):
-            self._link = event
-            serial = event.meter or self._serial
-            if serial is not None:
-                publisher._on_link(serial, event)
-        elif isinstance(event, PresentReading):
-            publisher._on_present(event)
-        elif isinstance(event, EnergyReading):
-            publisher._on_energy(event)
-        elif isinstance(event, Diagnostics):
-            publisher._on_diagnostics(event)
 
 
 def _json(document: object) -> bytes:

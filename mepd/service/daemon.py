@@ -23,6 +23,7 @@ from mepd.drivers.gpio import GpioLinkControl, LinkControl, NoLinkControl
 from mepd.drivers.serial import SerialPort
 from mepd.engine.poller import Poller
 from mepd.errors import MepdError
+from mepd.publish.discovery import ReadPeriods
 from mepd.publish.gateway import detect_gateway
 from mepd.publish.publisher import Publisher
 from mepd.readings import Event, LinkStatus, MeterIdentity
@@ -182,7 +183,8 @@ async def serve(
         for index, meter in enumerate(config.meters):
             control: LinkControl = GpioLinkControl(meter.gpio) if meter.gpio else NoLinkControl()
             controls.append(control)
-            emit = _fan_out(daemon.observe(index), publisher.feed(meter.schedule))
+            periods = ReadPeriods(meter.schedule.present_s, meter.schedule.energy_s)
+            emit = _fan_out(daemon.observe(index), publisher.feed(periods))
             pollers.append(
                 Poller(meter.settings(), SerialPort(meter.port, meter.baud), control, emit)
             )

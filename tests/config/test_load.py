@@ -46,8 +46,8 @@ def test_no_file_means_the_defaults(environ: dict[str, str]) -> None:
     assert meter.limits == PlausibilityLimits()
     assert meter.state_path == Path("/var/lib/mepd/mep0.json")
     assert config.state_directory == Path("/var/lib/mepd")
-    assert config.mqtt_settings() == MqttSettings()
-    assert config.discovery_settings() == DiscoverySettings()
+    assert config.mqtt == MqttSettings()
+    assert config.discovery == DiscoverySettings()
     assert config.log_level == logging.INFO
     assert config.warnings == ()
 
@@ -423,7 +423,7 @@ def test_a_password_file(tmp_path: Path) -> None:
     secret = write(tmp_path / "mqtt-password", "s3cret word\n")
     path = write(tmp_path / "c.toml", f'[mqtt]\nusername = "mepd"\npassword_file = "{secret}"\n')
 
-    mqtt = load_config(path, environ={}, require_key=False).mqtt_settings()
+    mqtt = load_config(path, environ={}, require_key=False).mqtt
 
     assert mqtt.username == "mepd"
     assert mqtt.password == "s3cret word"

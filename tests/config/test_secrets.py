@@ -126,7 +126,7 @@ def test_a_loaded_config_never_shows_its_secrets(key: str, password: str) -> Non
         str(config),
         repr(config.meters[0]),
         repr(config.meters[0].settings()),
-        repr(config.mqtt_settings()),
+        repr(config.mqtt),
         *config.warnings,
     ):
         assert key not in text

@@ -7,13 +7,16 @@ from pathlib import Path
 
 import pytest
 
+from mepd.publish.discovery import ReadPeriods
 from mepd.publish.gateway import GatewayInfo
-from mepd.settings import DiscoverySettings, MqttSettings, TlsSettings
+from mepd.settings import DiscoverySettings, MqttSettings, Schedule, TlsSettings
 from tests.mosquitto import Mosquitto, TlsMaterial, tls_material
 
 USER = "mepd"
 PASSWORD = "correct-horse-battery"  # test-only
 GATEWAY = GatewayInfo(gateway_id="10000000cafe0001", model="Raspberry Pi Zero 2 W Rev 1.0")
+# What the daemon hands the publisher for a meter polled on the default schedule.
+PERIODS = ReadPeriods(Schedule().present_s, Schedule().energy_s)
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import pytest
 from mepd import __version__
 from mepd.publish.catalog import DIAGNOSTICS, ENERGY, LINK, PRESENT
 from mepd.publish.discovery import (
+    ReadPeriods,
     expire_after,
     gateway_config,
     is_mepd_config,
@@ -21,7 +22,7 @@ from mepd.publish.discovery import (
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.topics import Topics
 from mepd.readings import MeterIdentity
-from mepd.settings import Schedule
+from tests.publish.conftest import PERIODS
 from tests.publish.ha_rules import config_problems, effective_availability
 
 GATEWAY = GatewayInfo(gateway_id="10000000cafe0001", model="Raspberry Pi 4 Model B Rev 1.4")
@@ -41,13 +42,13 @@ IDENTITY = MeterIdentity(
 EVERY_NAME = {spec.key for spec in (*PRESENT, *ENERGY, *DIAGNOSTICS)}
 
 
-def full_meter(schedule: Schedule | None = None, names: set[str] | None = None) -> dict[str, Any]:
+def full_meter(periods: ReadPeriods | None = None, names: set[str] | None = None) -> dict[str, Any]:
     return meter_config(
         IDENTITY,
         EVERY_NAME if names is None else names,
         topics=TOPICS,
         gateway=GATEWAY,
-        schedule=schedule or Schedule(),
+        periods=periods or PERIODS,
     )
 
 
@@ -189,7 +190,7 @@ def test_entity_ids_come_from_the_serial() -> None:
 def test_expire_after_follows_the_schedule(
     present_s: float, energy_s: float, present_window: int, energy_window: int
 ) -> None:
-    components = full_meter(Schedule(present_s=present_s, energy_s=energy_s))["cmps"]
+    components = full_meter(ReadPeriods(present_s=present_s, energy_s=energy_s))["cmps"]
     assert components["power_import"]["expire_after"] == present_window
     assert components["energy_import"]["expire_after"] == energy_window
     assert "expire_after" not in components["timeouts"]  # diagnostics: no window

@@ -18,9 +18,9 @@ from mepd.protocol.tables import SOURCES_BY_NAME, Measurement, Measurements
 from mepd.publish import Publisher
 from mepd.publish.topics import Topics
 from mepd.readings import EnergyReading, LinkStatus, MeterIdentity, PresentReading
-from mepd.settings import MeterSettings, PlausibilityLimits, Schedule
+from mepd.settings import MeterSettings, PlausibilityLimits
 from tests.mosquitto import Listener, Message, Mosquitto, retained
-from tests.publish.conftest import DISCOVERY, GATEWAY, settings_for
+from tests.publish.conftest import DISCOVERY, GATEWAY, PERIODS, settings_for
 from tests.publish.ha_rules import config_problems
 from tests.publish.simulated import KEY, meter_feeding
 
@@ -61,7 +61,7 @@ def ts(message: Message) -> datetime:
 
 async def test_discovery_and_states_arrive_with_the_right_shapes(broker: Mosquitto) -> None:
     with Listener(broker.port) as heard:
-        async with publishing(broker) as publisher, meter_feeding(publisher.feed(Schedule())):
+        async with publishing(broker) as publisher, meter_feeding(publisher.feed(PERIODS)):
             await heard.wait_for(config_with("power_import", "energy_import", "timeouts"))
             await heard.wait_topic(TOPICS.present(SERIAL), count=2)
             await heard.wait_topic(TOPICS.energy(SERIAL))
@@ -99,7 +99,7 @@ async def test_discovery_and_states_arrive_with_the_right_shapes(broker: Mosquit
 
 
 async def test_a_broker_restart_brings_fresh_state_and_status_back(broker: Mosquitto) -> None:
-    async with publishing(broker) as publisher, meter_feeding(publisher.feed(Schedule())):
+    async with publishing(broker) as publisher, meter_feeding(publisher.feed(PERIODS)):
         with Listener(broker.port) as before:
             await before.wait_topic(TOPICS.present(SERIAL))
             await before.wait_for(config_with("energy_import"))
@@ -138,7 +138,7 @@ async def test_home_assistant_coming_online_triggers_rediscovery(broker: Mosquit
     with Listener(broker.port) as heard:
         async with (
             publishing(broker, sleep=sleep) as publisher,
-            meter_feeding(publisher.feed(Schedule())),
+            meter_feeding(publisher.feed(PERIODS)),
         ):
             await heard.wait_for(config_with("energy_import"))
             await asyncio.sleep(0.3)
@@ -161,7 +161,7 @@ async def test_a_silent_meter_goes_unavailable_while_the_gateway_stays_online(
     with Listener(broker.port) as heard:
         async with (
             publishing(broker) as publisher,
-            meter_feeding(publisher.feed(Schedule())) as run,
+            meter_feeding(publisher.feed(PERIODS)) as run,
         ):
             await heard.wait_topic(TOPICS.present(SERIAL))
             run.port.latch_up()  # NoLinkControl cannot power-cycle it: silent for good
@@ -189,7 +189,7 @@ async def test_quarantined_readings_are_never_published(broker: Mosquitto) -> No
     with Listener(broker.port) as heard:
         async with (
             publishing(broker) as publisher,
-            meter_feeding(publisher.feed(Schedule()), settings=settings) as run,
+            meter_feeding(publisher.feed(PERIODS), settings=settings) as run,
         ):
             deadline = time.monotonic() + 30
             while (
@@ -214,7 +214,7 @@ async def test_a_missing_register_is_absent_from_the_next_payload(broker: Mosqui
     with Listener(broker.port) as heard:
         async with publishing(broker) as publisher:
             assert await wait(lambda: publisher.connected)
-            emit = publisher.feed(Schedule())
+            emit = publisher.feed(PERIODS)
             emit(LinkStatus(None, True, "meter answers"))
             emit(identity)
             emit(energy(energy_import=1000, energy_export=2000))
@@ -238,7 +238,7 @@ async def test_a_new_value_name_resends_the_device_config(broker: Mosquitto) -> 
     with Listener(broker.port) as heard:
         async with publishing(broker) as publisher:
             assert await wait(lambda: publisher.connected)
-            emit = publisher.feed(Schedule())
+            emit = publisher.feed(PERIODS)
             emit(identity)
             emit(present(power_import=100))
             emit(present(power_import=101))
@@ -254,7 +254,7 @@ async def test_a_new_value_name_resends_the_device_config(broker: Mosquitto) -> 
 
 
 async def test_a_clean_stop_says_offline_and_keeps_the_configs(broker: Mosquitto) -> None:
-    async with publishing(broker) as publisher, meter_feeding(publisher.feed(Schedule())):
+    async with publishing(broker) as publisher, meter_feeding(publisher.feed(PERIODS)):
         with Listener(broker.port) as heard:
             await heard.wait_topic(TOPICS.present(SERIAL))
     # publishing() has stopped the publisher (and meter_feeding the poller).
@@ -272,7 +272,7 @@ async def test_feeding_never_waits_for_a_broker(tmp_path: Any) -> None:
     publisher = Publisher(settings, DISCOVERY, GATEWAY)
     started = time.monotonic()
     await publisher.start()
-    emit = publisher.feed(Schedule())
+    emit = publisher.feed(PERIODS)
     identity = MeterIdentity("FAKE-3", "ELON", "m", "4.0.0", "1.0", 1, 4, 22, 1, "pty")
     emit(identity)
     emit(LinkStatus("FAKE-3", False, "meter does not answer"))

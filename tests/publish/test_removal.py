@@ -15,9 +15,8 @@ from mepd.protocol.tables import SOURCES_BY_NAME, Measurement, Measurements
 from mepd.publish import BrokerError, Publisher, remove_discovery
 from mepd.publish.topics import Topics
 from mepd.readings import LinkStatus, MeterIdentity, PresentReading
-from mepd.settings import Schedule
 from tests.mosquitto import Mosquitto, free_port, retained
-from tests.publish.conftest import DISCOVERY, GATEWAY, settings_for
+from tests.publish.conftest import DISCOVERY, GATEWAY, PERIODS, settings_for
 
 pytestmark = pytest.mark.asyncio
 
@@ -43,7 +42,7 @@ async def test_only_mepds_retained_messages_are_cleared(broker: Mosquitto) -> No
     while not publisher.connected:
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)
-    emit = publisher.feed(Schedule())
+    emit = publisher.feed(PERIODS)
     emit(LinkStatus(None, True, "meter answers"))
     emit(MeterIdentity("SIM-9", "ELON", "83334-3I", "4.32.02", "4.1", 1, 19, 84, 1, "pty"))
     values = Measurements.of([Measurement.of(SOURCES_BY_NAME["power_import"], 321)])

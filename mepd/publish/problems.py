@@ -1,0 +1,126 @@
+"""What is wrong with the broker connection, in one line that names the setting to check.
+
+The daemon logs each problem once when it changes, and `mepd doctor` shows it, so every text
+says where (host:port), what the broker or the network said, and which `[mqtt]` key to look at.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+
+from paho.mqtt.reasoncodes import ReasonCode
+
+from mepd.settings import MqttSettings, TlsSettings
+
+# CONNACK codes that mean the credentials (MQTT 3.1.1: 4, 5; MQTT 5: 134, 135).
+CREDENTIALS_REFUSED = frozenset({4, 5, 134, 135})
+
+
+def broker_address(settings: MqttSettings) -> str:
+    return f"{settings.host}:{settings.effective_port}"
+
+
+def tls_setup_problem(settings: MqttSettings, error: Exception) -> str:
+    return (
+        f"cannot set up TLS for the MQTT broker at {broker_address(settings)} ({error}); check "
+        "[mqtt.tls] ca_file, cert_file and key_file"
+    )
+
+
+def silent_handshake_problem(settings: MqttSettings, timeout_s: float) -> str:
+    return (
+        f"the MQTT broker at {broker_address(settings)} accepted the connection but did not "
+        f"answer the MQTT handshake within {timeout_s:.0f} s; check that "
+        f"[mqtt] port is an MQTT port (and whether it expects TLS)"
+    )
+
+
+def closed_handshake_problem(settings: MqttSettings) -> str:
+    return (
+        f"the MQTT broker at {broker_address(settings)} closed the connection before answering "
+        "the MQTT handshake; check [mqtt.tls] (does it require a client "
+        "certificate?) and the broker's log"
+    )
+
+
+def lost_problem(settings: MqttSettings, reason: ReasonCode) -> str:
+    return (
+        f"lost the connection to the MQTT broker at {broker_address(settings)} ({reason}); "
+        "reconnecting"
+    )
+
+
+def refusal_problem(settings: MqttSettings, reason: ReasonCode) -> str:
+    where = broker_address(settings)
+    if reason.value in CREDENTIALS_REFUSED:
+        if settings.username is None:
+            return (
+                f"the MQTT broker at {where} wants a username and password "
+                f"(CONNACK: {reason}); set [mqtt] username and password"
+            )
+        return (
+            f"the MQTT broker at {where} refused the username/password "
+            f"(CONNACK: {reason}); check [mqtt] username and password"
+        )
+    return (
+        f"the MQTT broker at {where} refused the connection (CONNACK: {reason}); "
+        "check [mqtt] client_id and the broker's log"
+    )
+
+
+def connect_problem(settings: MqttSettings, error: BaseException) -> str:
+    where = broker_address(settings)
+    if isinstance(error, socket.gaierror):
+        return (
+            f"cannot resolve the MQTT broker's host name {settings.host!r} "
+            f"({error.strerror}); check [mqtt] host"
+        )
+    if isinstance(error, ssl.SSLError):
+        return tls_problem(settings, error)
+    if isinstance(error, ConnectionRefusedError):
+        return (
+            f"nothing accepts connections at {where} (connection refused); is the MQTT "
+            "broker running, and are [mqtt] host and port right?"
+        )
+    if isinstance(error, TimeoutError):
+        return (
+            f"no answer from the MQTT broker at {where} in time; check [mqtt] host and "
+            "port and the network"
+        )
+    if isinstance(error, OSError):
+        return f"cannot connect to the MQTT broker at {where}: {error.strerror or error}"
+    return f"cannot connect to the MQTT broker at {where}: {error}"
+
+
+def tls_problem(settings: MqttSettings, error: ssl.SSLError) -> str:
+    where = broker_address(settings)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        store = settings.tls.ca_file if settings.tls else None
+        return (
+            f"the MQTT broker at {where} presented a certificate that does not "
+            f"verify against {store or 'the system CA store'} ({error.verify_message}); "
+            "check [mqtt.tls] ca_file and that [mqtt] host is a name in the certificate"
+        )
+    return (
+        f"TLS with the MQTT broker at {where} failed ({error.reason or error}); "
+        "check [mqtt.tls] and that the port expects TLS"
+    )
+
+
+def unreadable_tls_file(tls: TlsSettings | None) -> str | None:
+    """The first configured TLS file that cannot be read, as a problem; None if all can."""
+    if tls is None:
+        return None
+    for name, path in (
+        ("ca_file", tls.ca_file),
+        ("cert_file", tls.cert_file),
+        ("key_file", tls.key_file),
+    ):
+        if path is None:
+            continue
+        try:
+            path.open("rb").close()
+        except OSError as error:
+            return f"cannot read [mqtt.tls] {name} {path} ({error.strerror})"
+    return None
