@@ -25,7 +25,6 @@ class MeterState:
     serial: str | None = None
     # name -> [value in SI units, wall-clock seconds it was read]
     energy: dict[str, tuple[float, float]] = field(default_factory=dict)
-    last_sequence: int | None = None
     security: str | None = None  # "rc4" or "tls": what worked last, for security = "auto"
 
 
@@ -52,12 +51,10 @@ class StateFile:
                 for name, pair in dict(raw.get("energy", {})).items()
             }
             serial = raw.get("serial")
-            sequence = raw.get("last_sequence")
             security = raw.get("security")
             return MeterState(
                 serial=str(serial) if serial is not None else None,
                 energy=energy,
-                last_sequence=int(sequence) if sequence is not None else None,
                 security=security if security in ("rc4", "tls") else None,
             )
         except (TypeError, ValueError, IndexError) as error:
@@ -72,7 +69,6 @@ class StateFile:
             "version": FORMAT_VERSION,
             "serial": state.serial,
             "energy": {name: list(pair) for name, pair in sorted(state.energy.items())},
-            "last_sequence": state.last_sequence,
             "security": state.security,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
