@@ -27,6 +27,39 @@ class MeterState:
     energy: dict[str, tuple[float, float]] = field(default_factory=dict)
     security: str | None = None  # "rc4" or "tls": what worked last, for security = "auto"
 
+    def for_meter(self, serial: str) -> MeterState:
+        """This state, now this meter's; a fresh baseline if the port has another meter."""
+        if self.serial is not None and self.serial != serial:
+            log.warning(
+                "this port now has meter %s, the state file had %s: starting a new baseline",
+                serial,
+                self.serial,
+            )
+            return MeterState(serial=serial)
+        self.serial = serial
+        return self
+
+
+class StateStore:
+    """The state in memory and its file, if any: a failed write is logged, never raised."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.file = StateFile(path) if path else None
+        self.state = self.file.load() if self.file else MeterState()
+
+    def adopt(self, serial: str) -> MeterState:
+        """The state of the meter `serial` (see `MeterState.for_meter`)."""
+        self.state = self.state.for_meter(serial)
+        return self.state
+
+    def save(self, now_s: float, *, force: bool = False) -> None:
+        if self.file is None:
+            return
+        try:
+            self.file.save(self.state, now_s, force=force)
+        except OSError as error:
+            log.error("cannot write the state file %s: %s", self.file.path, error)
+
 
 class StateFile:
     def __init__(self, path: Path, *, min_interval_s: float = 300.0) -> None:
