@@ -14,15 +14,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from mepd.protocol.tables.names import (
+    CURRENTS,
+    POWER_FACTORS,
+    POWERS_EXPORT,
+    POWERS_IMPORT,
+    VOLTAGES,
+    ValueName,
+)
 from mepd.settings import PlausibilityLimits
 
-# Names of the present values the cross-checks use (mepd.protocol.tables.sources).
-_NET_TOTAL = ("power_import", "power_export")
-_NET_PHASES = tuple((f"power_import_l{p}", f"power_export_l{p}") for p in (1, 2, 3))
-_VOLTAGES = tuple(f"voltage_l{p}" for p in (1, 2, 3))
-_CURRENTS = tuple(f"current_l{p}" for p in (1, 2, 3))
-_POWER_FACTORS = tuple(f"power_factor_l{p}" for p in (1, 2, 3))
-_POWERS = ("power_import", "power_export", "apparent_power", *(n for p in _NET_PHASES for n in p))
+# The present values the cross-checks use (p.209-220), by their names in `names.py`.
+_NET_TOTAL = (ValueName.POWER_IMPORT, ValueName.POWER_EXPORT)
+_NET_PHASES = tuple(zip(POWERS_IMPORT, POWERS_EXPORT, strict=True))
+_POWERS = (*_NET_TOTAL, ValueName.APPARENT_POWER, *(n for pair in _NET_PHASES for n in pair))
 
 
 class Verdict(Enum):
@@ -51,10 +56,10 @@ def check_present(values: Mapping[str, float], limits: PlausibilityLimits) -> Fi
             if value is not None and not low <= value <= high:
                 reasons.append(f"{name} = {value:g} {unit} outside {low:g}..{high:g} {unit}")
 
-    in_range(_VOLTAGES, *limits.voltage_v, "V")
-    in_range(_CURRENTS, 0.0, limits.max_current_a, "A")
-    in_range(("frequency",), *limits.frequency_hz, "Hz")
-    in_range(_POWER_FACTORS, -1.0, 1.0, "")
+    in_range(VOLTAGES, *limits.voltage_v, "V")
+    in_range(CURRENTS, 0.0, limits.max_current_a, "A")
+    in_range((ValueName.FREQUENCY,), *limits.frequency_hz, "Hz")
+    in_range(POWER_FACTORS, -1.0, 1.0, "")
     in_range(_POWERS, 0.0, limits.max_power_w, "W")
 
     # Net power: total import - export equals the sum of the phases' (p.216-219), whether the
@@ -62,7 +67,7 @@ def check_present(values: Mapping[str, float], limits: PlausibilityLimits) -> Fi
     if all(name in values for name in _NET_TOTAL) and all(
         name in values for pair in _NET_PHASES for name in pair
     ):
-        total = values["power_import"] - values["power_export"]
+        total = values[ValueName.POWER_IMPORT] - values[ValueName.POWER_EXPORT]
         phases = sum(values[imp] - values[exp] for imp, exp in _NET_PHASES)
         tolerance = max(limits.phase_sum_tolerance_w, limits.phase_sum_tolerance_ratio * abs(total))
         if abs(total - phases) > tolerance:

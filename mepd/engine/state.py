@@ -25,8 +25,40 @@ class MeterState:
     serial: str | None = None
     # name -> [value in SI units, wall-clock seconds it was read]
     energy: dict[str, tuple[float, float]] = field(default_factory=dict)
-    last_sequence: int | None = None
     security: str | None = None  # "rc4" or "tls": what worked last, for security = "auto"
+
+    def for_meter(self, serial: str) -> MeterState:
+        """This state, now this meter's; a fresh baseline if the port has another meter."""
+        if self.serial is not None and self.serial != serial:
+            log.warning(
+                "this port now has meter %s, the state file had %s: starting a new baseline",
+                serial,
+                self.serial,
+            )
+            return MeterState(serial=serial)
+        self.serial = serial
+        return self
+
+
+class StateStore:
+    """The state in memory and its file, if any: a failed write is logged, never raised."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.file = StateFile(path) if path else None
+        self.state = self.file.load() if self.file else MeterState()
+
+    def adopt(self, serial: str) -> MeterState:
+        """The state of the meter `serial` (see `MeterState.for_meter`)."""
+        self.state = self.state.for_meter(serial)
+        return self.state
+
+    def save(self, now_s: float, *, force: bool = False) -> None:
+        if self.file is None:
+            return
+        try:
+            self.file.save(self.state, now_s, force=force)
+        except OSError as error:
+            log.error("cannot write the state file %s: %s", self.file.path, error)
 
 
 class StateFile:
@@ -52,12 +84,10 @@ class StateFile:
                 for name, pair in dict(raw.get("energy", {})).items()
             }
             serial = raw.get("serial")
-            sequence = raw.get("last_sequence")
             security = raw.get("security")
             return MeterState(
                 serial=str(serial) if serial is not None else None,
                 energy=energy,
-                last_sequence=int(sequence) if sequence is not None else None,
                 security=security if security in ("rc4", "tls") else None,
             )
         except (TypeError, ValueError, IndexError) as error:
@@ -72,7 +102,6 @@ class StateFile:
             "version": FORMAT_VERSION,
             "serial": state.serial,
             "energy": {name: list(pair) for name, pair in sorted(state.energy.items())},
-            "last_sequence": state.last_sequence,
             "security": state.security,
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -73,7 +73,6 @@ class Complete:
 
     response: Response
     resyncs: int
-    attempts: int
 
 
 class Exchange:
@@ -119,7 +118,7 @@ class Exchange:
         except (DigestError, FrameError) as corrupt:
             self._count(Outcome.CORRUPT, corrupt)
             return self._retry(RETRY_POLICY[Outcome.CORRUPT])
-        return Complete(response, self.resyncs, len(self._attempts) + self._identical_resends)
+        return Complete(response, self.resyncs)
 
     def on_incomplete(self) -> Send:
         """An answer started but never completed (bytes lost on the line): the meter did

@@ -17,8 +17,6 @@ RESPONSE_SEGMENT_GAP_S = 0.025
 # p.17, p.21: alerts repeat once per second, held off 1 s after any received frame.
 ALERT_INTERVAL_S = 1.0
 ALERT_HOLDOFF_S = 1.0
-# p.129: the meter's optional MEP health monitor alarms after 60 s without a good request.
-MEP_HEALTH_TIMEOUT_S = 60.0
 
 
 def wire_seconds(byte_count: int, baud: int = DEFAULT_BAUD, bits_per_byte: int = 10) -> float:

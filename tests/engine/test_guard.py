@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from mepd.drivers.simulator.profiles import PROFILES
 from mepd.engine.guard import EnergyRegisterGuard, Verdict, check_present
+from mepd.engine.intake import QUARANTINE_LOG_INTERVAL_S, Intake
+from mepd.engine.startup import Layout
 from mepd.settings import PlausibilityLimits
 
 LIMITS = PlausibilityLimits()
@@ -124,3 +131,25 @@ def test_any_spike_beyond_the_fuse_is_quarantined(spike: float, elapsed: float) 
     guard.check(1_000_000.0, 0.0)
     if spike > LIMITS.max_energy_increase_wh(elapsed):
         assert guard.check(1_000_000.0 + spike, elapsed).verdict is Verdict.QUARANTINED
+
+
+def test_quarantines_are_all_counted_and_logged_throttled_per_table(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [0.0]
+    counters = dict.fromkeys(("quarantined", "jumps_accepted", "readings"), 0)
+    intake = Intake(LIMITS, counters, clock=lambda: now[0])
+    layout = Layout(PROFILES["gen4"].dims, None, None, 4, None)
+    host = datetime(2026, 1, 1, tzinfo=UTC)
+    with caplog.at_level(logging.WARNING, logger="mepd.engine.intake"):
+        intake.clock(b"\x00", host)  # BT52 is 6 or 7 bytes: the first line is always said
+        intake.clock(b"\x00", host)  # the same table within the interval: held back
+        assert intake.present(b"\x00", layout, "S", host) is None  # another table: said
+        now[0] = QUARANTINE_LOG_INTERVAL_S + 1.0
+        intake.clock(b"\x00", host)
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line.split()[1] for line in lines] == ["BT52", "BT28", "BT52"]
+    assert "data 00" in lines[0]
+    assert "(1 similar in the last 1 min not shown)" in lines[-1]
+    assert counters == {"quarantined": 4, "jumps_accepted": 0, "readings": 0}
+    assert intake.clock_offset_s is None

@@ -10,7 +10,8 @@ import pytest
 
 from mepd.backoff import Backoff
 from mepd.engine.recovery import SILENCE_BACKOFF, WRONG_KEY_BACKOFF, RecoveryLadder, Step
-from mepd.engine.state import MeterState, StateFile
+from mepd.engine.state import MeterState, StateFile, StateStore
+from mepd.engine.timetable import Timetable
 from mepd.errors import ConfigError
 from mepd.settings import Schedule
 
@@ -84,3 +85,63 @@ def test_backoff_grows_and_caps() -> None:
 def test_wrong_key_backoff_allows_only_a_handful_of_requests_a_minute() -> None:
     # Three quick tries reveal the wrong key; after that the first wait alone is 30 s.
     assert WRONG_KEY_BACKOFF.delay(0, random.Random(0)) >= 27.0
+
+
+def test_an_older_state_file_with_a_sequence_number_still_loads(tmp_path: Path) -> None:
+    # Versions before this one saved the last sequence number; it is no longer kept.
+    path = tmp_path / "meter.json"
+    path.write_text(
+        json.dumps(
+            {
+                "version": 1,
+                "serial": "5706567000001",
+                "energy": {"energy_import": [1234.0, 1e9]},
+                "last_sequence": 12345,
+                "security": "tls",
+            }
+        )
+    )
+    loaded = StateFile(path).load()
+    assert loaded == MeterState(
+        serial="5706567000001", energy={"energy_import": (1234.0, 1e9)}, security="tls"
+    )
+    StateFile(path).save(loaded, now_s=0.0, force=True)
+    assert "last_sequence" not in json.loads(path.read_text())
+
+
+def test_a_new_meter_on_the_port_starts_a_new_baseline(caplog: pytest.LogCaptureFixture) -> None:
+    saved = MeterState(serial="A", energy={"energy_import": (1.0, 2.0)}, security="tls")
+    assert saved.for_meter("A") is saved
+    fresh = saved.for_meter("B")
+    assert fresh == MeterState(serial="B")
+    assert "this port now has meter B, the state file had A" in caplog.text
+    first = MeterState()
+    assert first.for_meter("C") is first
+    assert first.serial == "C"
+
+
+def test_a_state_file_that_cannot_be_written_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    store = StateStore(blocker / "meter.json")  # its folder cannot be created
+    store.save(now_s=0.0, force=True)
+    assert "cannot write the state file" in caplog.text
+    StateStore(None).save(now_s=0.0, force=True)  # no file configured: nothing to do
+
+
+def test_the_timetable_reads_what_is_due_first_and_never_catches_up() -> None:
+    timetable = Timetable.of(Schedule(present_s=2.0, energy_s=10.0, clock_s=60.0))
+    timetable.start(now=100.0)
+    assert timetable.next() == ("present", 100.0)  # a tie goes to the present values
+    timetable.taken("present", now=100.0)
+    assert timetable.next() == ("energy", 100.0)
+    timetable.taken("energy", now=100.0)
+    assert timetable.next() == ("clock", 100.0)
+    timetable.taken("clock", now=100.0)
+    assert timetable.next() == ("present", 102.0)
+    timetable.taken("present", now=150.0)  # late by 48 s: the next turn is now, not 24 old ones
+    assert timetable.next() == ("energy", 110.0)
+    timetable.taken("energy", now=150.0)
+    assert timetable.next() == ("present", 150.0)

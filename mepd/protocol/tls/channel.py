@@ -137,7 +137,7 @@ class TlsExchange:
             plain = engine.open(reply.payload)
         except TlsError as error:
             return self._after_bad_answer(error)
-        return Complete(interpret_c1218(self.request, plain), 0, self.frames)
+        return Complete(interpret_c1218(self.request, plain), 0)
 
     def _on_refusal(self, code: TlsResponseCode) -> Send:
         counters = self._channel.counters

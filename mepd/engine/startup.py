@@ -1,0 +1,186 @@
+"""Start-up reads: who the meter is, how its tables are laid out, which MEP port this is.
+
+Also the two checks a cycle may need after them: the IDT version, and what an alert is about.
+
+Every read goes through the poller's `read` (one verified request, counted as an answer), so
+these functions hold no state: the poller runs them again when the IDT version changes (p.55).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from mepd.protocol import PartialRead
+from mepd.protocol.errors import DecodeError, ResponseError
+from mepd.protocol.tables import (
+    BT00,
+    BT01,
+    BT21,
+    BT22,
+    BT27,
+    ET03,
+    ET04,
+    ET13,
+    ET54,
+    ET70,
+    SOURCES_BY_NAME,
+    ActualRegister,
+    DataSelection,
+    PresentRegisterSelection,
+    alert_flags_offset,
+    assemble,
+    bt22_size,
+    bt27_size,
+    decode_bt00,
+    decode_bt01,
+    decode_bt21,
+    decode_bt22,
+    decode_bt27,
+    decode_et03,
+    decode_et04,
+    decode_et13_alert_flags,
+    decode_et54,
+    decode_et70,
+    plan_bt23,
+    plan_bt28,
+    plan_reads,
+)
+from mepd.protocol.tables.bt00 import BT00_SIZE
+from mepd.protocol.tables.bt01 import BT01_SIZE
+from mepd.protocol.tables.bt21 import BT21_SIZE
+from mepd.protocol.tables.et03 import SERIAL_BYTES as ET03_SERIAL_BYTES
+from mepd.protocol.tables.et04 import IDT_VERSION
+from mepd.protocol.tables.et54 import INTERFACE_COMPATIBILITY
+from mepd.protocol.tables.et70 import CURRENT_CHANNEL
+from mepd.protocol.tables.names import ENERGY_REGISTERS
+from mepd.readings import MeterIdentity
+from mepd.settings import Schedule
+
+log = logging.getLogger(__name__)
+
+Read = Callable[[PartialRead], Awaitable[bytes]]
+
+# Default BT23 order (p.208): the ENERGY_REGISTERS are summations 0-3.
+_DEFAULT_ENERGY_SUMMATIONS = len(ENERGY_REGISTERS)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What the dimension tables say; re-read when the IDT version changes (p.55)."""
+
+    dims: ActualRegister
+    selection: PresentRegisterSelection | None
+    data_selection: DataSelection | None
+    energy_summations: int
+    idt_version: int | None
+
+
+async def read_plan(read: Read, plan: tuple[PartialRead, ...]) -> bytes:
+    """A table in partial reads (p.8), joined by `assemble`, which checks every length."""
+    return assemble(plan, [await read(request) for request in plan])
+
+
+async def read_meter(
+    read: Read, *, port: str, security: str, schedule: Schedule
+) -> tuple[MeterIdentity, Layout]:
+    """Identity (BT00, BT01, ET03), dimensions, and on Gen 4 the channel."""
+    general = decode_bt00(await read(PartialRead(BT00, 0, BT00_SIZE)))
+    for problem in general.problems():
+        log.warning("unexpected meter format, readings may be wrong: %s", problem)
+    info = decode_bt01(await read(PartialRead(BT01, 0, BT01_SIZE)))
+    utility = decode_et03(await read(PartialRead(ET03, 0, ET03_SERIAL_BYTES)))
+    serial = utility.serial_number.strip() or (info.serial_number or "").strip()
+    if not serial:
+        raise DecodeError("the meter reports no serial number in ET03 or BT01")
+    layout = await read_layout(read, schedule)
+    channel = None
+    if info.firmware.major >= 4:
+        channel = await read_channel(read)
+    identity = MeterIdentity(
+        serial=serial,
+        manufacturer=info.manufacturer.strip(),
+        model=info.model.strip(),
+        firmware=str(info.firmware),
+        hardware=f"{info.hardware_version}.{info.hardware_revision}",
+        channel=channel,
+        summations=layout.dims.summations,
+        present_values=layout.dims.present_values,
+        idt_version=layout.idt_version,
+        port=port,
+        security=security,
+    )
+    log.info(
+        "meter %s (%s %s, firmware %s%s) on %s: %d present values, %d summations",
+        serial,
+        identity.manufacturer,
+        identity.model,
+        identity.firmware,
+        f", MEP{channel}" if channel else "",
+        port,
+        layout.dims.present_values,
+        layout.dims.summations,
+    )
+    return identity, layout
+
+
+async def read_layout(read: Read, schedule: Schedule) -> Layout:
+    """BT21, BT27, BT22 and the IDT version; refuses a schedule the layout makes too fast."""
+    dims = decode_bt21(await read(PartialRead(BT21, 0, BT21_SIZE)))
+    selection = None
+    if bt27_size(dims):
+        selection = decode_bt27(await read_plan(read, plan_reads(BT27, bt27_size(dims))), dims)
+    data_selection = None
+    if bt22_size(dims):
+        data_selection = decode_bt22(await read_plan(read, plan_reads(BT22, bt22_size(dims))), dims)
+    idt_version = await read_idt_version(read)
+    summations = energy_summations(dims, data_selection)
+    present_reads = len(plan_bt28(dims))
+    energy_reads = len(plan_bt23(dims, summations))
+    schedule.validate(present_reads, energy_reads)
+    return Layout(dims, selection, data_selection, summations, idt_version)
+
+
+async def read_idt_version(read: Read) -> int | None:
+    """ET04's IDT version alone (p.65): one byte, so a check after a resync costs one read."""
+    return decode_et04(
+        await read(PartialRead(ET04, IDT_VERSION, 1)), offset=IDT_VERSION
+    ).idt_version
+
+
+async def read_channel(read: Read) -> int | None:
+    """Gen 4: which MEP port this is (ET70.142, p.23); ET54 says if two are in use."""
+    try:
+        channel = decode_et70(
+            await read(PartialRead(ET70, CURRENT_CHANNEL, 1)), offset=CURRENT_CHANNEL
+        )
+        status = decode_et54(await read(PartialRead(ET54, INTERFACE_COMPATIBILITY, 2)))
+    except ResponseError as refused:
+        log.info("meter has no ET70 channel index (%s): assuming MEP1", refused)
+        return None
+    if not status.multiple_mep_clients:
+        log.info("meter runs in single-MEP compatibility mode")
+    return channel.current_comm_channel_index
+
+
+async def explain_alerts(read: Read, channel: int) -> None:
+    """Log what the meter's alerts are about (ET13, p.78); never EP39, never ET50 (p.17)."""
+    flags = decode_et13_alert_flags(
+        await read(PartialRead(ET13, alert_flags_offset(channel), 1)), channel=channel
+    )
+    log.warning(
+        "the meter sends alerts (ET13 alert flags 0x%02X), which it does only for a "
+        "registered MEP device: another device may still be registered on this port. "
+        "mepd ignores them (it is read-only and never answers alerts)",
+        flags.raw,
+    )
+
+
+def energy_summations(dims: ActualRegister, selection: DataSelection | None) -> int:
+    """How many leading summations to read so every wanted energy register is included."""
+    if selection is None:
+        return min(_DEFAULT_ENERGY_SUMMATIONS, dims.summations)
+    wanted = {SOURCES_BY_NAME[name].id for name in ENERGY_REGISTERS if name in SOURCES_BY_NAME}
+    positions = [i for i, source in enumerate(selection.summation_sources) if source in wanted]
+    return (max(positions) + 1) if positions else 0

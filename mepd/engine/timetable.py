@@ -1,0 +1,39 @@
+"""When each kind of read is next due: the poller's schedule as data, no clock of its own.
+
+Times are the loop's (seconds). A read that comes late moves its next turn to "now" rather
+than queueing the missed ones: catching up would break the meter's rate budget (p.51).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from mepd.settings import Schedule
+
+
+class Timetable:
+    """Due times per kind of read; on a tie the kind named first in `periods` goes first."""
+
+    def __init__(self, periods: Mapping[str, float]) -> None:
+        self._periods = dict(periods)
+        self._due: dict[str, float] = {}
+
+    @classmethod
+    def of(cls, schedule: Schedule) -> Timetable:
+        """BT28 (present values), BT23 (energy), BT52 (clock), in this order on a tie."""
+        return cls(
+            {"present": schedule.present_s, "energy": schedule.energy_s, "clock": schedule.clock_s}
+        )
+
+    def start(self, now: float) -> None:
+        """Everything is due now (after start-up)."""
+        self._due = dict.fromkeys(self._periods, now)
+
+    def next(self) -> tuple[str, float]:
+        """The kind due first and when."""
+        kind = min(self._due, key=self._due.__getitem__)
+        return kind, self._due[kind]
+
+    def taken(self, kind: str, now: float) -> None:
+        """`kind` is being read at `now`: its next turn is one period on, or now if late."""
+        self._due[kind] = max(self._due[kind] + self._periods[kind], now)
