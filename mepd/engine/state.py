@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -58,54 +59,85 @@ class StateStore:
         try:
             self.file.save(self.state, now_s, force=force)
         except OSError as error:
-            log.error("cannot write the state file %s: %s", self.file.path, error)
+            # Said once per run of failures: an unwritable folder stays unwritable for a while,
+            # and the next try waits for the write interval like any write (SD card wear).
+            if self.file.failed_writes == 1:
+                log.error(
+                    "cannot write the state file %s: %s; the energy baseline is kept in memory "
+                    "(next try in %.0f s, then at that interval; fix the folder's permissions)",
+                    self.file.path,
+                    error,
+                    self.file.min_interval_s,
+                )
+
+
+class StateFormatError(ValueError):
+    """The file is JSON but not a state file mepd wrote (or one damaged since)."""
 
 
 class StateFile:
     def __init__(self, path: Path, *, min_interval_s: float = 300.0) -> None:
         self.path = path
-        self._min_interval_s = min_interval_s
+        self.min_interval_s = min_interval_s
         self._last_write_s = float("-inf")
+        self.failed_writes = 0  # in a row; 0 after a good write
 
     def load(self) -> MeterState:
-        """The saved state, or an empty one if there is none or it cannot be read."""
+        """The saved state, or an empty one if there is none or it is not a state file.
+
+        A file that cannot be parsed is moved aside (never overwritten: it may be the only copy
+        of a baseline someone wants back) and mepd starts fresh with one warning. A file that
+        cannot be read at all (permissions) is left where it is.
+        """
         try:
-            raw: dict[str, Any] = json.loads(self.path.read_text())
+            data = self.path.read_bytes()
         except FileNotFoundError:
             return MeterState()
-        except (OSError, ValueError) as error:
-            log.warning("ignoring unreadable state file %s (%s); starting fresh", self.path, error)
+        except OSError as error:
+            log.warning("cannot read the state file %s (%s); starting fresh", self.path, error)
             return MeterState()
         try:
-            if raw.get("version") != FORMAT_VERSION:
-                raise ValueError(f"version {raw.get('version')!r}")
-            energy = {
-                str(name): (float(pair[0]), float(pair[1]))
-                for name, pair in dict(raw.get("energy", {})).items()
-            }
-            serial = raw.get("serial")
-            security = raw.get("security")
-            return MeterState(
-                serial=str(serial) if serial is not None else None,
-                energy=energy,
-                security=security if security in ("rc4", "tls") else None,
+            return parse_state(json.loads(data))
+        except (ValueError, RecursionError) as error:  # JSON, UTF-8 and format errors
+            kept = self._keep_aside()
+            log.warning(
+                "the state file %s is not a mepd state file (%s): kept as %s; starting fresh",
+                self.path,
+                _short(error),
+                kept,
             )
-        except (TypeError, ValueError, IndexError) as error:
-            log.warning("ignoring malformed state file %s (%s); starting fresh", self.path, error)
             return MeterState()
 
+    def _keep_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        for attempt in range(1000):
+            suffix = f".bad-{stamp}" + (f"-{attempt}" if attempt else "")
+            target = self.path.with_name(self.path.name + suffix)
+            if not target.exists():
+                try:
+                    os.replace(self.path, target)
+                except OSError:
+                    break
+                return target
+        return self.path
+
     def save(self, state: MeterState, now_s: float, *, force: bool = False) -> bool:
-        """Write if forced or the last write is old enough; True if written."""
-        if not force and now_s - self._last_write_s < self._min_interval_s:
+        """Write if forced or the last write (or failed try) is old enough; True if written."""
+        if not force and now_s - self._last_write_s < self.min_interval_s:
             return False
+        self._last_write_s = now_s
         payload = {
             "version": FORMAT_VERSION,
             "serial": state.serial,
             "energy": {name: list(pair) for name, pair in sorted(state.energy.items())},
             "security": state.security,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".state-")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".state-")
+        except OSError:
+            self.failed_writes += 1
+            raise
         try:
             with os.fdopen(handle, "w") as stream:
                 json.dump(payload, stream, indent=1)
@@ -114,6 +146,60 @@ class StateFile:
             os.replace(temporary, self.path)
         except OSError:
             Path(temporary).unlink(missing_ok=True)
+            self.failed_writes += 1
             raise
-        self._last_write_s = now_s
+        self.failed_writes = 0
         return True
+
+
+def parse_state(raw: object) -> MeterState:
+    """A `MeterState` from decoded JSON, checked field by field; `StateFormatError` if not one.
+
+    Every number must be finite (a baseline of infinity would hold every later reading back for
+    ever), energy non-negative, and a pair exactly [value, seconds].
+    """
+    if not isinstance(raw, dict):
+        raise StateFormatError(f"a {type(raw).__name__} at the top level, not an object")
+    if raw.get("version") != FORMAT_VERSION:
+        raise StateFormatError(f"format version {_short(raw.get('version'))}")
+    serial = raw.get("serial")
+    if serial is not None and not isinstance(serial, str):
+        raise StateFormatError("the serial is not a string")
+    energy_raw = raw.get("energy", {})
+    if not isinstance(energy_raw, dict):
+        raise StateFormatError("energy is not an object")
+    energy = {name: _energy_pair(name, pair) for name, pair in energy_raw.items()}
+    security = raw.get("security")
+    return MeterState(
+        serial=serial,
+        energy=energy,
+        security=security if security in ("rc4", "tls") else None,
+    )
+
+
+def _energy_pair(name: str, pair: object) -> tuple[float, float]:
+    if not isinstance(pair, list) or len(pair) != 2:
+        raise StateFormatError(f"energy {_short(name)} is not a [value, time] pair")
+    value, stamp = (_finite(name, item) for item in pair)
+    if value < 0:
+        raise StateFormatError(f"energy {_short(name)} is negative")
+    return value, stamp
+
+
+def _finite(name: str, item: object) -> float:
+    if isinstance(item, bool) or not isinstance(item, int | float):
+        raise StateFormatError(f"energy {_short(name)} holds a non-number")
+    try:
+        number = float(item)
+    except OverflowError:
+        raise StateFormatError(f"energy {_short(name)} holds a number out of range") from None
+    if not math.isfinite(number):
+        raise StateFormatError(f"energy {_short(name)} holds {number}")
+    return number
+
+
+def _short(value: object) -> str:
+    """A bounded, printable rendering for a log line (the file may hold anything)."""
+    text = repr(value) if not isinstance(value, BaseException) else str(value)
+    text = text.encode("ascii", "backslashreplace").decode("ascii")
+    return text if len(text) <= 60 else text[:57] + "..."
