@@ -8,7 +8,8 @@ itself and `MqttSettings.password` is excluded.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +38,26 @@ class Schedule:
     def reads_per_second(self, present_reads: int = 1, energy_reads: int = 1) -> float:
         """Average table reads per second; BT23/BT28 may take more than one read each."""
         return present_reads / self.present_s + energy_reads / self.energy_s + 1 / self.clock_s
+
+    def fitted(self, present_reads: int, energy_reads: int) -> Schedule:
+        """This schedule, slowed just enough for a layout that needs several reads per table.
+
+        The configuration is checked at load time with one read per table (`validate`); only
+        the meter says how many partial reads BT28 and BT23 take (p.8: at most 465 bytes each).
+        A meter whose tables need more must not stop the daemon (the unit would not restart
+        from a configuration error): its present and energy periods stretch by one factor until
+        the average is back within the budget (p.51), and the caller says so once.
+        """
+        allowed = MAX_AVERAGE_READS_PER_S * BUDGET_HEADROOM - 1 / self.clock_s
+        demand = present_reads / self.present_s + energy_reads / self.energy_s
+        if demand <= allowed:
+            return self
+        factor = demand / allowed
+
+        def stretched(period_s: float) -> float:  # to the next 10 ms: never a hair too fast
+            return math.ceil(period_s * factor * 100) / 100
+
+        return replace(self, present_s=stretched(self.present_s), energy_s=stretched(self.energy_s))
 
     def validate(self, present_reads: int = 1, energy_reads: int = 1) -> None:
         for name in ("present_s", "energy_s", "clock_s"):

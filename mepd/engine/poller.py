@@ -172,12 +172,32 @@ class Poller:
             self._read,
             port=self.transport.description,
             security=self._security.mode,
-            schedule=self.settings.schedule,
         )
+        self._fit_schedule(self._layout)
         self.identity, self._link.serial = identity, identity.serial
         self._intake.adopt(self._store.adopt(identity.serial))
         self._emit(identity)
         self._timetable.start(self._now())
+
+    def _fit_schedule(self, layout: Layout) -> None:
+        configured = self.settings.schedule
+        fitted = configured.fitted(*layout.reads_per_poll)
+        if fitted != configured:
+            present_reads, energy_reads = layout.reads_per_poll
+            self._say.warning(
+                "schedule-fitted",
+                "this meter needs %d reads per BT28 and %d per BT23 poll: the configured "
+                "schedule (present_s = %g, energy_s = %g) would exceed the meter's read budget "
+                "(p.51), so mepd reads every %.1f s and %.1f s instead; raise schedule.present_s "
+                "and schedule.energy_s to at least those to silence this",
+                present_reads,
+                energy_reads,
+                configured.present_s,
+                configured.energy_s,
+                fitted.present_s,
+                fitted.energy_s,
+            )
+        self._timetable = Timetable.of(fitted)
 
     async def _check_idt_version(self) -> None:
         """After a sequence jump: did the table layout change (p.55)?"""

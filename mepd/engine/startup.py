@@ -56,7 +56,6 @@ from mepd.protocol.tables.et54 import INTERFACE_COMPATIBILITY
 from mepd.protocol.tables.et70 import CURRENT_CHANNEL
 from mepd.protocol.tables.names import ENERGY_REGISTERS
 from mepd.readings import MeterIdentity
-from mepd.settings import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -76,15 +75,18 @@ class Layout:
     energy_summations: int
     idt_version: int | None
 
+    @property
+    def reads_per_poll(self) -> tuple[int, int]:
+        """Partial reads (p.8) one BT28 and one BT23 poll take with these dimensions."""
+        return len(plan_bt28(self.dims)), len(plan_bt23(self.dims, self.energy_summations))
+
 
 async def read_plan(read: Read, plan: tuple[PartialRead, ...]) -> bytes:
     """A table in partial reads (p.8), joined by `assemble`, which checks every length."""
     return assemble(plan, [await read(request) for request in plan])
 
 
-async def read_meter(
-    read: Read, *, port: str, security: str, schedule: Schedule
-) -> tuple[MeterIdentity, Layout]:
+async def read_meter(read: Read, *, port: str, security: str) -> tuple[MeterIdentity, Layout]:
     """Identity (BT00, BT01, ET03), dimensions, and on Gen 4 the channel."""
     general = decode_bt00(await read(PartialRead(BT00, 0, BT00_SIZE)))
     for problem in general.problems():
@@ -94,7 +96,7 @@ async def read_meter(
     serial = utility.serial_number.strip() or (info.serial_number or "").strip()
     if not serial:
         raise DecodeError("the meter reports no serial number in ET03 or BT01")
-    layout = await read_layout(read, schedule)
+    layout = await read_layout(read)
     channel = None
     if info.firmware.major >= 4:
         channel = await read_channel(read)
@@ -125,8 +127,8 @@ async def read_meter(
     return identity, layout
 
 
-async def read_layout(read: Read, schedule: Schedule) -> Layout:
-    """BT21, BT27, BT22 and the IDT version; refuses a schedule the layout makes too fast."""
+async def read_layout(read: Read) -> Layout:
+    """BT21, BT27, BT22 and the IDT version."""
     dims = decode_bt21(await read(PartialRead(BT21, 0, BT21_SIZE)))
     selection = None
     if bt27_size(dims):
@@ -136,9 +138,6 @@ async def read_layout(read: Read, schedule: Schedule) -> Layout:
         data_selection = decode_bt22(await read_plan(read, plan_reads(BT22, bt22_size(dims))), dims)
     idt_version = await read_idt_version(read)
     summations = energy_summations(dims, data_selection)
-    present_reads = len(plan_bt28(dims))
-    energy_reads = len(plan_bt23(dims, summations))
-    schedule.validate(present_reads, energy_reads)
     return Layout(dims, selection, data_selection, summations, idt_version)
 
 

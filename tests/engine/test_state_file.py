@@ -109,7 +109,8 @@ def test_fuzzed_content_never_raises_and_loads_only_sane_values(
     path.write_text(json.dumps(value, allow_nan=True))
     state = StateFile(path).load()
     for number, stamp in state.energy.values():
-        assert math.isfinite(number) and number >= 0
+        assert math.isfinite(number)
+        assert number >= 0
         assert math.isfinite(stamp)
     assert state.serial is None or isinstance(state.serial, str)
     for kept in tmp_path.glob("fuzz.json*"):
