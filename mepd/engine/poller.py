@@ -17,24 +17,27 @@ from datetime import UTC, datetime
 
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
+from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
 from mepd.engine.intake import Intake
 from mepd.engine.link import LinkState
 from mepd.engine.recovery import SILENCE_BACKOFF, RecoveryLadder, Step
 from mepd.engine.security import SecurityNegotiation
 from mepd.engine.session import Session
-from mepd.engine.startup import Layout, explain_alerts, read_idt_version, read_meter, read_plan
+from mepd.engine.startup import (
+    Layout,
+    explain_alerts,
+    fit_schedule,
+    read_idt_version,
+    read_meter,
+    read_plan,
+)
 from mepd.engine.state import StateStore
 from mepd.engine.timetable import Timetable
-from mepd.errors import LinkError
+from mepd.errors import MepdError
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
 from mepd.protocol.errors import (
-    AuthenticationError,
     DecodeError,
-    MepTimeoutError,
-    ProtocolError,
-    ResponseError,
-    SequenceError,
 )
 from mepd.protocol.tables import BT52, plan_bt23, plan_bt28
 from mepd.protocol.tables.bt52 import BT52_SIZE
@@ -42,6 +45,16 @@ from mepd.readings import Diagnostics, Event, LinkStatus, MeterIdentity
 from mepd.settings import MeterSettings
 
 log = logging.getLogger(__name__)
+
+# The poller's own diagnostics; the session's come from `SessionStats`.
+COUNTERS = (
+    "transceiver_resets",
+    "port_reopens",
+    "link_losses",
+    "quarantined",
+    "jumps_accepted",
+    "readings",
+)
 
 
 class Poller:
@@ -62,17 +75,7 @@ class Poller:
         self._wall = wall_clock
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter
         self.ladder = RecoveryLadder(control.can_power_cycle)
-        self.counters: dict[str, int] = dict.fromkeys(
-            (
-                "transceiver_resets",
-                "port_reopens",
-                "link_losses",
-                "quarantined",
-                "jumps_accepted",
-                "readings",
-            ),
-            0,
-        )
+        self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self.identity: MeterIdentity | None = None
         self._layout: Layout | None = None
         self._store = StateStore(settings.state_path)
@@ -88,6 +91,9 @@ class Poller:
         self._alert_pending = False
         self._last_alert_check = float("-inf")
         self._link_errors = 0
+        self._failures = FailureRun()
+        # What the recovery ladder actually did since the meter last answered, for the log.
+        self._recovery = dict.fromkeys(("transceiver power cycles", "port reopens", "waits"), 0)
         self._last_diagnostics = float("-inf")
         self.cycle_listeners: list[Callable[[], None]] = []
         # Loop time by which the loop promised to show progress again: the end of the last
@@ -116,36 +122,37 @@ class Poller:
             await self._shut_down()
 
     async def _guarded_cycle(self) -> None:
-        # On trial (the other mode, after 0x0B): silence means "not offered", like 0x0B.
         trial = self._security.on_trial
         try:
             await self._cycle()
-        except AuthenticationError:
-            await self._after_refusal()
-        except MepTimeoutError:
-            if trial:
-                await self._after_refusal()
-            else:
-                await self._after_silence()
-        except LinkError as error:
-            await self._after_link_error(error)
-        except SequenceError as error:
-            # The exchange's resync budget ran out (a 0x0C storm): start afresh shortly.
-            self._say.warning("sequence", "meter keeps asking for another sequence: %s", error)
-            await self._pause(1.0)
-        except ResponseError as error:
-            # A verified refusal (0x01-0x05) of a read every meter answers: odd, not fatal.
-            self._say.warning("refused", "meter refused a read: %s", error)
-            await self._pause(5.0)
-        except ProtocolError as error:
-            # Exchange budgets exhausted (0x0C storm, corrupt answers): try again shortly.
-            log.debug("exchange failed: %s", error)
-            if trial:
-                await self._after_refusal()
-            else:
-                await self._pause(1.0)
+        except MepdError as error:
+            await self._after_failure(error, policy_for(error), trial=trial)
         self._show(self._link.check_stale(self._now()))
         self._maybe_report_diagnostics()
+
+    async def _after_failure(self, error: MepdError, policy: FailurePolicy, *, trial: bool) -> None:
+        """Carry out the row of `FAILURES` that `error` falls under."""
+        if trial and policy.refusal_on_trial:
+            await self._after_refusal()
+            return
+        if policy.remedy is Remedy.REFUSAL:
+            await self._after_refusal()
+        elif policy.remedy is Remedy.LADDER:
+            await self._after_silence()
+        elif policy.remedy is Remedy.REOPEN:
+            await self._after_link_error(error)
+        else:
+            self._say.log(
+                policy.level,
+                policy.name,
+                "%s: %s; trying again in %.0f s",
+                policy.meaning,
+                error,
+                policy.pause_s,
+            )
+            if self._failures.add(policy):
+                self._show(self._link.down(f"{policy.meaning}: {error}"))
+            await self._pause(policy.pause_s)
 
     async def _cycle(self) -> None:
         if not self._port_open:
@@ -173,31 +180,14 @@ class Poller:
             port=self.transport.description,
             security=self._security.mode,
         )
-        self._fit_schedule(self._layout)
+        self._timetable = Timetable.of(
+            fit_schedule(self.settings.schedule, self._layout, self._say)
+        )
         self.identity, self._link.serial = identity, identity.serial
         self._intake.adopt(self._store.adopt(identity.serial))
         self._emit(identity)
+        self._on_result()
         self._timetable.start(self._now())
-
-    def _fit_schedule(self, layout: Layout) -> None:
-        configured = self.settings.schedule
-        fitted = configured.fitted(*layout.reads_per_poll)
-        if fitted != configured:
-            present_reads, energy_reads = layout.reads_per_poll
-            self._say.warning(
-                "schedule-fitted",
-                "this meter needs %d reads per BT28 and %d per BT23 poll: the configured "
-                "schedule (present_s = %g, energy_s = %g) would exceed the meter's read budget "
-                "(p.51), so mepd reads every %.1f s and %.1f s instead; raise schedule.present_s "
-                "and schedule.energy_s to at least those to silence this",
-                present_reads,
-                energy_reads,
-                configured.present_s,
-                configured.energy_s,
-                fitted.present_s,
-                fitted.energy_s,
-            )
-        self._timetable = Timetable.of(fitted)
 
     async def _check_idt_version(self) -> None:
         """After a sequence jump: did the table layout change (p.55)?"""
@@ -242,6 +232,7 @@ class Poller:
         reading = self._intake.present(data, layout, self._serial(), self._wall())
         if reading is not None:
             self._emit(reading)
+            self._on_result()
 
     async def _poll_energy(self) -> None:
         layout = self._require_layout()
@@ -249,6 +240,7 @@ class Poller:
         reading = self._intake.energy(data, layout, self._serial(), self._wall(), self._store.state)
         if reading is not None:
             self._emit(reading)
+            self._on_result()
             self._store.save(self._wall().timestamp())
 
     async def _poll_clock(self) -> None:
@@ -267,11 +259,17 @@ class Poller:
         if answer.key_accepted_again:
             log.warning("the meter accepts the key again")
         if self.ladder.succeeded():
-            self._say.warning(
-                "answers",
-                "meter answers again (recovery so far: %s)",
-                ", ".join(f"{step.value} x{n}" for step, n in self.ladder.counts.items() if n),
-            )
+            done = ", ".join(f"{n} {what}" for what, n in self._recovery.items() if n)
+            self._say.warning("answers", "meter answers again (%s)", done or "no recovery needed")
+            self._recovery = dict.fromkeys(self._recovery, 0)
+
+    def _on_result(self) -> None:
+        """A poll gave something usable (start-up done, a reading, the clock): the link is up.
+
+        Not every verified answer: a meter whose answers verify but cannot be decoded must not
+        look live while nothing is published.
+        """
+        self._failures.clear()
         self._show(self._link.answered(self._now()))
 
     async def _after_silence(self) -> None:
@@ -289,23 +287,28 @@ class Poller:
             if attempt in (0, 5) or attempt % 30 == 0:
                 self._say.warning(
                     f"backoff-{attempt}",
-                    "still no answer from the meter on %s after %d attempts; trying every %.0f s "
-                    "(check the cable, the MEP ENABLE line and the meter's MEP port)",
+                    "still no answer from the meter on %s after %d attempts; next try in %.0f s, "
+                    "the wait doubling up to %.0f s (check the cable, the MEP ENABLE line and "
+                    "the meter's MEP port)",
                     self.transport.description,
                     self.ladder.failures,
                     delay,
+                    SILENCE_BACKOFF.cap_s,
                 )
             self._show(self._link.down("meter does not answer"))
+            self._recovery["waits"] += 1
             await self._pause(delay)
         if step in (Step.POWER_CYCLE, Step.BACKOFF) and self.control.can_power_cycle:
             self.counters["transceiver_resets"] += 1
+            self._recovery["transceiver power cycles"] += 1
             await self.control.power_cycle()
             self.session.reset_link()
         if step in (Step.REOPEN, Step.BACKOFF):
             self.counters["port_reopens"] += 1
+            self._recovery["port reopens"] += 1
             await self._close_port()
 
-    async def _after_link_error(self, error: LinkError) -> None:
+    async def _after_link_error(self, error: MepdError) -> None:
         self._link_errors += 1
         await self._close_port()
         if self._link_errors == 1:

@@ -12,6 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from mepd.logs import Throttle
 from mepd.protocol import PartialRead
 from mepd.protocol.errors import DecodeError, ResponseError
 from mepd.protocol.tables import (
@@ -56,6 +57,7 @@ from mepd.protocol.tables.et54 import INTERFACE_COMPATIBILITY
 from mepd.protocol.tables.et70 import CURRENT_CHANNEL
 from mepd.protocol.tables.names import ENERGY_REGISTERS
 from mepd.readings import MeterIdentity
+from mepd.settings import Schedule
 
 log = logging.getLogger(__name__)
 
@@ -183,3 +185,24 @@ def energy_summations(dims: ActualRegister, selection: DataSelection | None) -> 
     wanted = {SOURCES_BY_NAME[name].id for name in ENERGY_REGISTERS if name in SOURCES_BY_NAME}
     positions = [i for i, source in enumerate(selection.summation_sources) if source in wanted]
     return (max(positions) + 1) if positions else 0
+
+
+def fit_schedule(configured: Schedule, layout: Layout, say: Throttle) -> Schedule:
+    """The configured schedule, slowed if this layout needs several reads per table (p.51)."""
+    fitted = configured.fitted(*layout.reads_per_poll)
+    if fitted != configured:
+        present_reads, energy_reads = layout.reads_per_poll
+        say.warning(
+            "schedule-fitted",
+            "this meter needs %d reads per BT28 and %d per BT23 poll: the configured schedule "
+            "(present_s = %g, energy_s = %g) would exceed the meter's read budget (p.51), so "
+            "mepd reads every %.1f s and %.1f s instead; raise schedule.present_s and "
+            "schedule.energy_s to at least those to silence this",
+            present_reads,
+            energy_reads,
+            configured.present_s,
+            configured.energy_s,
+            fitted.present_s,
+            fitted.energy_s,
+        )
+    return fitted
