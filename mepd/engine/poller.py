@@ -28,7 +28,7 @@ from mepd.engine.recovery import (
     RecoveryLadder,
     Step,
 )
-from mepd.engine.session import Session
+from mepd.engine.session import Session, session_for
 from mepd.engine.state import MeterState, StateFile
 from mepd.errors import LinkError
 from mepd.logs import Throttle
@@ -583,20 +583,14 @@ class Poller:
         self.session = self._new_session()
 
     def _new_session(self) -> Session:
-        key = self.settings.key
-        session: Session
-        if self.security == "tls":
-            from mepd.drivers.tls_engine import client_engine_factory  # noqa: PLC0415
-            from mepd.engine.tls_session import TlsSession  # noqa: PLC0415
-
-            session = TlsSession(
-                self.transport,
-                key,
-                client_id=self.settings.tls_client_id,
-                engine=client_engine_factory(self.settings.tls_engine),
-            )
-        else:
-            session = Session(self.transport, key, encrypt=self.settings.encrypt)
+        session = session_for(
+            self.security,
+            self.transport,
+            self.settings.key,
+            encrypt=self.settings.encrypt,
+            tls_client_id=self.settings.tls_client_id,
+            tls_engine=self.settings.tls_engine,
+        )
         session.resync_listeners.append(self._on_resync)
         session.alert_listeners.append(self._on_alert)
         return session
