@@ -17,7 +17,7 @@ from typing import Any
 
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
-from mepd.engine.session import Session
+from mepd.engine.session import Session, session_for
 from mepd.errors import ConfigError
 from mepd.protocol import FullRead, MepKey
 from mepd.protocol.codes import EXTENDED_BASE
@@ -133,7 +133,7 @@ async def dump_table(
     control.start()
     await transport.open()
     try:
-        reader = _Reader(Session(transport, key, encrypt=encrypt))
+        reader = _Reader(session_for("rc4", transport, key, encrypt=encrypt))
         if count is None and table in _SIZED:
             count = _SIZED[table](await reader.dims()) - offset
         if count is None and offset == 0:

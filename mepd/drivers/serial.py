@@ -81,6 +81,9 @@ class SerialPort:
         except (serial.SerialException, OSError) as error:
             raise LinkError(describe_open_failure(self._path, error)) from None
         self._transport, self._receiver = transport, receiver
+        # pyserial-asyncio connects the protocol and starts reading in callbacks it has only
+        # scheduled: let them run, so the port reads (and can be paused) once open returns.
+        await asyncio.sleep(0)
         log.debug("opened %s at %d baud", self._path, self._baud)
 
     async def close(self) -> None:
@@ -117,6 +120,17 @@ class SerialPort:
         if not data and receiver.closed:
             raise self._lost(receiver)
         return data
+
+    def pause_reading(self) -> None:
+        """Take the port off the event loop's selector: bytes wait in the tty's buffer (4 KiB
+        on Linux, several frames) and wake nobody until `resume_reading()`."""
+        if isinstance(self._transport, asyncio.ReadTransport) and self.is_open:
+            self._transport.pause_reading()
+
+    def resume_reading(self) -> None:
+        """Back on the selector; what came meanwhile arrives in one read."""
+        if isinstance(self._transport, asyncio.ReadTransport) and self.is_open:
+            self._transport.resume_reading()
 
     def discard_input(self) -> int:
         if self._receiver is None:

@@ -1,12 +1,13 @@
 """What the session needs from a byte link, and nothing more.
 
 The serial driver implements it for real ports and ptys; the simulator's in-process link
-implements it for unit tests. The session never learns which one it talks to.
+implements it for unit tests. The session never learns which one it talks to; it only asks
+whether a transport also offers the optional `ReadPausing`.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Transport(Protocol):
@@ -37,3 +38,18 @@ class Transport(Protocol):
     def discard_input(self) -> int:
         """Drop bytes already received (stale answers between exchanges); return how many."""
         ...
+
+
+@runtime_checkable
+class ReadPausing(Protocol):
+    """Optional: a transport that can stop taking bytes from the OS for a while.
+
+    While the session sleeps through a frame's time on the wire (it cannot complete sooner at
+    the baud rate), a paused reader lets the bytes wait in the kernel instead of waking the
+    process for every few bytes the UART hands over. Nothing is lost: `resume_reading()`
+    takes everything that came meanwhile.
+    """
+
+    def pause_reading(self) -> None: ...
+
+    def resume_reading(self) -> None: ...

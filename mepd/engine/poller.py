@@ -22,7 +22,7 @@ from mepd.engine.intake import Intake
 from mepd.engine.link import LinkState
 from mepd.engine.recovery import SILENCE_BACKOFF, RecoveryLadder, Step
 from mepd.engine.security import SecurityNegotiation
-from mepd.engine.session import Session
+from mepd.engine.session import Session, session_for
 from mepd.engine.startup import (
     Layout,
     explain_alerts,
@@ -330,20 +330,14 @@ class Poller:
         await self._pause(decision.pause_s)
 
     def _new_session(self) -> Session:
-        key = self.settings.key
-        session: Session
-        if self._security.mode == "tls":
-            from mepd.drivers.tls_engine import client_engine_factory  # noqa: PLC0415
-            from mepd.engine.tls_session import TlsSession  # noqa: PLC0415
-
-            session = TlsSession(
-                self.transport,
-                key,
-                client_id=self.settings.tls_client_id,
-                engine=client_engine_factory(self.settings.tls_engine),
-            )
-        else:
-            session = Session(self.transport, key, encrypt=self.settings.encrypt)
+        session = session_for(
+            self._security.mode,
+            self.transport,
+            self.settings.key,
+            encrypt=self.settings.encrypt,
+            tls_client_id=self.settings.tls_client_id,
+            tls_engine=self.settings.tls_engine,
+        )
         session.resync_listeners.append(self._on_resync)
         session.alert_listeners.append(self._on_alert)
         return session

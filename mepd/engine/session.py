@@ -1,60 +1,31 @@
 """The request/response session: one request in flight, spaced and timed as the guide says.
 
-Layering: a `Transport` moves bytes; `FrameDecoder` cuts them into frames; `Exchange` decides
-resends and resynchronisations; this module adds the clock. It enforces p.21: at least 100 ms
-between requests, and a 500 ms response timeout measured from the request's last byte on the
-wire to the response's first two bytes. And p.51: every frame, resends included, is paced by
-a token bucket, so the meter never sees more than one read a second on average.
+Layering: a `Transport` moves bytes; a `Link` (RC4 frames or a TLS session, `link.py`) turns
+each request into a step machine that decides resends and resynchronisations; `ResponseWait`
+decides when an answer is late and whether it was silence or a damaged answer; this module
+adds the clock and keeps the books. It enforces p.21: at least 100 ms between requests, and a
+500 ms response timeout measured from the request's last byte on the wire to the response's
+first two bytes. And p.51: every frame, resends and handshake flights included, is paced by a
+token bucket, so the meter never sees more than one read a second on average.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import secrets
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, fields
-from typing import Protocol
+from dataclasses import dataclass, field, fields
+from typing import Literal
 
-from mepd.drivers.transport import Transport
-from mepd.protocol import (
-    Alert,
-    Complete,
-    Discarded,
-    Exchange,
-    Frame,
-    FrameDecoder,
-    MepKey,
-    Request,
-    Response,
-    RetryBudget,
-    Send,
-    SequenceCounter,
-)
+from mepd.drivers.transport import ReadPausing, Transport
+from mepd.engine.rc4_link import Link, Rc4Link, Settled, Steps
+from mepd.protocol import Alert, Complete, Discarded, MepKey, Request, Response, ResponseCode
 from mepd.protocol.errors import AuthenticationError, ResponseError, SequenceError
-from mepd.protocol.exchange import Outcome, Retry
-from mepd.protocol.frames import LENGTH_BYTES, MAX_MESSAGE_BYTES
-from mepd.protocol.timing import (
-    MIN_REQUEST_SPACING_S,
-    RESPONSE_TIMEOUT_S,
-    response_wire_seconds,
-    wire_seconds,
-)
-
-log = logging.getLogger(__name__)
-
-# Once a plausible LEN has arrived, the rest may take a full-size frame's time on the wire
-# with its segment gaps (p.21); this slack covers the meter and the OS in between.
-_FRAME_COMPLETION_SLACK_S = 0.3
-# Once LEN has arrived, the rest of the frame cannot come faster than the baud rate: the
-# session sleeps through all but the last 50 ms of it and then takes what arrived in one go,
-# instead of waking for each few bytes the UART hands over (a 377-byte BT28 answer arrives
-# in dozens of pieces). 50 ms of bytes covers what a UART FIFO or a USB adapter's latency
-# timer (16 ms by default) can hold back, so the nap never makes a frame later.
-_FRAME_TAIL_S = 0.05
-_MIN_NAP_S = 0.01
-
+from mepd.protocol.exchange import Retry
+from mepd.protocol.stream import Event
+from mepd.protocol.timing import MIN_REQUEST_SPACING_S, RESPONSE_TIMEOUT_S, wire_seconds
+from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
+from mepd.protocol.tls.errors import TlsRefusedError
+from mepd.protocol.waiting import Incomplete, ResponseWait, Timeout, Verdict
 
 # A token bucket of rate r and depth B lets at most B + r*T frames into any window of T
 # seconds. The meter's budget is 1 read/s on average (p.51); with B = 12 (start-up reads in
@@ -85,18 +56,12 @@ class ReadBudget:
         self._tokens -= 1.0
 
 
-class Steps(Protocol):
-    """A request's retry state machine: `Exchange` in RC4 mode, `TlsExchange` in TLS mode."""
-
-    def start(self) -> Send: ...
-    def on_response(self, body: bytes) -> Complete | Send: ...
-    def on_incomplete(self) -> Send: ...
-    def on_timeout(self) -> Send: ...
-
-
 @dataclass
 class SessionStats:
-    """Counters since start; the publisher turns them into diagnostic entities."""
+    """Counters since start; the publisher turns them into diagnostic entities.
+
+    One set per session, in either mode; the link adds its mode's own (`Link.counters`).
+    """
 
     frames_sent: int = 0
     exchanges: int = 0
@@ -109,9 +74,21 @@ class SessionStats:
     alerts: int = 0
     discarded_bytes: int = 0
     stale_bytes: int = 0
+    link_counters: Callable[[], dict[str, int]] = field(default=dict, repr=False, compare=False)
 
     def snapshot(self) -> dict[str, int]:
-        return {field.name: getattr(self, field.name) for field in fields(self)}
+        own = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "link_counters"}
+        return {**own, **self.link_counters()}
+
+
+# How an exchange that ended in an error is booked: the counter it adds to, and whether the
+# answer proves the meter holds our key. First match wins: subclasses before their bases.
+ERROR_BOOKS: tuple[tuple[type[ResponseError], str | None, bool], ...] = (
+    (AuthenticationError, "authentication_failures", False),  # 0x0B (p.11), TLS 0x03 (p.9)
+    (SequenceError, None, True),  # a verified 0x0C is signed with our key (p.11)
+    (TlsRefusedError, "refusals", False),  # a bare TLS code (0x01, 0x0A): signed by nobody
+    (ResponseError, "refusals", True),  # a refusal whose digest or record verified
+)
 
 
 class Session:
@@ -120,99 +97,89 @@ class Session:
     def __init__(
         self,
         transport: Transport,
-        key: MepKey,
+        link: Link,
         *,
-        encrypt: bool = False,
-        counter: SequenceCounter | None = None,
         spacing_s: float = MIN_REQUEST_SPACING_S,
         response_timeout_s: float = RESPONSE_TIMEOUT_S,
-        budget: RetryBudget | None = None,
         read_budget: ReadBudget | None = None,
     ) -> None:
         self.transport = transport
-        self._key = key
-        self._encrypt = encrypt
-        # p.11: no prior knowledge of the number is needed; the first answer is usually 0x0C.
-        self._counter = counter or SequenceCounter(secrets.randbits(32))
+        self.link = link
         self._spacing_s = spacing_s
-        self._response_timeout_s = response_timeout_s
-        self._budget = budget or RetryBudget()
         self._read_budget = read_budget or ReadBudget()
-        self._decoder = FrameDecoder()
-        self._frames: deque[bytes] = deque()
+        self._wait = ResponseWait(transport.baud, response_timeout_s=response_timeout_s)
         self._last_sent_end = float("-inf")
-        self._heard = False  # bytes (not alerts) arrived since the last request was sent
-        self.stats = SessionStats()
+        self.stats = SessionStats(link_counters=link.counters)
         self.key_proven = False  # a verified answer arrived since the link was (re)opened
         self.resync_listeners: list[Callable[[], None]] = []
         self.alert_listeners: list[Callable[[], None]] = []
 
-    @property
-    def last_request_at(self) -> float:
-        """Loop time at which the last request left the wire."""
-        return self._last_sent_end
-
     def reset_link(self) -> None:
         """Forget partial input; after a reopen or power cycle the key must prove itself again."""
-        self._decoder.reset()
-        self._frames.clear()
+        self._wait.reset()
+        self.link.reset()
         self.key_proven = False
 
     async def read(self, request: Request) -> bytes:
         return (await self.request(request)).data
 
     async def request(self, request: Request) -> Response:
-        exchange = Exchange(
-            request, self._key, self._counter, encrypt=self._encrypt, budget=self._budget
-        )
+        parts = self.link.parts(request)
+        if len(parts) == 1:
+            return await self._request_one(request)
+        data = b"".join([(await self._request_one(part)).data for part in parts])
+        return Response(ResponseCode.OK, data)
+
+    async def _request_one(self, request: Request) -> Response:
+        attempt = self.link.attempt(request)
         self.stats.exchanges += 1
         try:
-            result = await self.run_exchange(exchange)
+            result = await self._run(attempt.steps)
+        except ResponseError as error:
+            self._book(error)
+            raise
+        else:
             self.key_proven = True
             return result.response
-        except AuthenticationError:
-            self.stats.authentication_failures += 1
-            raise
-        except SequenceError:
-            self.key_proven = True  # a verified 0x0C is signed with our key
-            raise
-        except ResponseError:
-            self.key_proven = True
-            self.stats.refusals += 1
-            raise
         finally:
-            self._account(exchange)
+            self._settle(attempt.settle())
 
-    async def run_exchange(self, exchange: Steps) -> Complete:
-        """Send what `exchange` says, feed it each answer or silence, until it completes."""
-        step = exchange.start()
+    def _book(self, error: ResponseError) -> None:
+        for kind, counter, proves_key in ERROR_BOOKS:
+            if isinstance(error, kind):
+                if counter is not None:
+                    setattr(self.stats, counter, getattr(self.stats, counter) + 1)
+                self.key_proven = self.key_proven or proves_key
+                return
+
+    def _settle(self, settled: Settled) -> None:
+        self.stats.sequence_resyncs += settled.resyncs
+        self.stats.corrupt_responses += settled.corrupt
+        if settled.key_proven:
+            self.key_proven = True
+        if settled.resynced:
+            for listener in self.resync_listeners:
+                listener()
+
+    async def _run(self, steps: Steps) -> Complete:
+        """Send what `steps` says, feed it each answer or silence, until it completes."""
+        step = steps.start()
         while True:
             await self._transmit(step.frame)
-            body = await self._next_frame()
-            if body is None:
-                # Bytes that arrived but made no frame mean an answer damaged on the line;
-                # only true silence counts as a timeout (p.21).
-                heard = self._decoder.reset() or self._heard
-                if heard:
-                    step = exchange.on_incomplete()
-                else:
-                    step = exchange.on_timeout()
-                    self.stats.identical_resends += step.retry is Retry.IDENTICAL
+            answer = await self._answer()
+            if isinstance(answer, Timeout):
+                self.stats.timeouts += 1
+                step = steps.on_timeout()
+                self.stats.identical_resends += step.retry is Retry.IDENTICAL
                 continue
-            result = exchange.on_response(body)
+            if isinstance(answer, Incomplete):
+                # Bytes that made no frame: an answer damaged on the line, not silence (p.21).
+                step = steps.on_incomplete()
+                continue
+            result = steps.on_response(answer)
             if isinstance(result, Complete):
                 return result
             step = result
-
-    def _account(self, exchange: Exchange) -> None:
-        counts = exchange.counts
-        self.stats.timeouts += counts[Outcome.TIMEOUT]
-        self.stats.sequence_resyncs += counts[Outcome.SEQUENCE]
-        self.stats.corrupt_responses += counts[Outcome.CORRUPT]
-        if counts[Outcome.SEQUENCE]:
-            self.key_proven = True
-            for listener in self.resync_listeners:
-                listener()
 
     async def _transmit(self, frame: bytes) -> None:
         loop = asyncio.get_running_loop()
@@ -222,49 +189,75 @@ class Session:
         if wait > 0:
             await asyncio.sleep(wait)
         # Anything that arrived between exchanges answers nobody: drop it before asking.
-        stale = self.transport.discard_input() + len(self._decoder.reset())
-        stale += sum(len(body) + LENGTH_BYTES for body in self._frames)
-        self._frames.clear()
-        self.stats.stale_bytes += stale
-        self._heard = False
+        stale = self.transport.discard_input()
         await self.transport.write(frame)
         self.stats.frames_sent += 1
         self._last_sent_end = loop.time() + wire_seconds(len(frame), self.transport.baud)
+        self.stats.stale_bytes += stale + self._wait.sent(self._last_sent_end)
 
-    async def _next_frame(self) -> bytes | None:
-        """The next frame body, or None when the response timeout runs out (p.21)."""
+    async def _answer(self) -> bytes | Verdict:
+        """The next frame body, or the verdict when none came in time (p.21)."""
         loop = asyncio.get_running_loop()
-        baud = self.transport.baud
-        header_deadline = self._last_sent_end + self._response_timeout_s
-        frame_deadline: float | None = None
-        while not self._frames:
-            if frame_deadline is None and self._decoder.header_seen:
-                frame_deadline = (
-                    loop.time()
-                    + _FRAME_COMPLETION_SLACK_S
-                    + response_wire_seconds(LENGTH_BYTES + MAX_MESSAGE_BYTES, baud)
-                )
-            deadline = frame_deadline if frame_deadline is not None else header_deadline
-            nap = wire_seconds(self._decoder.missing, baud) - _FRAME_TAIL_S
-            if nap >= _MIN_NAP_S:
-                # Never past the deadline: a frame that cannot be complete by then is late
-                # either way.
-                await asyncio.sleep(min(nap, max(0.0, deadline - loop.time())))
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return None
-            self._absorb(await self.transport.read(remaining))
-        return self._frames.popleft()
+        wait = self._wait
+        while (body := wait.frame()) is None:
+            nap = wait.nap(loop.time())
+            if nap > 0:
+                await self._nap(nap)
+            now = loop.time()
+            verdict = wait.expired(now)
+            if verdict is not None:
+                return verdict
+            data = await self.transport.read(wait.deadline() - now)
+            self._count(wait.received(data, loop.time()))
+        return body
 
-    def _absorb(self, data: bytes) -> None:
-        for event in self._decoder.feed(data):
-            if isinstance(event, Frame):
-                self._frames.append(event.body)
-            elif isinstance(event, Alert):
+    async def _nap(self, seconds: float) -> None:
+        """Sleep through bytes that cannot complete a frame sooner; a transport that can
+        stops taking them from the OS meanwhile, so no chunk wakes the process."""
+        transport = self.transport
+        if not isinstance(transport, ReadPausing):
+            await asyncio.sleep(seconds)
+            return
+        transport.pause_reading()
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            transport.resume_reading()
+
+    def _count(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, Alert):
                 # p.17, notes §8: an unregistered reader drops alerts; the poller may look.
                 self.stats.alerts += 1
                 for listener in self.alert_listeners:
                     listener()
             elif isinstance(event, Discarded):
                 self.stats.discarded_bytes += len(event.data)
-                self._heard = True
+
+
+Security = Literal["rc4", "tls"]
+
+
+def session_for(
+    security: Security,
+    transport: Transport,
+    key: MepKey,
+    *,
+    encrypt: bool = False,
+    tls_client_id: int = DEFAULT_CLIENT_ID,
+    tls_engine: str = "pure",
+    read_budget: ReadBudget | None = None,
+) -> Session:
+    """A session in `security` mode: RC4 frames (`encrypt` applies) or a TLS-PSK session with
+    the named engine (`drivers/tls_engine.py`; `ConfigError` if it is not installed)."""
+    link: Link
+    if security == "tls":
+        # Loaded here: the TLS engine pulls in AES-GCM, which an RC4 daemon should not pay for.
+        from mepd.drivers.tls_engine import client_engine_factory  # noqa: PLC0415
+        from mepd.engine.tls_link import TlsLink  # noqa: PLC0415
+
+        engine = client_engine_factory(tls_engine)
+        link = TlsLink(key, client_id=tls_client_id, engine=engine)
+    else:
+        link = Rc4Link(key, encrypt=encrypt)
+    return Session(transport, link, read_budget=read_budget)

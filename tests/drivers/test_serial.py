@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from mepd.drivers.serial import SerialPort, describe_open_failure
+from mepd.drivers.transport import ReadPausing
 from mepd.errors import LinkError
 
 
@@ -51,6 +52,26 @@ async def test_discard_input_drops_what_already_arrived(pty_pair: tuple[int, str
     assert port.discard_input() == 5
     assert await port.read(0.05) == b""
     await port.close()
+
+
+@pytest.mark.asyncio
+async def test_a_paused_port_leaves_bytes_in_the_tty_until_resumed(
+    pty_pair: tuple[int, str],
+) -> None:
+    master, path = pty_pair
+    port = SerialPort(path)
+    await port.open()
+    assert isinstance(port, ReadPausing)
+    port.pause_reading()
+    for piece in (b"\x00\x05", b"ans", b"wer"):
+        os.write(master, piece)
+        await asyncio.sleep(0.01)
+    assert port.discard_input() == 0  # nothing taken from the tty while paused
+    port.resume_reading()
+    assert await port.read(1.0) == b"\x00\x05answer"  # all of it, in one read
+    await port.close()
+    port.pause_reading()  # closed: nothing to pause, no error
+    port.resume_reading()
 
 
 @pytest.mark.asyncio

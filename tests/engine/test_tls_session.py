@@ -1,9 +1,11 @@
-"""TlsSession over a real pseudo-terminal: mepd's serial driver, the simulated meter in TLS
-mode, the guide's timing (p.21, p.51)."""
+"""A TLS-mode session over a real pseudo-terminal: mepd's serial driver, the simulated meter
+in TLS mode, the guide's timing (p.21, p.51). The pacing test runs in-process on a virtual
+clock (tests/virtual_time.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,20 +13,19 @@ from contextlib import asynccontextmanager
 import pytest
 
 from mepd.drivers.serial import SerialPort
-from mepd.drivers.simulator.driver import PtyMeter
+from mepd.drivers.simulator.driver import InProcessLink, InProcessTransport, PtyMeter
 from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
 from mepd.drivers.simulator.port import MeterPort
 from mepd.drivers.simulator.profiles import PROFILES
-from mepd.engine.session import ReadBudget, Session
-from mepd.engine.tls_session import TlsSession
+from mepd.engine.session import ReadBudget, Session, session_for
 from mepd.protocol import MepKey, PartialRead
 from mepd.protocol.errors import AuthenticationError
 from mepd.protocol.tables.bt01 import decode_bt01
 from mepd.protocol.tables.bt21 import decode_bt21
 from mepd.protocol.tables.bt28 import bt28_size, decode_bt28
 from mepd.protocol.tables.ids import BT01, BT21, BT23, BT28
-from mepd.protocol.timing import MIN_REQUEST_SPACING_S
 from mepd.protocol.tls import TlsKeyRejectedError
+from tests.virtual_time import VirtualTimeLoop
 
 KEY = MepKey.parse(DEMO_MBK)
 
@@ -52,7 +53,7 @@ async def tls_meter(**options: object) -> AsyncIterator[tuple[MeterPort, SerialP
 @pytest.mark.asyncio
 async def test_handshake_then_reads_over_the_pty() -> None:
     async with tls_meter() as (port, serial):
-        session = TlsSession(serial, KEY)
+        session = session_for("tls", serial, KEY)
         info = decode_bt01(await session.read(PartialRead(BT01, 0, 24)))
         dims = decode_bt21(await session.read(PartialRead(BT21, 0, 10)))
         present = decode_bt28(await session.read(PartialRead(BT28, 0, bt28_size(dims))), dims)
@@ -61,31 +62,42 @@ async def test_handshake_then_reads_over_the_pty() -> None:
     assert present.values.get("power_import") is not None
     assert len(big) == 465
     assert session.key_proven
-    stats = session.tls_stats
-    assert (stats.tls_handshakes, stats.tls_sessions) == (1, 1)
-    assert stats.frames_sent == 2 + 5  # 0x58, 0x59, then one 0x80 per read (BT23 in two)
-    assert session.stats.snapshot()["tls_sessions"] == 1
+    stats = session.stats.snapshot()
+    assert (stats["tls_handshakes"], stats["tls_sessions"]) == (1, 1)
+    assert stats["frames_sent"] == 2 + 5  # 0x58, 0x59, then one 0x80 per read (BT23 in two)
     link = port.stats
     assert (link.tls_sessions, link.requests_handled, link.rc4_refused) == (1, 5, 0)
     assert (link.too_close_requests, link.throttled_requests) == (0, 0)  # p.21
 
 
-@pytest.mark.asyncio
-async def test_handshake_frames_are_paced_by_the_read_budget() -> None:
-    async with tls_meter() as (_port, serial):
-        session = TlsSession(serial, KEY, read_budget=ReadBudget(rate=4.0, burst=1))
-        started = time.monotonic()
-        await session.read(PartialRead(BT01, 0, 4))
-        await session.read(PartialRead(BT01, 0, 4))
-        elapsed = time.monotonic() - started
+def test_handshake_frames_are_paced_by_the_read_budget() -> None:
+    async def two_reads() -> tuple[Session, float]:
+        loop = asyncio.get_running_loop()
+        port = simulated_meter(
+            PROFILES["gen4"], seed=5, start_wall=1_718_971_200.0, requires_tls=True
+        )
+        async with InProcessLink(port, clock=loop.time) as link:
+            session = session_for(
+                "tls", InProcessTransport(link), KEY, read_budget=ReadBudget(rate=4.0, burst=1)
+            )
+            started = loop.time()
+            await session.read(PartialRead(BT01, 0, 4))
+            await session.read(PartialRead(BT01, 0, 4))
+            return session, loop.time() - started
+
+    loop = VirtualTimeLoop()
+    try:
+        session, elapsed = loop.run_until_complete(two_reads())
+    finally:
+        loop.close()
     assert session.stats.frames_sent == 4
-    assert elapsed >= 3 / 4.0 - 0.02  # 4 frames, one token up front, then 4 a second
+    assert elapsed >= 3 / 4.0  # 4 frames, one token up front, then 4 a second
 
 
 @pytest.mark.asyncio
 async def test_wrong_key_gets_0x03_and_a_clear_message() -> None:
     async with tls_meter() as (port, serial):
-        session = TlsSession(serial, MepKey(b"W" * 16, KEY.key_id))
+        session = session_for("tls", serial, MepKey(b"W" * 16, KEY.key_id))
         with pytest.raises(TlsKeyRejectedError) as rejected:
             await session.read(PartialRead(BT01, 0, 4))
     assert isinstance(rejected.value, AuthenticationError)
@@ -98,47 +110,32 @@ async def test_wrong_key_gets_0x03_and_a_clear_message() -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_lost_session_is_handshaken_again() -> None:
+async def test_a_lost_session_is_handshaken_again(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="mepd.engine")
     async with tls_meter() as (port, serial):
-        session = TlsSession(serial, KEY)
+        session = session_for("tls", serial, KEY)
         resyncs: list[None] = []
         session.resync_listeners.append(lambda: resyncs.append(None))
         await session.read(PartialRead(BT01, 0, 4))
         port.drop_tls_session()  # the meter reset
         assert (await session.read(PartialRead(BT01, 0, 4))) == b"ELON"
-    stats = session.tls_stats
-    assert (stats.tls_lost_sessions, stats.tls_handshakes, stats.tls_sessions) == (1, 2, 2)
-    assert stats.frames_sent == 3 + 4  # 0x80 -> 0x0A, then 0x58, 0x59, 0x80
+    stats = session.stats.snapshot()
+    assert (stats["tls_lost_sessions"], stats["tls_handshakes"], stats["tls_sessions"]) == (1, 2, 2)
+    assert stats["frames_sent"] == 3 + 4  # 0x80 -> 0x0A, then 0x58, 0x59, 0x80
     assert port.stats.tls_no_session == 1
     assert resyncs == [None]  # the poller re-checks the IDT version (p.55)
+    (logged,) = [r.getMessage() for r in caplog.records if "re-established" in r.getMessage()]
+    assert "0x0A" in logged
 
 
 @pytest.mark.asyncio
 async def test_reset_link_starts_a_new_session() -> None:
     async with tls_meter() as (port, serial):
-        session = TlsSession(serial, KEY)
+        session = session_for("tls", serial, KEY)
         await session.read(PartialRead(BT01, 0, 4))
         session.reset_link()
         assert not session.key_proven
         await session.read(PartialRead(BT01, 0, 4))
-    assert session.tls_stats.tls_handshakes == 2
+    assert session.stats.snapshot()["tls_handshakes"] == 2
     assert port.stats.tls_sessions == 2
     assert session.key_proven
-
-
-@pytest.mark.asyncio
-async def test_rc4_is_refused_until_the_session_is_terminated() -> None:
-    async with tls_meter(requires_tls=False, tls="pure") as (port, serial):
-        tls = TlsSession(serial, KEY)
-        await tls.read(PartialRead(BT01, 0, 4))
-        rc4 = Session(serial, KEY)
-        # Two sessions on one line each keep only their own 100 ms spacing (p.21).
-        await asyncio.sleep(MIN_REQUEST_SPACING_S)
-        with pytest.raises(AuthenticationError):
-            await rc4.read(PartialRead(BT01, 0, 4))  # p.8: refused while TLS is on
-        await asyncio.sleep(MIN_REQUEST_SPACING_S)
-        await tls.terminate()
-        await asyncio.sleep(MIN_REQUEST_SPACING_S)
-        assert (await rc4.read(PartialRead(BT01, 0, 4))) == b"ELON"
-    assert port.stats.rc4_refused == 1
-    assert port.stats.tls_terminations == 1

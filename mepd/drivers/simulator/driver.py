@@ -204,6 +204,7 @@ class InProcessTransport:
         self._link = link
         self._description = description
         self._pending = bytearray()
+        self.paused = False
 
     @property
     def description(self) -> str:
@@ -233,6 +234,15 @@ class InProcessTransport:
         data = bytes(self._pending)
         self._pending.clear()
         return data
+
+    def pause_reading(self) -> None:
+        """`ReadPausing`, as the serial port offers it. The bytes already wait in the link's
+        queue and wake nobody until read, so there is nothing to take off a selector; the
+        flag lets a test see the session nap with reading paused."""
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
 
     def discard_input(self) -> int:
         dropped = len(self._pending) + len(self._link.drain())

@@ -115,7 +115,10 @@ class TlsExchange:
         self.handshakes = 0
         self.timeouts = 0
         self.lost_sessions = 0
-        self.recovered: list[str] = []  # why each extra handshake happened, for logs
+        # Why each session lost during this request was then re-established, for logs; a
+        # recovery shows here only once its handshake has completed.
+        self.recovered: list[str] = []
+        self._recovering: str | None = None
 
     def start(self) -> Send:
         if self._channel.established:
@@ -166,6 +169,9 @@ class TlsExchange:
         if not engine.established:
             return self._after_bad_answer(TlsError("the meter's handshake flight ended early"))
         self._channel.counters.sessions += 1
+        if self._recovering is not None:
+            self.recovered.append(self._recovering)
+            self._recovering = None
         return self._send_request()
 
     def on_incomplete(self) -> Send:
@@ -212,7 +218,7 @@ class TlsExchange:
         self._channel.reset()
         if self.handshakes >= self._budget.handshakes:
             raise error
-        self.recovered.append(reason)
+        self._recovering = reason
         return self._handshake()
 
     def _after_bad_answer(self, error: ProtocolError) -> Send:

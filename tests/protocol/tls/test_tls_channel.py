@@ -81,6 +81,36 @@ def test_lost_session_is_handshaken_again() -> None:
     assert meter.tls.stats.tls_no_session == 1
 
 
+def test_a_recovery_is_reported_once_its_handshake_completed() -> None:
+    channel, meter = TlsChannel(PskCredentials(KEY)), Meter()
+    run(channel, meter)
+    meter.tls.drop_session()  # the meter reset
+    exchange = channel.exchange(READ)
+    step = exchange.on_response(meter(exchange.start().frame))  # 0x0A: handshake again
+    assert isinstance(step, Send)
+    assert exchange.recovered == []  # started, not yet re-established
+    step = exchange.on_response(meter(step.frame))  # the meter's flight: 0x59 next
+    assert isinstance(step, Send)
+    assert exchange.recovered == []
+    step = exchange.on_response(meter(step.frame))  # Finished verified: the request goes out
+    assert isinstance(step, Send)
+    assert len(exchange.recovered) == 1
+    assert "0x0A" in exchange.recovered[0]
+
+
+def test_a_recovery_whose_handshake_fails_is_not_reported() -> None:
+    channel, meter = TlsChannel(PskCredentials(KEY)), Meter()
+    run(channel, meter)
+    meter.tls.drop_session()
+    exchange = channel.exchange(READ)
+    exchange.on_response(meter(exchange.start().frame))  # 0x0A: handshake again
+    exchange.on_timeout()  # ...but the meter fell silent
+    with pytest.raises(MepTimeoutError):
+        exchange.on_timeout()
+    assert exchange.recovered == []
+    assert channel.counters.sessions == 1
+
+
 def test_wrong_key_is_0x03_with_a_clear_message_and_no_retry() -> None:
     channel = TlsChannel(PskCredentials(KEY))
     meter = Meter(keys=[MepKey(b"X" * 16, KeyId.MBK)])
