@@ -22,10 +22,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from mepd.config import add_override_arguments, config_from_args
-from mepd.drivers.simulator.profiles import PROFILES
+from mepd.cli.common import EXIT_OK, SIMULATED_PROFILES
+from mepd.config.overrides import add_override_arguments
 
-EXIT_OK = 0
 _CONNECT_TIMEOUT_S = 1.0
 
 log = logging.getLogger(__name__)
@@ -42,7 +41,7 @@ def register(subparsers: Any) -> None:
             "and no hardware. With --serial it reads a real meter instead (give its key)."
         ),
     )
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="gen4")
+    parser.add_argument("--profile", choices=SIMULATED_PROFILES, default="gen4")
     parser.add_argument(
         "--seconds", type=float, default=None, help="stop after this long (default: Ctrl-C)"
     )
@@ -63,8 +62,10 @@ def run(args: argparse.Namespace) -> int:
 
 async def _demo(args: argparse.Namespace, out: TextIO) -> None:
     from mepd.cli.broker import EmbeddedBroker  # noqa: PLC0415
+    from mepd.config.load import config_from_args  # noqa: PLC0415
     from mepd.drivers.simulator.driver import PtyMeter  # noqa: PLC0415
     from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter  # noqa: PLC0415
+    from mepd.drivers.simulator.profiles import PROFILES  # noqa: PLC0415
     from mepd.protocol import MepKey  # noqa: PLC0415
     from mepd.service.daemon import serve  # noqa: PLC0415
 

@@ -1,0 +1,34 @@
+"""`mepd run`: the daemon. Polls every configured meter and publishes to MQTT until SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+from mepd.cli.common import EXIT_OK, apply_log_level
+from mepd.config.overrides import add_override_arguments
+
+
+def register(subparsers: Any) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="the daemon: poll the configured meters and publish to MQTT",
+        description=(
+            "Poll every configured meter and publish its readings over MQTT, with Home "
+            "Assistant discovery. Runs until SIGTERM or Ctrl-C; under systemd it reports "
+            "readiness and feeds the watchdog."
+        ),
+    )
+    add_override_arguments(run)
+    run.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from mepd.config.load import config_from_args  # noqa: PLC0415
+    from mepd.service.daemon import serve  # noqa: PLC0415 - the daemon's imports only for `run`
+
+    config = config_from_args(args)
+    apply_log_level(config, args)
+    asyncio.run(serve(config))
+    return EXIT_OK
