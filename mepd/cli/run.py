@@ -25,10 +25,12 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from mepd.config.load import config_from_args  # noqa: PLC0415
+    from mepd.config.isolated import config_in_child  # noqa: PLC0415
+
+    # Loaded in a child that takes pydantic with it: the daemon never holds its memory.
+    config = config_in_child(args)
     from mepd.service.daemon import serve  # noqa: PLC0415 - the daemon's imports only for `run`
 
-    config = config_from_args(args)
     apply_log_level(config, args)
     asyncio.run(serve(config))
     return EXIT_OK

@@ -8,4 +8,5 @@ which needs only `overrides` (the options) and `defaults`, never pays for pydant
   (`document`, against the pydantic models of `schema`, with messages from `problems`), applies
   the overrides, and builds the settings (`build`, with the keys from `keys`/`keysource`).
 - `resolved`: the `Config` and `MeterConfig` those return; plain frozen values.
+- `isolated`: `config_in_child()`, the same load in a forked child, for the long-lived daemon.
 """

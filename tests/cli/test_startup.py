@@ -1,19 +1,24 @@
-"""`mepd --help` and `mepd run --help` import argparse-level code only. What each command
-imports is checked by name, in a fresh interpreter, not by time."""
+"""`mepd --help` and `mepd run --help` import argparse-level code only; `mepd run` holds no
+pydantic. What each command imports is checked by name, in a fresh interpreter, not by time."""
 
 from __future__ import annotations
 
+import argparse
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from mepd.cli import common
+from mepd.config.isolated import config_in_child
+from mepd.config.load import config_from_args
 from mepd.drivers import tls_engine
 from mepd.drivers.simulator.factory import DEMO_MBK
 from mepd.drivers.simulator.faults import FAULT_NAMES
 from mepd.drivers.simulator.profiles import PROFILES
+from mepd.errors import ConfigError
 from mepd.protocol.timing import DEFAULT_BAUD
 from tests.config.helpers import DEMO_KEY
 
@@ -106,3 +111,49 @@ def test_the_help_names_what_the_simulator_offers() -> None:
     assert common.FAULT_NAMES == FAULT_NAMES
     assert common.TLS_ENGINES == tls_engine.ENGINES
     assert common.DEFAULT_BAUD == DEFAULT_BAUD
+
+
+def test_run_loads_its_configuration_without_pydantic(tmp_path: Path) -> None:
+    """The daemon's process never imports pydantic: the configuration comes from a child."""
+    key = tmp_path / "mbk"
+    key.write_text(DEMO_KEY)
+    key.chmod(0o600)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[meter]\nkey_file = "{key}"\n[gpio]\nenabled = false\n')
+    script = (
+        "import argparse, sys\n"
+        "from pathlib import Path\n"
+        "from mepd.config.isolated import config_in_child\n"
+        f"loaded = config_in_child(argparse.Namespace(config=Path({str(config)!r})))\n"
+        "print(loaded.meters[0].key_origin)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'pydantic_core')"
+        " or m.startswith('mepd.config.')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    origin, modules = result.stdout.splitlines()
+    assert origin == f"key file {key}"
+    assert modules == "['mepd.config.isolated', 'mepd.config.resolved']"
+
+
+def test_run_gets_the_same_configuration_and_errors_as_an_in_process_load(
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "mbk"
+    key.write_text(DEMO_KEY)
+    key.chmod(0o600)
+    good = tmp_path / "good.toml"
+    good.write_text(f'[meter]\nkey_file = "{key}"\n[mqtt]\nusername = "u"\npassword = "pw"\n')
+    args = argparse.Namespace(config=good, mqtt="mqtt://u:secret@127.0.0.1:1")
+    assert config_in_child(args, environ={}) == config_from_args(args, environ={})
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[serial]\nbaud = "x"\n')
+    with pytest.raises(ConfigError) as in_process:
+        config_from_args(argparse.Namespace(config=bad), environ={})
+    with pytest.raises(ConfigError) as in_child:
+        config_in_child(argparse.Namespace(config=bad), environ={})
+    assert str(in_child.value) == str(in_process.value)
+    assert "line 2, serial.baud" in str(in_child.value)
