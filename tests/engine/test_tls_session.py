@@ -24,7 +24,7 @@ from mepd.protocol.tables.bt21 import decode_bt21
 from mepd.protocol.tables.bt28 import bt28_size, decode_bt28
 from mepd.protocol.tables.ids import BT01, BT21, BT23, BT28
 from mepd.protocol.timing import MIN_REQUEST_SPACING_S
-from mepd.protocol.tls import TlsKeyRejectedError
+from mepd.protocol.tls.errors import TlsKeyRejectedError
 
 KEY = MepKey.parse(DEMO_MBK)
 
