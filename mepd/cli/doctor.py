@@ -9,7 +9,6 @@ test read) and prints the lot. Exit 0 when nothing failed, 1 otherwise; warnings
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
@@ -50,6 +49,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 - the event loop only when the command runs
     import logging  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
@@ -194,6 +194,8 @@ async def broker_check(mqtt: MqttSettings) -> Check:
 
 async def birth_check(mqtt: MqttSettings, discovery: DiscoverySettings) -> Check:
     """Is HA's birth message retained? If not, mepd only hears it when HA (re)starts."""
+    import asyncio  # noqa: PLC0415
+
     from mepd.publish.client import MqttConnection  # noqa: PLC0415
 
     heard: list[tuple[bytes, bool]] = []

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from mepd.cli.common import EXIT_OK, add_meter_argument, apply_log_level, choose_meter, make_control
@@ -28,6 +27,8 @@ def register(subparsers: Any) -> None:
 
 
 def _dump(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 - the event loop only when the command runs
+
     from mepd.cli.table_dump import (  # noqa: PLC0415
         describe,
         dump_table,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from mepd.cli.common import EXIT_OK, add_meter_argument, apply_log_level, choose_meter, make_control
@@ -28,6 +27,8 @@ def register(subparsers: Any) -> None:
 
 
 def _probe(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 - the event loop only when the command runs
+
     from mepd.cli.meter_probe import probe, report  # noqa: PLC0415
     from mepd.config.load import config_from_args  # noqa: PLC0415
     from mepd.drivers.serial import SerialPort  # noqa: PLC0415

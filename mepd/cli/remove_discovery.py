@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from typing import Any
 
@@ -27,6 +26,8 @@ def register(subparsers: Any) -> None:
 
 
 def _remove_discovery(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 - the event loop only when the command runs
+
     from mepd.config.load import config_from_args  # noqa: PLC0415
     from mepd.publish.removal import remove_discovery  # noqa: PLC0415
 

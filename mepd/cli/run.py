@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
 from mepd.cli.common import EXIT_OK, apply_log_level
@@ -25,6 +24,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 - the event loop only when the command runs
+
     from mepd.config.isolated import config_in_child  # noqa: PLC0415
 
     # Loaded in a child that takes pydantic with it: the daemon never holds its memory.
