@@ -4,7 +4,8 @@
 
 Runs of `mepd run` against the bench's simulator and Mosquitto, each in its own process:
 
-1. `python -X importtime`: import time by module, and the whole start to the first publish;
+1. `python -X importtime`: import time by module, and the whole start to the first publish
+   (with the imports of the child that loads the configuration, mepd.config.isolated);
 2. `python -m cProfile`: the functions that cost CPU per reading (the start-up is included;
    the run is long enough for it to be a small share);
 3. under tracemalloc (bench/traced_daemon.py): net growth per reading and its sites, and
