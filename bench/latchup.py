@@ -59,7 +59,7 @@ async def _wait(
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     Device.pin_factory = MockFactory()
-    from mepd.config import load_config  # noqa: PLC0415 - after the pin factory is set
+    from mepd.config.load import load_config  # noqa: PLC0415 - after the pin factory is set
     from mepd.drivers.simulator.driver import PtyMeter  # noqa: PLC0415
     from mepd.drivers.simulator.factory import simulated_meter  # noqa: PLC0415
     from mepd.drivers.simulator.power import GpioPinPower  # noqa: PLC0415

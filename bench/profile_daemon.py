@@ -2,14 +2,17 @@
 
     .venv/bin/python bench/profile_daemon.py [--seconds N] [--json out.json]
 
-Four runs of `mepd run` against the bench's simulator and Mosquitto, each in its own process:
+Runs of `mepd run` against the bench's simulator and Mosquitto, each in its own process:
 
-1. `python -X importtime`: import time by module, and the whole start to the first publish;
+1. `python -X importtime`: import time by module, and the whole start to the first publish
+   (with the imports of the child that loads the configuration, mepd.config.isolated);
 2. `python -m cProfile`: the functions that cost CPU per reading (the start-up is included;
    the run is long enough for it to be a small share);
 3. under tracemalloc (bench/traced_daemon.py): net growth per reading and its sites, and
    the largest transient (peak above the steady level) during the window;
-4. plain: the RSS split by mapping (which shared libraries, how much Python heap).
+4. plain: the RSS split by mapping (which shared libraries, how much Python heap);
+5. plain, twice: the peak RSS (VmHWM) after --seconds, with a USB adapter (no GPIO) and with
+   the HAT's lines (gpiozero imported, on its MockFactory: GPIOZERO_PIN_FACTORY=mock).
 """
 
 from __future__ import annotations
@@ -41,14 +44,14 @@ from bench.subscriber import Subscriber  # noqa: E402
 _IMPORT_LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
 
 
-def _launch(cmd: list[str], log: Path) -> subprocess.Popen[str]:
+def _launch(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         cmd,
         stdout=subprocess.DEVNULL,
         stderr=log.open("w"),
         text=True,
         cwd=_ROOT,
-        env=child_env(),
+        env=env or child_env(),
     )
 
 
@@ -249,6 +252,51 @@ def smaps(tmp: Path) -> dict[str, Any]:
     }
 
 
+_NO_GPIO = "[gpio]\nenabled = false"  # as bench.processes.write_config writes it
+
+
+def _memory_kb(pid: int) -> dict[str, int]:
+    text = Path(f"/proc/{pid}/status").read_text()
+    return {
+        name: int(match[1])
+        for name in ("VmHWM", "VmRSS")
+        if (match := re.search(rf"^{name}:\s+(\d+) kB", text, re.MULTILINE))
+    }
+
+
+def rss(tmp: Path, seconds: float) -> dict[str, Any]:
+    """Peak RSS of `mepd run` `seconds` after its first publish, without and with GPIO."""
+    results: dict[str, Any] = {"seconds": seconds}
+    for case, gpio in (("no_gpio", False), ("hat_gpio", True)):
+        rig = Rig(1, tmp / f"rss-{case}")
+        env = child_env()
+        if gpio:
+            config = rig.config.read_text()
+            assert _NO_GPIO in config, "bench.processes.write_config changed its [gpio] table"
+            rig.config.write_text(config.replace(_NO_GPIO, "[gpio]\nenabled = true"))
+            env["GPIOZERO_PIN_FACTORY"] = "mock"  # the HAT's lines, nothing driven
+        try:
+            with Subscriber(rig.broker.port) as subscriber:
+                daemon = _launch(
+                    [sys.executable, "-m", "mepd", "run", "--config", str(rig.config)],
+                    tmp / f"rss-{case}.log",
+                    env,
+                )
+                _first_publish(subscriber, daemon)
+                time.sleep(seconds)
+                memory = _memory_kb(daemon.pid)
+                stop_daemon(daemon)
+                readings = _presents(subscriber)
+        finally:
+            rig.close()
+        results[case] = {
+            "vm_hwm_mb": memory["VmHWM"] / 1024,
+            "vm_rss_mb": memory["VmRSS"] / 1024,
+            "readings": readings,
+        }
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         prog="bench/profile_daemon.py", description=__doc__.splitlines()[0]
@@ -257,10 +305,10 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--keep", type=Path, help="copy the cProfile output here")
     parser.add_argument(
-        "--only", choices=["importtime", "cprofile", "traced", "smaps"], action="append"
+        "--only", choices=["importtime", "cprofile", "traced", "smaps", "rss"], action="append"
     )
     args = parser.parse_args()
-    chosen = args.only or ["importtime", "cprofile", "traced", "smaps"]
+    chosen = args.only or ["importtime", "cprofile", "traced", "smaps", "rss"]
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="mepd-profile-") as name:
         tmp = Path(name)
@@ -274,6 +322,8 @@ def main() -> int:
             results["traced"] = traced(tmp, args.seconds)
         if "smaps" in chosen:
             results["smaps"] = smaps(tmp)
+        if "rss" in chosen:
+            results["rss"] = rss(tmp, args.seconds)
     print(_render(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
@@ -322,6 +372,15 @@ def _render(results: dict[str, Any]) -> str:
         out.append(f"RSS by mapping: {r['rss_mb']:.1f} MB")
         for name, kb in r["top_kb"].items():
             out.append(f"  {kb / 1024:6.1f} MB  {name}")
+    if "rss" in results:
+        r = results["rss"]
+        out.append(f"peak RSS (VmHWM) {r['seconds']:g} s after the first publish:")
+        for case, label in (("no_gpio", "USB adapter, no GPIO"), ("hat_gpio", "HAT GPIO lines")):
+            row = r[case]
+            out.append(
+                f"  {row['vm_hwm_mb']:5.1f} MB  {label} (VmRSS {row['vm_rss_mb']:.1f} MB, "
+                f"{row['readings']} readings)"
+            )
     return "\n".join(out)
 
 

@@ -1,7 +1,7 @@
 """`mepd doctor`: every check between a fresh Pi and a working gateway, each with its fix.
 
-The host checks (UART, console, Bluetooth, device permissions, key file) live in
-`mepd.cli.doctor_checks` and read files only; this module adds what needs the network or the
+The host checks (UART, console, Bluetooth: `doctor_pi`; device permissions: `doctor_access`;
+key file: `doctor_key`) read files only; this module adds what needs the network or the
 meter (the configuration, the broker and its credentials, Home Assistant's birth message, a
 test read) and prints the lot. Exit 0 when nothing failed, 1 otherwise; warnings pass.
 """
@@ -9,17 +9,16 @@ test read) and prints the lot. Exit 0 when nothing failed, 1 otherwise; warnings
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-from mepd.cli.doctor_checks import SERVICE_USER, Check, Level
-from mepd.config import add_override_arguments, config_from_args
+from mepd.cli.doctor_checks import KEY_FILE, SERVICE_USER, Check, Level
+from mepd.config.overrides import add_override_arguments
 from mepd.errors import ConfigError, MepdError
 
 if TYPE_CHECKING:
-    from mepd.config import Config, MeterConfig
+    from mepd.config.resolved import Config, MeterConfig
     from mepd.settings import DiscoverySettings, MqttSettings
 
 EXIT_OK = 0
@@ -50,6 +49,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 - the event loop only when the command runs
     import logging  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
@@ -95,6 +95,8 @@ async def _collect(args: argparse.Namespace) -> list[Check]:
 
 def _load(args: argparse.Namespace, checks: list[Check]) -> tuple[Config | None, str | None]:
     """The configuration; a key that cannot be read is a finding, not the end of the checks."""
+    from mepd.config.load import config_from_args  # noqa: PLC0415 - pydantic only when run
+
     try:
         config = config_from_args(args)
     except ConfigError as error:
@@ -134,12 +136,8 @@ def _key_fix() -> str:
 def _host_checks(
     meter: MeterConfig, args: argparse.Namespace, key_problem: str | None
 ) -> Iterator[Check]:
-    from mepd.cli.doctor_checks import (  # noqa: PLC0415
-        check_device_access,
-        check_gpio_access,
-        uart_checks,
-        uses_pi_uart,
-    )
+    from mepd.cli.doctor_access import check_device_access, check_gpio_access  # noqa: PLC0415
+    from mepd.cli.doctor_pi import uart_checks, uses_pi_uart  # noqa: PLC0415
 
     if uses_pi_uart(meter.port, args.root):
         yield from uart_checks(args.root)
@@ -149,6 +147,26 @@ def _host_checks(
     if key_problem is None:
         # Loaded with require_key: the key was read and parsed. Say only where it came from.
         yield Check("key", Level.OK, f"meter {meter.name}: a valid key from {meter.key_origin}")
+
+
+def all_host_checks(
+    *,
+    port: str = "/dev/mep0",
+    user: str = SERVICE_USER,
+    root: str | os.PathLike[str] = "/",
+    key_file: str | None = KEY_FILE,
+) -> Iterator[Check]:
+    """Every host check for one port, in the order a person would fix them (no configuration)."""
+    from mepd.cli.doctor_access import check_device_access, check_gpio_access  # noqa: PLC0415
+    from mepd.cli.doctor_key import check_key_file  # noqa: PLC0415
+    from mepd.cli.doctor_pi import uart_checks, uses_pi_uart  # noqa: PLC0415
+
+    if uses_pi_uart(port, root):
+        yield from uart_checks(root)
+    yield check_device_access(port, user, root=root)
+    yield check_gpio_access(user, root=root)
+    if key_file is not None:
+        yield check_key_file(key_file, root=root)
 
 
 async def broker_check(mqtt: MqttSettings) -> Check:
@@ -176,6 +194,8 @@ async def broker_check(mqtt: MqttSettings) -> Check:
 
 async def birth_check(mqtt: MqttSettings, discovery: DiscoverySettings) -> Check:
     """Is HA's birth message retained? If not, mepd only hears it when HA (re)starts."""
+    import asyncio  # noqa: PLC0415
+
     from mepd.publish.client import MqttConnection  # noqa: PLC0415
 
     heard: list[tuple[bytes, bool]] = []
@@ -211,8 +231,8 @@ async def birth_check(mqtt: MqttSettings, discovery: DiscoverySettings) -> Check
 
 
 async def read_check(meter: MeterConfig) -> Check:
-    from mepd.cli.commands import make_control  # noqa: PLC0415
-    from mepd.cli.probe import probe  # noqa: PLC0415
+    from mepd.cli.common import make_control  # noqa: PLC0415
+    from mepd.cli.meter_probe import probe  # noqa: PLC0415
     from mepd.drivers.serial import SerialPort  # noqa: PLC0415
 
     name = f"test read ({meter.name} on {meter.port})"

@@ -1,234 +1,65 @@
-"""`mepd dump TABLE`: one table's verified bytes, in hex and decoded where mepd knows how.
-
-For the times a user or a developer needs to see what the meter really says: every byte shown
-has passed the response digest. Reads are planned within the 465-byte frame limit (p.8) and
-paced by the session like every other read, so dumping never strains the meter's budget.
-"""
+"""`mepd dump TABLE`: one table's verified bytes, in hex and decoded (table_dump.py)."""
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
-from enum import Enum
+import argparse
 from typing import Any
 
-from mepd.drivers.gpio import LinkControl
-from mepd.drivers.transport import Transport
-from mepd.engine.session import Session, session_for
-from mepd.errors import ConfigError
-from mepd.protocol import FullRead, MepKey
-from mepd.protocol.codes import EXTENDED_BASE
-from mepd.protocol.errors import DecodeError
-from mepd.protocol.tables import (
-    BT00,
-    BT01,
-    BT20,
-    BT21,
-    BT22,
-    BT23,
-    BT27,
-    BT28,
-    BT52,
-    ET03,
-    ET04,
-    ET11,
-    ET54,
-    ET70,
-    ActualRegister,
-    Measurements,
-    assemble,
-    bt22_size,
-    bt23_size,
-    bt27_size,
-    bt28_size,
-    decode_bt00,
-    decode_bt01,
-    decode_bt20,
-    decode_bt21,
-    decode_bt22,
-    decode_bt23,
-    decode_bt27,
-    decode_bt28,
-    decode_bt52,
-    decode_et03,
-    decode_et04,
-    decode_et11,
-    decode_et54,
-    decode_et70,
-    plan_reads,
-)
-
-_NAME = re.compile(r"(?i)^\s*(?:(BT|ET|MT)\s*)?(\d{1,5})\s*$")
-_MAX_DUMP_BYTES = 8192  # more than any table a MEP client reads; keeps a typo from reading all day
+from mepd.cli.common import EXIT_OK, add_meter_argument, apply_log_level, choose_meter, make_control
+from mepd.config.overrides import add_override_arguments
 
 
-def parse_table(text: str) -> int:
-    """`BT28`, `ET3`, `MT3` (the vendor's name for ET), or a table number like `2051`."""
-    match = _NAME.match(text)
-    if not match:
-        raise ConfigError(
-            f"{text!r} is not a table: write BT28, ET03 or a table number such as 2051"
-        )
-    prefix, number = (match.group(1) or "").upper(), int(match.group(2))
-    table = number + EXTENDED_BASE if prefix in ("ET", "MT") else number
-    limit = 0xFFFF - (EXTENDED_BASE if prefix in ("ET", "MT") else 0)
-    if number > limit:
-        raise ConfigError(f"{text!r}: table numbers go up to {limit}")
-    return table
-
-
-def table_name(table: int) -> str:
-    return f"ET{table - EXTENDED_BASE:02d}" if table >= EXTENDED_BASE else f"BT{table:02d}"
-
-
-@dataclass(frozen=True)
-class Dump:
-    table: int
-    offset: int
-    data: bytes
-    decoded: object | None  # a table dataclass, or None when mepd has no decoder for it
-    note: str = ""
-
-
-class _Reader:
-    def __init__(self, session: Session) -> None:
-        self.session = session
-        self._dims: ActualRegister | None = None
-
-    async def bytes(self, table: int, offset: int, count: int) -> bytes:
-        plan = plan_reads(table, count, offset=offset)
-        return assemble(plan, [await self.session.read(read) for read in plan])
-
-    async def dims(self) -> ActualRegister:
-        if self._dims is None:
-            self._dims = decode_bt21(await self.bytes(BT21, 0, 10))
-        return self._dims
-
-
-# Tables whose size follows from BT21 (p.199-220): read exactly that much.
-_SIZED: dict[int, Callable[[ActualRegister], int]] = {
-    BT22: bt22_size,
-    BT23: bt23_size,
-    BT27: bt27_size,
-    BT28: bt28_size,
-}
-
-
-async def dump_table(
-    transport: Transport,
-    control: LinkControl,
-    key: MepKey,
-    table: int,
-    *,
-    offset: int = 0,
-    count: int | None = None,
-    encrypt: bool = False,
-) -> Dump:
-    """Read one table (or a slice of it) and decode it when the whole table was read."""
-    if count is not None and not 1 <= count <= _MAX_DUMP_BYTES:
-        raise ConfigError(f"--count must be 1 to {_MAX_DUMP_BYTES} bytes")
-    control.start()
-    await transport.open()
-    try:
-        reader = _Reader(session_for("rc4", transport, key, encrypt=encrypt))
-        if count is None and table in _SIZED:
-            count = _SIZED[table](await reader.dims()) - offset
-        if count is None and offset == 0:
-            data = await reader.session.read(FullRead(table))
-        elif count is None:
-            raise ConfigError("with --offset, give --count too (a full read starts at 0)")
-        else:
-            data = await reader.bytes(table, offset, count) if count > 0 else b""
-        decoded, note = await _decode(reader, table, offset, data)
-        return Dump(table, offset, data, decoded, note)
-    finally:
-        await transport.close()
-        control.stop()
-        control.close()
-
-
-async def _decode(  # noqa: PLR0911 - one return per table family
-    reader: _Reader, table: int, offset: int, data: bytes
-) -> tuple[object, str]:
-    try:
-        if table in (ET04, ET11, ET54, ET70):
-            by_offset = {ET04: decode_et04, ET11: decode_et11, ET54: decode_et54, ET70: decode_et70}
-            return by_offset[table](data, offset=offset), ""
-        if offset:
-            return None, "a slice: decoded only when read from offset 0"
-        simple: dict[int, Callable[[bytes], object]] = {
-            BT00: decode_bt00,
-            BT01: decode_bt01,
-            BT20: decode_bt20,
-            BT21: decode_bt21,
-            BT52: decode_bt52,
-            ET03: decode_et03,
-        }
-        if table in simple:
-            return simple[table](data), ""
-        if table in (BT22, BT27):
-            dims = await reader.dims()
-            return (decode_bt22(data, dims) if table == BT22 else decode_bt27(data, dims)), ""
-        if table == BT23:
-            dims = await reader.dims()
-            sources = decode_bt22(await reader.bytes(BT22, 0, bt22_size(dims)), dims)
-            return decode_bt23(data, dims, sources), ""
-        if table == BT28:
-            dims = await reader.dims()
-            size = bt27_size(dims)
-            selection = decode_bt27(await reader.bytes(BT27, 0, size), dims) if size else None
-            return decode_bt28(data, dims, selection), ""
-    except DecodeError as error:
-        return None, f"does not decode: {error}"
-    return None, "mepd has no decoder for this table"
-
-
-def hex_lines(data: bytes, offset: int = 0) -> list[str]:
-    """16 bytes a line, with the table offset of the first and the printable characters."""
-    lines = []
-    for start in range(0, len(data), 16):
-        chunk = data[start : start + 16]
-        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
-        lines.append(f"{offset + start:06x}  {chunk.hex(' '):<47}  {text}")
-    return lines
-
-
-def describe(value: object, indent: str = "") -> list[str]:
-    """A decoded table as `field: value` lines, measurements with their units."""
-    if isinstance(value, Measurements):
-        return [f"{indent}{m.name}: {m.value:g} {m.unit.symbol}".rstrip() for m in value]
-    if _is_record(value) and dataclasses.is_dataclass(value):
-        lines = []
-        for field in dataclasses.fields(value):
-            item = getattr(value, field.name)
-            if isinstance(item, Measurements) or _is_record(item):
-                lines.append(f"{indent}{field.name}:")
-                lines.extend(describe(item, indent + "  "))
-            else:
-                lines.append(f"{indent}{field.name}: {_scalar(item)}")
-        return lines
-    return [f"{indent}{_scalar(value)}"]
-
-
-def _is_record(item: object) -> bool:
-    """A dataclass instance without a `__str__` of its own (FirmwareVersion prints 4.32.02)."""
-    return (
-        dataclasses.is_dataclass(item)
-        and not isinstance(item, type)
-        and type(item).__str__ is object.__str__
+def register(subparsers: Any) -> None:
+    dump = subparsers.add_parser(
+        "dump",
+        help="print one table of the meter in hex and decoded",
+        description=(
+            "Read TABLE (BT28, ET03, or a number such as 2051) and print its verified bytes "
+            "and, where mepd has a decoder, its fields with units."
+        ),
     )
+    dump.add_argument("table", metavar="TABLE", help="BTnn, ETnn or a table number")
+    dump.add_argument("--offset", type=int, default=0, help="first byte to read (default 0)")
+    dump.add_argument("--count", type=int, default=None, help="bytes to read (default: all)")
+    add_override_arguments(dump)
+    add_meter_argument(dump)
+    dump.set_defaults(handler=_dump)
 
 
-def _scalar(item: Any) -> str:
-    if isinstance(item, bytes):
-        return item.hex(" ") or "(none)"
-    if isinstance(item, Enum):
-        return str(item.name)
-    if isinstance(item, datetime):
-        return item.isoformat()
-    if isinstance(item, tuple) and item and _is_record(item[0]):
-        return "; ".join(", ".join(describe(part)) for part in item)
-    return str(item)
+def _dump(args: argparse.Namespace) -> int:
+    import asyncio  # noqa: PLC0415 - the event loop only when the command runs
+
+    from mepd.cli.table_dump import (  # noqa: PLC0415
+        describe,
+        dump_table,
+        hex_lines,
+        parse_table,
+        table_name,
+    )
+    from mepd.config.load import config_from_args  # noqa: PLC0415
+    from mepd.drivers.serial import SerialPort  # noqa: PLC0415
+
+    table = parse_table(args.table)
+    config = config_from_args(args)
+    apply_log_level(config, args)
+    meter = choose_meter(config, args.meter)
+    key = meter.settings().key
+    dump = asyncio.run(
+        dump_table(
+            SerialPort(meter.port, meter.baud),
+            make_control(meter),
+            key,
+            table,
+            offset=args.offset,
+            count=args.count,
+            encrypt=meter.encrypt,
+        )
+    )
+    print(f"{table_name(table)} (table {table}), {len(dump.data)} bytes from offset {dump.offset}:")
+    print("\n".join(hex_lines(dump.data, dump.offset)) or "(no bytes)")
+    if dump.decoded is not None:
+        print("decoded:")
+        print("\n".join(describe(dump.decoded, "  ")))
+    elif dump.note:
+        print(f"not decoded: {dump.note}")
+    return EXIT_OK

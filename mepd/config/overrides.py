@@ -1,26 +1,20 @@
 """Command-line overrides shared by `run`, `probe`, `dump` and `demo`.
 
-Standard library only at import time: `mepd --help` builds every subcommand's parser, and
-pydantic and the poller's types load only when a configuration is actually read.
+Standard library only: `mepd --help` builds every subcommand's parser from this module, and
+pydantic loads only when a command reads its configuration (`mepd.config.load`).
 """
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 from mepd.config.defaults import DEFAULT_CONFIG_PATH
 from mepd.errors import ConfigError
-
-if TYPE_CHECKING:
-    from mepd.config.resolved import Config
 
 _SCHEMES = {"mqtt": False, "mqtts": True}  # scheme -> TLS
 # Host names as resolvers take them (underscores too: some home networks use them).
@@ -185,29 +179,15 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_args(
-    args: argparse.Namespace,
-    *,
-    environ: Mapping[str, str] = os.environ,
-    require_key: bool = True,
-) -> Config:
-    """Load the configuration named by --config (or the default) and apply the overrides."""
-    from mepd.config.load import load_config  # noqa: PLC0415 - pydantic only when needed
-
+def overrides_from_args(args: argparse.Namespace) -> Overrides:
+    """What --serial, --mqtt, --key-file and --discovery-prefix replace (None: not given)."""
     mqtt = getattr(args, "mqtt", None)
     if isinstance(mqtt, str):  # a Namespace built by hand, not by our parser
         mqtt = parse_mqtt_url(mqtt)
     key_file = getattr(args, "key_file", None)
-    config = getattr(args, "config", None)
-    overrides = Overrides(
+    return Overrides(
         serial=getattr(args, "serial", None),
         mqtt=mqtt,
         key_file=None if key_file is None else Path(key_file),
         discovery_prefix=getattr(args, "discovery_prefix", None),
-    )
-    return load_config(
-        None if config is None else Path(config),
-        environ=environ,
-        require_key=require_key,
-        overrides=overrides,
     )

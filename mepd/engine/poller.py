@@ -183,10 +183,12 @@ class Poller:
         self._timetable = Timetable.of(
             fit_schedule(self.settings.schedule, self._layout, self._say)
         )
+        # The link is up before the identity goes out, as when it went up at the first answer:
+        # the publisher then announces the meter's entities as available at once.
+        self._on_result()
         self.identity, self._link.serial = identity, identity.serial
         self._intake.adopt(self._store.adopt(identity.serial))
         self._emit(identity)
-        self._on_result()
         self._timetable.start(self._now())
 
     async def _check_idt_version(self) -> None:

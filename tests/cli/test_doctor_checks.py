@@ -7,20 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from mepd.cli.doctor_checks import (
-    Check,
-    Level,
-    all_host_checks,
+from mepd.cli.doctor import all_host_checks
+from mepd.cli.doctor_access import check_device_access, check_gpio_access
+from mepd.cli.doctor_checks import Check, Level
+from mepd.cli.doctor_key import check_key_file, check_key_text, describe_key_shape
+from mepd.cli.doctor_pi import (
     boot_file,
     check_bluetooth,
-    check_device_access,
-    check_gpio_access,
-    check_key_file,
-    check_key_text,
     check_serial0,
     check_serial_console,
     config_directives,
-    describe_key_shape,
     pi_model,
 )
 from tests.fake_pi import CMDLINE_WITHOUT_CONSOLE, CONFIG_TXT, PI2, PI3, PI4, PI5, ZERO2W, FakePi

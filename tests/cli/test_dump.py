@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mepd.cli.dump import describe, dump_table, hex_lines, parse_table, table_name
+from mepd.cli.table_dump import describe, dump_table, hex_lines, parse_table, table_name
 from mepd.drivers.gpio import NoLinkControl
 from mepd.drivers.serial import SerialPort
 from mepd.drivers.simulator.driver import PtyMeter

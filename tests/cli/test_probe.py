@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mepd.cli.probe import ProbeError, probe, report
+from mepd.cli.meter_probe import ProbeError, probe, report
 from mepd.drivers.gpio import NoLinkControl
 from mepd.drivers.serial import SerialPort
 from mepd.drivers.simulator.driver import PtyMeter

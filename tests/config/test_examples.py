@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from mepd.config import load as load_module
+from mepd.config import build as build_module
+from mepd.config import keys as keys_module
 from mepd.config.load import load_config
 from mepd.config.problems import _model_in
 from mepd.config.schema import (
@@ -72,8 +73,9 @@ def _values(data: Any, key: str) -> Iterator[Any]:
 def load_example(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Load as mepd would, with every secret it names supplied: the demo key for every key
     file and credential, and every TLS file present."""
-    monkeypatch.setattr(load_module, "read_private_file", lambda *_: DEMO_KEY)
-    monkeypatch.setattr(load_module, "_check_readable", lambda *_: None)
+    monkeypatch.setattr(keys_module, "read_private_file", lambda *_: DEMO_KEY)
+    monkeypatch.setattr(build_module, "read_private_file", lambda *_: DEMO_KEY)
+    monkeypatch.setattr(build_module, "_check_readable", lambda *_: None)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     names = [meter.name for meter in load_config(path, environ={}, require_key=False).meters]
     wanted = {"mbk", *(f"mbk-{name}" for name in names)}

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mepd.config import DEFAULT_CONFIG_PATH, Config, MeterConfig, load_config
+from mepd.config.defaults import DEFAULT_CONFIG_PATH
+from mepd.config.load import load_config
+from mepd.config.resolved import Config, MeterConfig
 from mepd.drivers.hat import DEFAULT_PINS
 from mepd.errors import ConfigError, MepdError
 from mepd.protocol.keys import MepKey

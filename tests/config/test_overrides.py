@@ -11,12 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mepd.config import (
-    MqttUrl,
-    add_override_arguments,
-    config_from_args,
-    parse_mqtt_url,
-)
+from mepd.config.load import config_from_args
+from mepd.config.overrides import MqttUrl, add_override_arguments, parse_mqtt_url
 from mepd.errors import ConfigError
 from mepd.protocol.keys import MepKey
 from mepd.settings import TlsSettings

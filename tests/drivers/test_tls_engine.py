@@ -12,7 +12,10 @@ from mepd.drivers import tls_mbedtls
 from mepd.drivers.tls_engine import ENGINES, check_engine, client_engine_factory, server_engine
 from mepd.errors import ConfigError
 from mepd.protocol.keys import KeyId, MepKey
-from mepd.protocol.tls import PskClient, PskCredentials, PskServer, pure_client
+from mepd.protocol.tls.client import PskClient
+from mepd.protocol.tls.codes import PskCredentials
+from mepd.protocol.tls.engine import pure_client
+from mepd.protocol.tls.server import PskServer
 
 CREDENTIALS = PskCredentials(MepKey(b"\x01" * 16, KeyId.MBK), client_id=100)
 
@@ -117,7 +120,7 @@ def test_engines_interoperate(
 def test_mbed_tls_fails_a_wrong_key_the_way_the_meter_reports_0x03(
     credentials: PskCredentials, alert: int
 ) -> None:
-    from mepd.protocol.tls import TlsError
+    from mepd.protocol.tls.errors import TlsError
 
     client, server = pure_client(credentials), tls_mbedtls.MbedTlsServer(_lookup)
     with pytest.raises(TlsError) as failure:
@@ -128,7 +131,7 @@ def test_mbed_tls_fails_a_wrong_key_the_way_the_meter_reports_0x03(
 
 @mbedtls_only
 def test_python_mbedtls_cannot_send_identity_bytes_above_0x7f() -> None:
-    from mepd.protocol.tls import TlsError
+    from mepd.protocol.tls.errors import TlsError
 
     with pytest.raises(TlsError, match="below 0x80"):
         tls_mbedtls.MbedTlsClient(PskCredentials(CREDENTIALS.key, client_id=0x0080))

@@ -32,7 +32,7 @@ from mepd.protocol.errors import (
     SequenceError,
 )
 from mepd.protocol.timing import wire_seconds
-from mepd.protocol.tls import TlsKeyRejectedError, TlsRefusedError
+from mepd.protocol.tls.errors import TlsKeyRejectedError, TlsRefusedError
 from tests.fakes import FakeMeter, FakeMeterTransport
 from tests.virtual_time import VirtualTimeLoop
 

@@ -24,7 +24,7 @@ from mepd.protocol.tables.bt01 import decode_bt01
 from mepd.protocol.tables.bt21 import decode_bt21
 from mepd.protocol.tables.bt28 import bt28_size, decode_bt28
 from mepd.protocol.tables.ids import BT01, BT21, BT23, BT28
-from mepd.protocol.tls import TlsKeyRejectedError
+from mepd.protocol.tls.errors import TlsKeyRejectedError
 from tests.virtual_time import VirtualTimeLoop
 
 KEY = MepKey.parse(DEMO_MBK)

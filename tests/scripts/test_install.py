@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from mepd.cli.doctor_checks import (
-    Level,
+from mepd.cli.doctor_checks import Level
+from mepd.cli.doctor_key import check_key_file
+from mepd.cli.doctor_pi import (
     check_bluetooth,
-    check_key_file,
     check_serial0,
     check_serial_console,
     config_directives,

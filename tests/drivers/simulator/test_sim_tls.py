@@ -15,13 +15,9 @@ from mepd.protocol.exchange import Complete, Send
 from mepd.protocol.frames import Response
 from mepd.protocol.keys import KeyId, MepKey
 from mepd.protocol.tables.ids import BT01, BT28
-from mepd.protocol.tls import (
-    PskCredentials,
-    TlsChannel,
-    TlsKeyRejectedError,
-    TlsRequestCode,
-    tls_request_frame,
-)
+from mepd.protocol.tls.channel import TlsChannel
+from mepd.protocol.tls.codes import PskCredentials, TlsRequestCode, tls_request_frame
+from mepd.protocol.tls.errors import TlsKeyRejectedError
 from tests.drivers.simulator.conftest import MBK, FakeClockClient
 
 BT01_READ = PartialRead(BT01, 0, 16)

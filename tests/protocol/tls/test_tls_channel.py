@@ -13,14 +13,10 @@ from mepd.protocol.errors import AuthenticationError, MepTimeoutError, ResponseE
 from mepd.protocol.exchange import Complete, Retry, Send
 from mepd.protocol.frames import PartialRead
 from mepd.protocol.keys import KeyId, MepKey
-from mepd.protocol.tls import (
-    PskCredentials,
-    PskServer,
-    TlsChannel,
-    TlsKeyRejectedError,
-    TlsRefusedError,
-    parse_tls_request,
-)
+from mepd.protocol.tls.channel import TlsChannel
+from mepd.protocol.tls.codes import PskCredentials, parse_tls_request
+from mepd.protocol.tls.errors import TlsKeyRejectedError, TlsRefusedError
+from mepd.protocol.tls.server import PskServer
 
 KEY = MepKey(b"K" * 16, KeyId.MBK)
 READ = PartialRead(28, 0, 4)

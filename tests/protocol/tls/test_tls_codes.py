@@ -8,21 +8,21 @@ from mepd.protocol.codes import ResponseCode
 from mepd.protocol.errors import FrameError, ResponseError
 from mepd.protocol.frames import FullRead, PartialRead, PartialWrite
 from mepd.protocol.keys import KeyId, MepKey
-from mepd.protocol.tls import (
+from mepd.protocol.tls.channel import split_read
+from mepd.protocol.tls.codes import (
     MAX_TLS_READ_COUNT,
     PskCredentials,
     TlsRequestCode,
     TlsResponseCode,
+    interpret_c1218,
     parse_psk_identity,
     parse_tls_reply,
     parse_tls_request,
     psk_identity,
-    split_read,
     terminate_frame,
     tls_request_frame,
     tls_response_frame,
 )
-from mepd.protocol.tls.codes import interpret_c1218
 
 
 def test_codes_are_the_guides() -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from mepd.protocol.tls import PskClient, PskServer, TlsError
-from mepd.protocol.tls.errors import AlertDescription
+from mepd.protocol.tls.client import PskClient
+from mepd.protocol.tls.errors import AlertDescription, TlsError
 from mepd.protocol.tls.handshake import (
     HandshakeType,
     ServerHello,
     handshake_message,
 )
 from mepd.protocol.tls.records import ContentType, encode_record, split_records
+from mepd.protocol.tls.server import PskServer
 
 IDENTITY = bytes.fromhex("640000")
 PSK = bytes(range(16))

@@ -19,18 +19,18 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from mepd.protocol.frames import PartialRead
 from mepd.protocol.keys import KeyId, MepKey
 from mepd.protocol.stream import Frame, FrameDecoder
-from mepd.protocol.tls import (
-    PskClient,
+from mepd.protocol.tls.client import PskClient
+from mepd.protocol.tls.codes import (
     PskCredentials,
-    PskServer,
     TlsRequestCode,
     TlsResponseCode,
+    interpret_c1218,
     parse_tls_reply,
     tls_request_frame,
 )
-from mepd.protocol.tls.codes import interpret_c1218
 from mepd.protocol.tls.records import ContentType, Record, RecordCipher, split_records
 from mepd.protocol.tls.schedule import SessionSecrets, psk_premaster, verify_data
+from mepd.protocol.tls.server import PskServer
 from tests.conftest import vector
 
 SESSION = vector("tls_ex1_ex2_session")

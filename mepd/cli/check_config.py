@@ -1,0 +1,47 @@
+"""`mepd check-config FILE`: load a file as `mepd run` would and say what it configures."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from mepd.cli.common import EXIT_OK
+
+
+def register(subparsers: Any) -> None:
+    check = subparsers.add_parser(
+        "check-config",
+        help="validate a configuration file and say what it configures",
+        description=(
+            "Load FILE as `mepd run` would, read every key it names (the key is never printed) "
+            "and print a summary. Exit 0 if it is valid, 1 with the file, line and key if not."
+        ),
+    )
+    check.add_argument("file", metavar="FILE", help="the configuration file to check")
+    check.set_defaults(handler=_check_config)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    from mepd.config.load import load_config  # noqa: PLC0415 - pydantic only when run
+    from mepd.service.daemon import describe_broker  # noqa: PLC0415
+
+    config = load_config(Path(args.file))
+    print(f"{args.file}: valid")
+    for meter in config.meters:
+        lines = "HAT GPIO lines" if meter.gpio else "no GPIO lines"
+        print(
+            f"  meter {meter.name}: {meter.port} at {meter.baud} baud, {lines}, "
+            f"key from {meter.key_origin}, power every {meter.schedule.present_s:g} s, "
+            f"energy every {meter.schedule.energy_s:g} s"
+        )
+    discovery = config.discovery
+    print(f"  MQTT: {describe_broker(config.mqtt)}, topics under {config.mqtt.topic_prefix}/")
+    print(
+        "  Home Assistant discovery: "
+        + (f"on, prefix {discovery.prefix}/" if discovery.enabled else "off")
+    )
+    print(f"  state directory: {config.state_directory}")
+    for warning in config.warnings:
+        print(f"  warning: {warning}")
+    return EXIT_OK

@@ -1,0 +1,104 @@
+"""`mepd probe`: connect, authenticate, read once, and say precisely what happened.
+
+It runs the real poller (the same start-up, pacing and recovery `mepd run` uses) until the
+meter has said who it is and given one power reading and one energy reading, or until the
+poller declares the link down, and turns that into an answer a person can act on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from mepd.drivers.gpio import LinkControl
+from mepd.drivers.transport import Transport
+from mepd.engine.poller import Poller
+from mepd.errors import MepdError
+from mepd.readings import EnergyReading, Event, LinkStatus, MeterIdentity, PresentReading
+from mepd.settings import MeterSettings
+
+# Start-up takes ~10 reads at the guide's pace; silence is declared after the recovery ladder
+# (two timeouts, a power cycle, a reopen: about 8 s); a wrong key after three 0x0B answers.
+DEFAULT_TIMEOUT_S = 45.0
+
+
+_SECURITY_NAMES = {"rc4": "RC4 mode (MEP digests)", "tls": "TLS-PSK mode"}
+
+
+class ProbeError(MepdError):
+    """The meter could not be read; the message says why and what to check."""
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    identity: MeterIdentity
+    present: PresentReading
+    energy: EnergyReading | None  # None when every energy register was quarantined
+
+
+async def probe(
+    settings: MeterSettings,
+    transport: Transport,
+    control: LinkControl,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> ProbeResult:
+    identity: MeterIdentity | None = None
+    present: PresentReading | None = None
+    energy: EnergyReading | None = None
+    failure: LinkStatus | None = None
+    finished = asyncio.Event()
+
+    def collect(event: Event) -> None:
+        nonlocal identity, present, energy, failure
+        if isinstance(event, MeterIdentity):
+            identity = event
+        elif isinstance(event, PresentReading):
+            present = event
+        elif isinstance(event, EnergyReading):
+            energy = event
+        elif isinstance(event, LinkStatus) and not event.up:
+            failure = event
+        if failure is not None or (present is not None and energy is not None):
+            finished.set()
+
+    poller = Poller(settings, transport, control, collect)
+    task = asyncio.create_task(poller.run())
+    try:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(finished.wait(), timeout_s)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        control.close()
+    if failure is not None:
+        raise ProbeError(f"{transport.description}: {failure.reason}")
+    if identity is None or present is None:
+        raise ProbeError(
+            f"{transport.description}: no complete reading within {timeout_s:.0f} s "
+            f"(the meter answered {poller.session.stats.exchanges} requests); run with -v "
+            f"to see the exchange"
+        )
+    return ProbeResult(identity, present, energy)
+
+
+def report(result: ProbeResult) -> list[str]:
+    """What `mepd probe` prints: identity, then every value with its unit."""
+    meter = result.identity
+    lines = [
+        f"meter {meter.serial}: {meter.manufacturer} {meter.model}, firmware {meter.firmware}, "
+        f"hardware {meter.hardware}" + (f", MEP{meter.channel}" if meter.channel else ""),
+        f"  {meter.present_values} present values, {meter.summations} summations, "
+        f"on {meter.port}, {_SECURITY_NAMES.get(meter.security, meter.security)}",
+        f"present values at {result.present.host_time:%Y-%m-%d %H:%M:%S} UTC:",
+    ]
+    lines += [f"  {m.name}: {m.value:g} {m.unit.symbol}".rstrip() for m in result.present.values]
+    if result.energy is not None:
+        lines.append("energy registers:")
+        lines += [
+            f"  {m.name}: {m.value / 1000:.3f} k{m.unit.value}" for m in result.energy.registers
+        ]
+    else:
+        lines.append("energy registers: none passed the plausibility guard (see the log)")
+    return lines
