@@ -259,7 +259,7 @@ async def read_check(meter: MeterConfig) -> Check:
 def _port_fix(message: str) -> str:
     if "in use" in message:
         return "a running mepd holds the port: sudo systemctl stop mepd, then run doctor again"
-    if "rejects the key" in message:
+    if "rejected the key" in message:
         return _key_fix()
     return (
         "check the cable and that the meter's MEP port is enabled by your utility; "

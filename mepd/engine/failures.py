@@ -22,7 +22,7 @@ from mepd.protocol.errors import (
     ResponseError,
     SequenceError,
 )
-from mepd.protocol.tls.errors import TlsError
+from mepd.protocol.tls.errors import TlsError, TlsNotOfferedError
 
 
 class Remedy(Enum):
@@ -30,6 +30,7 @@ class Remedy(Enum):
 
     LADDER = "the recovery ladder: power-cycle the transceiver, reopen the port, back off"
     REFUSAL = "the security negotiation: never retried hot, the key called wrong after three"
+    NOT_OFFERED = "the security negotiation: this port does not speak the mode, go back at once"
     REOPEN = "close the port and open it again after a backoff"
     PAUSE = "try again after the row's pause"
 
@@ -44,9 +45,9 @@ class FailurePolicy:
     # Consecutive occurrences (no reading in between) before the entities go unavailable with
     # `meaning` as the reason; 0: this row never takes the link down itself.
     down_after: int = 0
-    # With security = "auto" and the other mode on trial (after a 0x0B), this failure is
-    # evidence that the mode is not offered (p.8): the negotiation decides instead.
-    refusal_on_trial: bool = False
+    # With security = "auto" and the other mode on trial (after 0x0B twice), this failure is
+    # evidence that the port does not offer that mode (p.8): Remedy.NOT_OFFERED instead.
+    not_offered_on_trial: bool = False
 
 
 FAILURES: tuple[tuple[type[MepdError], FailurePolicy], ...] = (
@@ -61,7 +62,7 @@ FAILURES: tuple[tuple[type[MepdError], FailurePolicy], ...] = (
             "silent",
             "no response within 500 ms, twice (p.21)",
             Remedy.LADDER,
-            refusal_on_trial=True,
+            not_offered_on_trial=True,
         ),
     ),
     (
@@ -96,7 +97,15 @@ FAILURES: tuple[tuple[type[MepdError], FailurePolicy], ...] = (
             Remedy.PAUSE,
             pause_s=5.0,
             down_after=1,
-            refusal_on_trial=True,
+            not_offered_on_trial=True,
+        ),
+    ),
+    (
+        TlsNotOfferedError,
+        FailurePolicy(
+            "tls-not-offered",
+            "the meter's MEP port does not offer TLS (it answered a TLS frame with 0x0B)",
+            Remedy.NOT_OFFERED,
         ),
     ),
     (
@@ -107,7 +116,7 @@ FAILURES: tuple[tuple[type[MepdError], FailurePolicy], ...] = (
             Remedy.PAUSE,
             pause_s=2.0,
             down_after=3,
-            refusal_on_trial=True,
+            not_offered_on_trial=True,
         ),
     ),
     (
@@ -120,7 +129,7 @@ FAILURES: tuple[tuple[type[MepdError], FailurePolicy], ...] = (
             Remedy.PAUSE,
             pause_s=1.0,
             down_after=3,
-            refusal_on_trial=True,
+            not_offered_on_trial=True,
         ),
     ),
     (

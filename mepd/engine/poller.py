@@ -21,7 +21,7 @@ from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
 from mepd.engine.intake import Intake
 from mepd.engine.link import LinkState
 from mepd.engine.recovery import SILENCE_BACKOFF, RecoveryLadder, Step
-from mepd.engine.security import SecurityNegotiation
+from mepd.engine.security import AfterRefusal, SecurityNegotiation
 from mepd.engine.session import Session, session_for
 from mepd.engine.startup import (
     Layout,
@@ -132,11 +132,10 @@ class Poller:
 
     async def _after_failure(self, error: MepdError, policy: FailurePolicy, *, trial: bool) -> None:
         """Carry out the row of `FAILURES` that `error` falls under."""
-        if trial and policy.refusal_on_trial:
-            await self._after_refusal()
-            return
-        if policy.remedy is Remedy.REFUSAL:
-            await self._after_refusal()
+        if policy.remedy is Remedy.NOT_OFFERED or (trial and policy.not_offered_on_trial):
+            await self._carry_out(self._security.on_not_offered(ever_answered=self._answered))
+        elif policy.remedy is Remedy.REFUSAL:
+            await self._carry_out(self._security.on_refusal(ever_answered=self._answered))
         elif policy.remedy is Remedy.LADDER:
             await self._after_silence()
         elif policy.remedy is Remedy.REOPEN:
@@ -318,10 +317,9 @@ class Poller:
         self._show(self._link.down(str(error)))
         await self._pause(SILENCE_BACKOFF.delay(self._link_errors - 1, self._rng))
 
-    async def _after_refusal(self) -> None:
-        """0x0B (or silence on trial): what `SecurityNegotiation` decides, carried out."""
+    async def _carry_out(self, decision: AfterRefusal) -> None:
+        """What `SecurityNegotiation` decided after a refusal or a mode not offered."""
         self.session.reset_link()
-        decision = self._security.on_refusal(ever_answered=self._last_success is not None)
         if decision.switch_to is not None:
             if decision.notice is not None:
                 self._say.warning(f"security-{decision.switch_to}", "%s", decision.notice)
@@ -330,6 +328,10 @@ class Poller:
             log.error("%s", decision.rejected)
             self._show(self._link.down(decision.rejected, authentication_problem=True))
         await self._pause(decision.pause_s)
+
+    @property
+    def _answered(self) -> bool:
+        return self._last_success is not None
 
     def _new_session(self) -> Session:
         session = session_for(

@@ -83,7 +83,7 @@ def test_probe_with_a_wrong_key_exits_1_with_the_reason(
             "probe", "--config", str(daemon_config), "--serial", tty, "--key-file", str(wrong)
         )
     assert result.returncode == 1
-    assert "rejects the key" in result.stderr
+    assert "rejected the key" in result.stderr
     assert "Traceback" not in result.stderr
     assert "WRONG-KEY" not in result.stderr
 

@@ -35,7 +35,7 @@ async def test_probe_prints_identity_and_a_decoded_reading(profile: str) -> None
 async def test_a_wrong_key_is_named_as_such() -> None:
     port = simulated_meter(PROFILES["gen4"], epoch=time.monotonic(), start_wall=time.time())
     async with PtyMeter(port) as pty:
-        with pytest.raises(ProbeError, match="rejects the key"):
+        with pytest.raises(ProbeError, match="rejected the key"):
             await probe(
                 MeterSettings(key=MepKey.parse("WRONG-KEY-WRONG-KEY!")),
                 SerialPort(pty.path),

@@ -8,8 +8,10 @@ import pytest
 
 from mepd.engine.recovery import AUTH_RETRY_BACKOFF, WRONG_KEY_AFTER, WRONG_KEY_BACKOFF
 from mepd.engine.security import (
+    BACK_TO_PROVEN_S,
     AfterAnswer,
     AfterRefusal,
+    Mode,
     SecurityNegotiation,
     rejection_message,
 )
@@ -47,8 +49,11 @@ def test_the_first_mode(configured: Security, remembered: str | None, mode: str)
     assert not security.on_trial  # even a remembered TLS is not on trial: it worked before
 
 
-def test_before_any_answer_one_refusal_tries_the_other_mode() -> None:
+def test_before_any_answer_a_second_refusal_tries_the_other_mode() -> None:
     security = negotiation("auto")
+    first = security.on_refusal(ever_answered=False)
+    assert first == AfterRefusal(AUTH_RETRY_BACKOFF.first_s)  # a bit error heals: RC4 again
+    assert security.mode == "rc4"
     decision = security.on_refusal(ever_answered=False)
     assert decision.switch_to == "tls" == security.mode
     assert decision.pause_s == AUTH_RETRY_BACKOFF.first_s
@@ -61,81 +66,132 @@ def test_before_any_answer_one_refusal_tries_the_other_mode() -> None:
 
 
 def test_once_the_meter_has_answered_a_refusal_is_first_taken_for_noise() -> None:
-    security = negotiation("auto", "tls")
+    security = negotiation("auto", "rc4")
     first = security.on_refusal(ever_answered=True)
     second = security.on_refusal(ever_answered=True)
     assert first == AfterRefusal(AUTH_RETRY_BACKOFF.delay(0))
     assert second == AfterRefusal(AUTH_RETRY_BACKOFF.delay(1))
     assert (first.pause_s, second.pause_s) == (2.0, 4.0)
-    assert security.mode == "tls"
+    assert security.mode == "rc4"
     third = security.on_refusal(ever_answered=True)
-    assert third.switch_to == "rc4"
+    assert third.switch_to == "tls"
     assert third.notice is not None
-    assert "refuses TLS requests" in third.notice
+    assert "refuses RC4 requests" in third.notice
     assert third.pause_s == AUTH_RETRY_BACKOFF.first_s
     assert security.on_trial
 
 
-def test_auto_tries_each_mode_then_calls_the_key_wrong_once() -> None:
-    """A meter without TLS and a wrong key: 0x0B in RC4, then silence (on trial) in TLS."""
+def test_in_tls_mode_a_refused_key_proves_the_port_and_never_switches() -> None:
+    # 0x03 is a TLS-mode answer (p.9): only a port in TLS mode gives it.
+    security = negotiation("auto", "tls")
+    decisions = [security.on_refusal(ever_answered=True) for _ in range(WRONG_KEY_AFTER)]
+    assert {d.switch_to for d in decisions} == {None}
+    assert security.proven == "tls"
+    assert decisions[-1].rejected == rejection_message("auto", "tls", "tls")
+
+
+def _rc4_meter_with_a_wrong_key(security: SecurityNegotiation) -> list[AfterRefusal]:
+    """0x0B twice in RC4, then the TLS trial's frame answered with a bare 0x0B (or silence)."""
+    return [
+        security.on_refusal(ever_answered=False),
+        security.on_refusal(ever_answered=False),
+        security.on_not_offered(ever_answered=False),
+    ]
+
+
+def test_an_rc4_port_that_refuses_tls_is_proven_and_the_key_called_wrong_in_rc4() -> None:
     security = negotiation("auto")
-    decisions = [security.on_refusal(ever_answered=False) for _ in range(1 + WRONG_KEY_AFTER)]
-    switch, *on_trial = decisions
-    assert switch.switch_to == "tls"
-    assert [d.switch_to for d in on_trial] == [None] * WRONG_KEY_AFTER  # one try per mode
-    assert [d.pause_s for d in on_trial[:-1]] == [2.0, 4.0]
-    assert [d.rejected for d in on_trial[:-1]] == [None, None]
-    rejected = on_trial[-1].rejected
-    assert rejected == rejection_message("auto")
-    assert "tried both RC4 and TLS" in rejected
-    assert "after a clean resynchronisation" in rejected
-    assert on_trial[-1].pause_s == wrong_key_pauses(1)[0]
-    assert 27.0 <= on_trial[-1].pause_s <= 33.0
+    retry, switch, back = _rc4_meter_with_a_wrong_key(security)
+    assert (retry.switch_to, switch.switch_to, back.switch_to) == (None, "tls", "rc4")
+    assert back.pause_s == BACK_TO_PROVEN_S  # at once
+    assert back.rejected is None
+    assert security.proven == "rc4"
+    assert not security.on_trial
+    assert security.failures == 2  # the RC4 refusals were real
+    third = security.on_refusal(ever_answered=False)
+    assert third.switch_to is None
+    assert third.rejected == rejection_message("auto", "rc4", "rc4")
+    assert third.rejected.startswith(
+        "the meter rejected the key (0x0B) in RC4 mode and did not offer TLS"
+    )
+    assert "after a clean resynchronisation" in third.rejected
+    assert third.pause_s == wrong_key_pauses(1)[0]
+    assert 27.0 <= third.pause_s <= 33.0
     assert security.key_rejected
 
 
-def test_a_rejected_key_alternates_the_modes_quietly_at_the_wrong_keys_pace() -> None:
+def test_a_rejected_key_on_a_proven_port_stays_in_its_mode_at_the_wrong_keys_pace() -> None:
     security = negotiation("auto")
-    for _ in range(1 + WRONG_KEY_AFTER):
-        security.on_refusal(ever_answered=False)
+    _rc4_meter_with_a_wrong_key(security)
+    security.on_refusal(ever_answered=False)  # rejected
     later = [security.on_refusal(ever_answered=False) for _ in range(4)]
-    assert [d.switch_to for d in later] == ["rc4", "tls", "rc4", "tls"]
+    assert {d.switch_to for d in later} == {None}
     assert all(d.notice is None and d.rejected is None for d in later)
     assert [d.pause_s for d in later] == wrong_key_pauses(5)[1:]
-    assert security.failures == WRONG_KEY_AFTER + 4  # no fresh tries any more
+    assert security.mode == "rc4"
+
+
+def test_a_remembered_tls_on_an_rc4_meter_goes_back_to_rc4_at_once() -> None:
+    security = negotiation("auto", "tls")
+    back = security.on_not_offered(ever_answered=False)
+    assert back == AfterRefusal(BACK_TO_PROVEN_S, "rc4")
+    assert security.mode == security.proven == "rc4"
+    assert security.failures == 0  # no key failure was counted
+
+
+def test_a_tls_refusal_of_the_key_proves_the_tls_port() -> None:
+    security = negotiation("auto")
+    security.on_refusal(ever_answered=False)
+    security.on_refusal(ever_answered=False)  # TLS on trial
+    decisions = [security.on_refusal(ever_answered=False) for _ in range(WRONG_KEY_AFTER)]
+    assert security.proven == "tls"
+    assert not security.on_trial
+    assert {d.switch_to for d in decisions} == {None}
+    assert decisions[-1].rejected == rejection_message("auto", "tls", "tls")
+    assert "in TLS mode and refuses RC4 mode" in decisions[-1].rejected
 
 
 @pytest.mark.parametrize("configured", ["rc4", "tls"])
 def test_a_fixed_mode_never_switches(configured: Security) -> None:
     security = negotiation(configured)
-    decisions = [security.on_refusal(ever_answered=False) for _ in range(6)]
+    decisions = [security.on_refusal(ever_answered=False) for _ in range(5)]
+    decisions.append(security.on_not_offered(ever_answered=False))  # counts as a refusal
     assert {d.switch_to for d in decisions} == {None}
     assert security.mode == configured
     assert not security.on_trial
     assert [d.pause_s for d in decisions[:2]] == [2.0, 4.0]
-    assert [d.rejected for d in decisions] == [None, None, rejection_message(configured)] + [
-        None
-    ] * 3
+    message = rejection_message(configured, configured, None)
+    assert [d.rejected for d in decisions] == [None, None, message] + [None] * 3
     assert [d.pause_s for d in decisions[2:]] == wrong_key_pauses(4)
     assert decisions[-1].pause_s <= WRONG_KEY_BACKOFF.cap_s * 1.1
 
 
 @pytest.mark.parametrize(
-    ("configured", "hint"),
+    ("configured", "mode", "proven", "start", "hint"),
     [
-        ("rc4", 'may require TLS: set security = "auto"'),
-        ("tls", 'may not offer TLS: set security = "auto"'),
-        ("auto", "tried both RC4 and TLS mode"),
+        ("rc4", "rc4", None, "in RC4 mode,", 'may require TLS: set security = "auto"'),
+        ("tls", "tls", None, "in TLS mode,", 'may not offer TLS: set security = "auto"'),
+        (
+            "auto",
+            "rc4",
+            "rc4",
+            "in RC4 mode and did not offer TLS,",
+            "(20 characters, or 32/40 hex digits)",
+        ),
+        ("auto", "tls", None, "in RC4 and in TLS mode,", "(20 characters, or 32/40 hex digits)"),
     ],
 )
-def test_the_rejection_names_what_was_tried(configured: Security, hint: str) -> None:
-    message = rejection_message(configured)
-    assert message.startswith("the meter rejects the key: every request got 0x0B")
+def test_the_rejection_names_what_was_tried(
+    configured: Security, mode: Mode, proven: Mode | None, start: str, hint: str
+) -> None:
+    message = rejection_message(configured, mode, proven)
+    assert message.startswith(f"the meter rejected the key (0x0B) {start}")
     assert message.endswith(hint)
 
 
 def test_an_answer_in_auto_mode_is_remembered_once() -> None:
     security = negotiation("auto")
+    security.on_refusal(ever_answered=False)
     security.on_refusal(ever_answered=False)  # now TLS, on trial
     assert security.on_answer(remembered=None) == AfterAnswer(remember="tls")
     assert not security.on_trial
@@ -162,20 +218,12 @@ def test_an_answer_after_a_rejection_takes_the_verdict_back() -> None:
 
 
 def test_an_answer_ends_the_trial_and_a_later_run_of_refusals_may_switch_again() -> None:
+    # A utility may switch a port to TLS-only while mepd runs: RC4 answered before, now 0x0B.
     security = negotiation("auto")
-    security.on_refusal(ever_answered=False)
-    assert security.mode == "tls"
     security.on_answer(remembered=None)
     decisions = [security.on_refusal(ever_answered=True) for _ in range(WRONG_KEY_AFTER)]
-    assert [d.switch_to for d in decisions] == [None, None, "rc4"]
+    assert [d.switch_to for d in decisions] == [None, None, "tls"]
     assert security.on_trial
-
-
-def test_a_refusal_on_trial_does_not_switch_back_before_its_three_tries() -> None:
-    security = negotiation("auto")
-    security.on_refusal(ever_answered=True)
-    security.on_refusal(ever_answered=True)
-    assert security.on_refusal(ever_answered=True).switch_to == "tls"
-    trial = [security.on_refusal(ever_answered=True) for _ in range(WRONG_KEY_AFTER)]
-    assert [d.switch_to for d in trial] == [None, None, None]
-    assert trial[-1].rejected == rejection_message("auto")
+    security.on_answer(remembered="rc4")
+    assert not security.on_trial
+    assert security.mode == "tls"

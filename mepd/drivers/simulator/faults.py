@@ -42,6 +42,9 @@ class FaultSettings:
     key_mismatch: bool = False
     # Some meters refuse a full read of BT23 even when it would fit (notes §11).
     reject_bt23_full_read: bool = False
+    # The first N requests arrive with one byte flipped (a bit error at start-up): the meter
+    # cannot verify their digest and answers a bare 0x0B, as for a wrong key (p.11).
+    corrupt_first_requests: float = 0
 
     def replace(self, **changes: object) -> FaultSettings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

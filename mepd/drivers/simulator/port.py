@@ -220,6 +220,8 @@ class MeterPort:
     def _on_frame(self, body: bytes, now: float) -> list[Transmission]:
         stats = self.stats
         stats.frames_received += 1
+        if stats.frames_received <= self._faults.corrupt_first_requests and body:
+            body = body[:-1] + bytes([body[-1] ^ 0x01])  # the digest's last byte
         previous = self._last_frame_at
         self._last_frame_at = now  # p.21: alerts are held off after any received frame
         if previous is not None and now - previous < MIN_REQUEST_SPACING_S:

@@ -39,13 +39,22 @@ from mepd.protocol.tls.codes import (
     tls_request_frame,
 )
 from mepd.protocol.tls.engine import ClientEngineFactory, TlsClientEngine, pure_client
-from mepd.protocol.tls.errors import TlsError, TlsKeyRejectedError, TlsRefusedError
+from mepd.protocol.tls.errors import (
+    TlsError,
+    TlsKeyRejectedError,
+    TlsNotOfferedError,
+    TlsRefusedError,
+)
 
 
 @dataclass(frozen=True)
 class TlsRetryBudget:
     identical_resends: int = 1  # per frame (p.21)
     handshakes: int = 3  # per request: the first, one after a lost session, one spare
+
+
+# p.10-11: an RC4-mode port's answer to a request it cannot verify; never a TLS-mode code.
+RC4_AUTHENTICATION_FAILURE = bytes([ResponseCode.AUTHENTICATION_FAILURE])
 
 
 class Phase(Enum):
@@ -126,6 +135,9 @@ class TlsExchange:
         return self._handshake()
 
     def on_response(self, body: bytes) -> Complete | Send:
+        if body == RC4_AUTHENTICATION_FAILURE:
+            self._channel.reset()
+            raise TlsNotOfferedError
         try:
             reply = parse_tls_reply(body)
         except FrameError as error:

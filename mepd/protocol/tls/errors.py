@@ -69,3 +69,18 @@ class TlsKeyRejectedError(AuthenticationError):
 
 class TlsRefusedError(ResponseError):
     """The meter kept answering 0x01 (TLS error) or 0x0A (no session) after fresh handshakes."""
+
+
+class TlsNotOfferedError(ProtocolError):
+    """A bare 0x0B in answer to a TLS frame: an RC4-mode refusal, so the port speaks RC4 only.
+
+    A port in TLS mode answers every TLS frame with a TLS-mode code (p.8-9); 0x0B is what an
+    RC4-mode port says to a request whose digest it cannot verify (p.10-11), which a TLS frame
+    is to it. This is evidence about the port, not about the key.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the meter answered a TLS frame with 0x0B, an RC4-mode refusal: its MEP port "
+            "does not offer TLS (p.8)"
+        )
