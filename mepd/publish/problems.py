@@ -13,8 +13,10 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from mepd.settings import MqttSettings, TlsSettings
 
-# CONNACK codes that mean the credentials (MQTT 3.1.1: 4, 5; MQTT 5: 134, 135).
-CREDENTIALS_REFUSED = frozenset({4, 5, 134, 135})
+# CONNACK reason codes that mean the credentials: MQTT 5's 0x86 "Bad user name or password"
+# and 0x87 "Not authorized". paho 2.x hands MQTT 3.1.1's return codes 4 and 5 over as these
+# same two (Mosquitto answers a wrong password with 0x87 / 5 in either version).
+CREDENTIALS_REFUSED = frozenset({0x86, 0x87})
 
 
 def broker_address(settings: MqttSettings) -> str:
@@ -48,6 +50,15 @@ def lost_problem(settings: MqttSettings, reason: ReasonCode) -> str:
     return (
         f"lost the connection to the MQTT broker at {broker_address(settings)} ({reason}); "
         "reconnecting"
+    )
+
+
+def mqtt311_warning(settings: MqttSettings, max_packet_bytes: int) -> str:
+    return (
+        f"the MQTT broker at {broker_address(settings)} does not speak MQTT 5: connected "
+        "with MQTT 3.1.1, which cannot tell the broker mepd's packet limit "
+        f"({max_packet_bytes // 1024} KiB), so a larger message on a topic mepd subscribes "
+        "to is read in full; set max_packet_size in the broker, or upgrade it"
     )
 
 
