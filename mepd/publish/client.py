@@ -7,7 +7,8 @@ next one. Reconnection is ours, not paho's, for the backoff with jitter and for 
 per problem (`problems`).
 
 MQTT 5 with a Maximum Packet Size, so the broker never sends us a message larger than we
-accept (`paho_client`); 3.1.1 for a broker that cannot (`version`).
+accept (`paho_client`); 3.1.1 for a broker that cannot (`version`). Another client with our
+client id is named as such rather than as one lost connection after another (`takeover`).
 """
 
 from __future__ import annotations
@@ -35,10 +36,12 @@ from mepd.publish.problems import (
     mqtt311_warning,
     refusal_problem,
     silent_handshake_problem,
+    takeover_problem,
     tls_setup_problem,
     unreadable_tls_file,
 )
 from mepd.publish.socket_bridge import SocketBridge
+from mepd.publish.takeover import TakeoverWatch
 from mepd.publish.version import Next, VersionChoice
 from mepd.settings import MqttSettings
 
@@ -87,6 +90,10 @@ class MqttConnection:
         self._max_packet_bytes = max_packet_bytes
         self._version = VersionChoice()
         self._retry_now = False  # the next attempt follows at once (another MQTT version)
+        # While two clients fight, a connection lasts at most the other's longest backoff.
+        self._takeover = TakeoverWatch(
+            clear_after_s=max(STABLE_AFTER_S, 2 * settings.reconnect_max_s)
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bridge = SocketBridge(on_closed=self._socket_closed)
         self._connected = False
@@ -108,7 +115,8 @@ class MqttConnection:
 
     @property
     def problem(self) -> str | None:
-        """The current connection problem in one line; None while connected."""
+        """The current connection problem in one line; None while connected, unless another
+        client keeps taking the connection over."""
         return self._problem
 
     @property
@@ -237,6 +245,8 @@ class MqttConnection:
                 self._bridge.shutdown(client)
             elif not self._connack.done():
                 self._unanswered()
+            elif self._connack.result():
+                await self._hold(closed)
             await closed
         finally:
             closed.cancel()
@@ -255,6 +265,22 @@ class MqttConnection:
             log.debug("%s closed the connection unanswered: trying MQTT 3.1.1", self._where)
         else:
             self._report(closed_handshake_problem(self._settings))
+
+    async def _hold(self, closed: asyncio.Task[Any]) -> None:
+        """While a takeover is suspected: once this connection has held long enough, it is
+        over, and said so."""
+        if not self._takeover.suspected:
+            return
+        done, _ = await asyncio.wait((closed,), timeout=self._takeover.clear_after_s)
+        if not done and self._connected:
+            self._takeover.clear()
+            self._problem = None
+            log.info(
+                "the connection to the MQTT broker at %s has held for %.0f s: "
+                "no other client is taking it over",
+                self._where,
+                self._takeover.clear_after_s,
+            )
 
     def _abandon(self) -> None:
         """Forget the current client; a socket it still holds is closed."""
@@ -309,6 +335,9 @@ class MqttConnection:
     def _say_connected(self, step: Next) -> None:
         if step is Next.FELL_BACK:
             log.warning("%s", mqtt311_warning(self._settings, self._max_packet_bytes))
+        if self._takeover.suspected:  # the problem stands until a connection holds (_hold)
+            log.debug("connected to the MQTT broker at %s", self._where)
+            return
         level = logging.DEBUG if self._problem is None else logging.INFO
         log.log(level, "connected to the MQTT broker at %s", self._where)
         self._problem = None
@@ -317,7 +346,7 @@ class MqttConnection:
         self,
         client: paho.Client,
         _userdata: Any,
-        _flags: Any,
+        flags: paho.DisconnectFlags,
         reason: ReasonCode,
         _properties: Any,
     ) -> None:
@@ -326,7 +355,16 @@ class MqttConnection:
         was_connected, self._connected = self._connected, False
         self._up.clear()
         if was_connected and not self._stopping:
-            self._report(lost_problem(self._settings, reason), level=logging.WARNING)
+            assert self._loop is not None
+            lasted = self._loop.time() - self._connected_at
+            from_broker = flags.is_disconnect_packet_from_server
+            if self._takeover.ended(lasted, reason, from_broker=from_broker):
+                problem = takeover_problem(
+                    self._settings, self._client_id, exact=self._takeover.exact
+                )
+            else:
+                problem = lost_problem(self._settings, reason)
+            self._report(problem, level=logging.WARNING)
         self._closed.set()
 
     def _on_message(self, client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:

@@ -11,6 +11,7 @@ import ssl
 
 from paho.mqtt.reasoncodes import ReasonCode
 
+from mepd.publish.takeover import KICKS_IN_A_ROW
 from mepd.settings import MqttSettings, TlsSettings
 
 # CONNACK reason codes that mean the credentials: MQTT 5's 0x86 "Bad user name or password"
@@ -50,6 +51,24 @@ def lost_problem(settings: MqttSettings, reason: ReasonCode) -> str:
     return (
         f"lost the connection to the MQTT broker at {broker_address(settings)} ({reason}); "
         "reconnecting"
+    )
+
+
+def takeover_problem(settings: MqttSettings, client_id: str, *, exact: bool) -> str:
+    """`exact`: the broker said "Session taken over"; else the pattern of `takeover`."""
+    advice = (
+        "two mepd instances with the same gateway id? set [mqtt] client_id or "
+        "[homeassistant] gateway_id"
+    )
+    if exact:
+        return (
+            f"another client uses the client id {client_id} at the MQTT broker at "
+            f"{broker_address(settings)} (it took the session over): {advice}"
+        )
+    return (
+        f"the MQTT broker at {broker_address(settings)} closed the connection "
+        f"{KICKS_IN_A_ROW} times in a row soon after accepting it: another client probably "
+        f"uses the client id {client_id} ({advice})"
     )
 
 
