@@ -3,9 +3,11 @@
 A real Mosquitto (no packet limit, its default) and one simulated meter on a pty; `mepd run`
 in a process of its own. Once the daemon has announced itself and read for a few seconds, a
 raw-socket publisher streams one message of --size-mb MB to --topic (Home Assistant's status
-topic by default, which mepd subscribes to). The publisher sends from a fixed 1 MiB buffer, so
-only the broker and mepd hold the message. The daemon's VmHWM (/proc/PID/status) is read
-before the message and once its RSS has been still for a few seconds after it.
+topic by default, which mepd subscribes to), then Home Assistant's birth message "online" on
+the same connection. The publisher sends from a fixed 1 MiB buffer, so only the broker and
+mepd hold the message. The daemon's VmHWM (/proc/PID/status) is read before the message and
+once its RSS has been still for a few seconds after it; the discovery configs it sends again
+for the "online" prove that the broker got past the big message and that mepd still listens.
 
     python bench/mqtt_flood.py [--size-mb 250] [--topic homeassistant/status] [--retain]
 
@@ -35,6 +37,9 @@ CHUNK = 1 << 20
 WARM_UP_S = 5.0  # readings flowing, discovery sent: the daemon's normal working set
 STILL_S = 3.0  # RSS unchanged this long after the message: it has been dealt with
 GIVE_UP_S = 120.0
+BIRTH_TOPIC = "homeassistant/status"
+CONFIGS = "homeassistant/device/+/config"
+REDISCOVERY_WITHIN_S = 30.0  # the publisher waits a random 1-10 s after "online"
 
 
 def _length(value: int) -> bytes:
@@ -52,8 +57,14 @@ def _string(text: str) -> bytes:
     return len(data).to_bytes(2, "big") + data
 
 
+def _publish_header(topic: str, size: int, *, retain: bool) -> bytes:
+    head = _string(topic)
+    return bytes([0x30 | int(retain)]) + _length(len(head) + size) + head
+
+
 def flood(port: int, topic: str, size: int, *, retain: bool) -> float:
-    """Send one QoS 0 PUBLISH of `size` payload bytes over MQTT 3.1.1; seconds it took."""
+    """Send one QoS 0 PUBLISH of `size` payload bytes over MQTT 3.1.1, then "online" on Home
+    Assistant's status topic; seconds it took."""
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port)) as sock:
         connect = _string("MQTT") + bytes([4, 0x02]) + (60).to_bytes(2, "big")
@@ -62,14 +73,14 @@ def flood(port: int, topic: str, size: int, *, retain: bool) -> float:
         connack = sock.recv(4)
         if connack[:1] != b"\x20" or connack[3:4] != b"\x00":
             raise RuntimeError(f"the broker refused the flooding client: {connack.hex()}")
-        head = _string(topic)
-        sock.sendall(bytes([0x30 | int(retain)]) + _length(len(head) + size) + head)
+        sock.sendall(_publish_header(topic, size, retain=retain))
         chunk = memoryview(bytes(CHUNK))
         left = size
         while left:
             sent = min(left, CHUNK)
             sock.sendall(chunk[:sent])
             left -= sent
+        sock.sendall(_publish_header(BIRTH_TOPIC, 6, retain=False) + b"online")
         sock.sendall(b"\xe0\x00")  # DISCONNECT
     return time.monotonic() - started
 
@@ -105,17 +116,21 @@ def main() -> int:
             with log_path.open("w") as log:
                 daemon = start_daemon(rig.config, log)
                 status = Topics("mepd", GATEWAY_ID).gateway_status
-                watcher = Subscriber(rig.broker.port, (status,)).start()
+                watcher = Subscriber(rig.broker.port, (status, CONFIGS)).start()
                 try:
                     if watcher.wait_for(lambda m: m.payload == b"online", within_s=30) is None:
                         raise RuntimeError(f"the daemon did not announce itself: {log_path}")
+                    time.sleep(WARM_UP_S)
+                    before = sample(daemon.pid)
+                    assert before is not None, "the daemon exited during warm-up"
+                    configs = len(watcher.select(lambda m: m.topic != status))
+                    sent_s = flood(rig.broker.port, args.topic, size, retain=args.retain)
+                    peak_kb, waited_s = wait_until_still(daemon.pid)
+                    answered = watcher.wait_for(
+                        lambda m: m.topic != status, configs + 1, REDISCOVERY_WITHIN_S
+                    )
                 finally:
                     watcher.stop()
-                time.sleep(WARM_UP_S)
-                before = sample(daemon.pid)
-                assert before is not None, "the daemon exited during warm-up"
-                sent_s = flood(rig.broker.port, args.topic, size, retain=args.retain)
-                peak_kb, waited_s = wait_until_still(daemon.pid)
                 alive = daemon.poll() is None
                 stop_daemon(daemon)
         finally:
@@ -130,6 +145,7 @@ def main() -> int:
         "peak_rss_before_mb": round(before.hwm_kb / 1024, 1),
         "peak_rss_after_mb": round(peak_kb / 1024, 1),
         "daemon_alive": alive,
+        "daemon_answered_the_birth_message": answered is not None,
         "daemon_warnings": [line for line in lines if "WARNING" in line or "ERROR" in line][:5],
     }
     print(json.dumps(result, indent=2))
