@@ -5,6 +5,10 @@ paho-mqtt 2.x runs on the asyncio loop through `socket_bridge.SocketBridge`; onl
 (`paho_client.new_client`), so nothing queued for a lost connection is replayed, stale, on the
 next one. Reconnection is ours, not paho's, for the backoff with jitter and for one clear line
 per problem (`problems`).
+
+MQTT 5 with a Maximum Packet Size, so the broker never sends us a message larger than we
+accept (`paho_client`); 3.1.1 for a broker that cannot (`version`). Another client with our
+client id is named as such rather than as one lost connection after another (`takeover`).
 """
 
 from __future__ import annotations
@@ -22,19 +26,23 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from mepd.backoff import Backoff
 from mepd.errors import MepdError
-from mepd.publish.paho_client import Will, new_client
+from mepd.publish.paho_client import MAX_PACKET_BYTES, Will, connect, new_client
 from mepd.publish.problems import (
     CREDENTIALS_REFUSED,
     broker_address,
     closed_handshake_problem,
     connect_problem,
     lost_problem,
+    mqtt311_warning,
     refusal_problem,
     silent_handshake_problem,
+    takeover_problem,
     tls_setup_problem,
     unreadable_tls_file,
 )
 from mepd.publish.socket_bridge import SocketBridge
+from mepd.publish.takeover import TakeoverWatch
+from mepd.publish.version import Next, VersionChoice
 from mepd.settings import MqttSettings
 
 __all__ = ["BrokerError", "MqttConnection", "Will"]
@@ -66,6 +74,7 @@ class MqttConnection:
         on_connect: Callable[[], None] | None = None,
         on_message: Callable[[str, bytes, bool], None] | None = None,
         rng: random.Random | None = None,
+        max_packet_bytes: int = MAX_PACKET_BYTES,
     ) -> None:
         self._settings = settings
         self._client_id = client_id
@@ -78,6 +87,13 @@ class MqttConnection:
             first_s=settings.reconnect_min_s, cap_s=settings.reconnect_max_s, jitter=0.2
         )
         self._where = broker_address(settings)
+        self._max_packet_bytes = max_packet_bytes
+        self._version = VersionChoice()
+        self._retry_now = False  # the next attempt follows at once (another MQTT version)
+        # While two clients fight, a connection lasts at most the other's longest backoff.
+        self._takeover = TakeoverWatch(
+            clear_after_s=max(STABLE_AFTER_S, 2 * settings.reconnect_max_s)
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._bridge = SocketBridge(on_closed=self._socket_closed)
         self._connected = False
@@ -99,7 +115,8 @@ class MqttConnection:
 
     @property
     def problem(self) -> str | None:
-        """The current connection problem in one line; None while connected."""
+        """The current connection problem in one line; None while connected, unless another
+        client keeps taking the connection over."""
         return self._problem
 
     @property
@@ -167,6 +184,9 @@ class MqttConnection:
                 lasted = None
             if self._stopped():
                 return
+            if self._retry_now:
+                self._retry_now = False
+                continue
             if lasted is not None and lasted >= STABLE_AFTER_S:
                 failures = 0
             refused = self._refused is not None and self._refused.value in CREDENTIALS_REFUSED
@@ -196,7 +216,7 @@ class MqttConnection:
             self._report(unreadable)
             return None
         try:
-            client = new_client(self._settings, self._client_id, self._will)
+            client = new_client(self._settings, self._client_id, self._will, self._version.protocol)
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
             self._report(tls_setup_problem(self._settings, error))
             return None
@@ -206,11 +226,8 @@ class MqttConnection:
         client.on_publish = self._on_publish
         self._connected_at = 0.0
         self._bridge.attach(client)
-        settings = self._settings
         try:
-            await asyncio.to_thread(
-                client.connect, settings.host, settings.effective_port, settings.keepalive_s
-            )
+            await asyncio.to_thread(connect, client, self._settings, self._max_packet_bytes)
         except (OSError, ValueError) as error:
             self._report(connect_problem(self._settings, error))
             self._abandon()
@@ -227,7 +244,9 @@ class MqttConnection:
                 self._report(silent_handshake_problem(self._settings, CONNACK_TIMEOUT_S))
                 self._bridge.shutdown(client)
             elif not self._connack.done():
-                self._report(closed_handshake_problem(self._settings))
+                self._unanswered()
+            elif self._connack.result():
+                await self._hold(closed)
             await closed
         finally:
             closed.cancel()
@@ -239,6 +258,29 @@ class MqttConnection:
         if self._connected_at:
             return loop.time() - self._connected_at
         return None
+
+    def _unanswered(self) -> None:
+        if self._version.unanswered() is Next.RETRY_WITH_311:
+            self._retry_now = True
+            log.debug("%s closed the connection unanswered: trying MQTT 3.1.1", self._where)
+        else:
+            self._report(closed_handshake_problem(self._settings))
+
+    async def _hold(self, closed: asyncio.Task[Any]) -> None:
+        """While a takeover is suspected: once this connection has held long enough, it is
+        over, and said so."""
+        if not self._takeover.suspected:
+            return
+        done, _ = await asyncio.wait((closed,), timeout=self._takeover.clear_after_s)
+        if not done and self._connected:
+            self._takeover.clear()
+            self._problem = None
+            log.info(
+                "the connection to the MQTT broker at %s has held for %.0f s: "
+                "no other client is taking it over",
+                self._where,
+                self._takeover.clear_after_s,
+            )
 
     def _abandon(self) -> None:
         """Forget the current client; a socket it still holds is closed."""
@@ -264,20 +306,21 @@ class MqttConnection:
     ) -> None:
         if client is not self._bridge.client:
             return
-        if reason.is_failure:
-            self._refused = reason
-            self._report(refusal_problem(self._settings, reason))
+        step = self._version.answered(reason)
+        if step is Next.RETRY_WITH_311 or reason.is_failure:
+            if step is Next.RETRY_WITH_311:
+                self._retry_now = True
+                log.debug("%s refused MQTT 5 (%s): trying MQTT 3.1.1", self._where, reason)
+            else:
+                self._refused = reason
+                self._report(refusal_problem(self._settings, reason))
             if self._connack is not None and not self._connack.done():
                 self._connack.set_result(False)
             return
         assert self._loop is not None
         self._connected = True
         self._connected_at = self._loop.time()
-        if self._problem is not None:
-            log.info("connected to the MQTT broker at %s", self._where)
-        else:
-            log.debug("connected to the MQTT broker at %s", self._where)
-        self._problem = None
+        self._say_connected(step)
         for topic in self._subscriptions:
             client.subscribe(topic, qos=0)
         if self._connack is not None and not self._connack.done():
@@ -289,11 +332,21 @@ class MqttConnection:
             except Exception:
                 log.exception("error while announcing to the MQTT broker")
 
+    def _say_connected(self, step: Next) -> None:
+        if step is Next.FELL_BACK:
+            log.warning("%s", mqtt311_warning(self._settings, self._max_packet_bytes))
+        if self._takeover.suspected:  # the problem stands until a connection holds (_hold)
+            log.debug("connected to the MQTT broker at %s", self._where)
+            return
+        level = logging.DEBUG if self._problem is None else logging.INFO
+        log.log(level, "connected to the MQTT broker at %s", self._where)
+        self._problem = None
+
     def _on_disconnect(
         self,
         client: paho.Client,
         _userdata: Any,
-        _flags: Any,
+        flags: paho.DisconnectFlags,
         reason: ReasonCode,
         _properties: Any,
     ) -> None:
@@ -302,7 +355,16 @@ class MqttConnection:
         was_connected, self._connected = self._connected, False
         self._up.clear()
         if was_connected and not self._stopping:
-            self._report(lost_problem(self._settings, reason), level=logging.WARNING)
+            assert self._loop is not None
+            lasted = self._loop.time() - self._connected_at
+            from_broker = flags.is_disconnect_packet_from_server
+            if self._takeover.ended(lasted, reason, from_broker=from_broker):
+                problem = takeover_problem(
+                    self._settings, self._client_id, exact=self._takeover.exact
+                )
+            else:
+                problem = lost_problem(self._settings, reason)
+            self._report(problem, level=logging.WARNING)
         self._closed.set()
 
     def _on_message(self, client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:

@@ -11,10 +11,13 @@ import ssl
 
 from paho.mqtt.reasoncodes import ReasonCode
 
+from mepd.publish.takeover import KICKS_IN_A_ROW
 from mepd.settings import MqttSettings, TlsSettings
 
-# CONNACK codes that mean the credentials (MQTT 3.1.1: 4, 5; MQTT 5: 134, 135).
-CREDENTIALS_REFUSED = frozenset({4, 5, 134, 135})
+# CONNACK reason codes that mean the credentials: MQTT 5's 0x86 "Bad user name or password"
+# and 0x87 "Not authorized". paho 2.x hands MQTT 3.1.1's return codes 4 and 5 over as these
+# same two (Mosquitto answers a wrong password with 0x87 / 5 in either version).
+CREDENTIALS_REFUSED = frozenset({0x86, 0x87})
 
 
 def broker_address(settings: MqttSettings) -> str:
@@ -48,6 +51,33 @@ def lost_problem(settings: MqttSettings, reason: ReasonCode) -> str:
     return (
         f"lost the connection to the MQTT broker at {broker_address(settings)} ({reason}); "
         "reconnecting"
+    )
+
+
+def takeover_problem(settings: MqttSettings, client_id: str, *, exact: bool) -> str:
+    """`exact`: the broker said "Session taken over"; else the pattern of `takeover`."""
+    advice = (
+        "two mepd instances with the same gateway id? set [mqtt] client_id or "
+        "[homeassistant] gateway_id"
+    )
+    if exact:
+        return (
+            f"another client uses the client id {client_id} at the MQTT broker at "
+            f"{broker_address(settings)} (it took the session over): {advice}"
+        )
+    return (
+        f"the MQTT broker at {broker_address(settings)} closed the connection "
+        f"{KICKS_IN_A_ROW} times in a row soon after accepting it: another client probably "
+        f"uses the client id {client_id} ({advice})"
+    )
+
+
+def mqtt311_warning(settings: MqttSettings, max_packet_bytes: int) -> str:
+    return (
+        f"the MQTT broker at {broker_address(settings)} does not speak MQTT 5: connected "
+        "with MQTT 3.1.1, which cannot tell the broker mepd's packet limit "
+        f"({max_packet_bytes // 1024} KiB), so a larger message on a topic mepd subscribes "
+        "to is read in full; set max_packet_size in the broker, or upgrade it"
     )
 
 

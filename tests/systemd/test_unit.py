@@ -140,6 +140,17 @@ def test_the_unit_says_what_the_daemon_relies_on() -> None:
     assert values("StartLimitBurst"), "a broken configuration must not restart forever"
 
 
+def test_memory_is_capped_well_above_the_measured_peak() -> None:
+    """A leak, or a flood past the MQTT packet limit, ends in a restart of mepd alone, while
+    normal work never meets the cap (peak RSS 39-40 MB: README, bench/mqtt_flood.py)."""
+    peak_mb = 40
+    (high,) = values("MemoryHigh")
+    (maximum,) = values("MemoryMax")
+    assert high.endswith("M")
+    assert maximum.endswith("M")
+    assert 2 * peak_mb <= int(high[:-1]) < int(maximum[:-1]) <= 4 * peak_mb
+
+
 def test_device_access_is_closed_but_for_ttys_and_gpio() -> None:
     assert values("DevicePolicy") == ["closed"]
     allowed = {v.split()[0] for v in values("DeviceAllow")}
