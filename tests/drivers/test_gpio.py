@@ -61,10 +61,12 @@ async def test_power_cycle_order_and_off_time(factory: MockFactory) -> None:
 
 
 def test_meter_sense_reads_the_v_plus_line(factory: MockFactory) -> None:
+    # revision B: the sense transistor pulls GPIO24 low while the meter supplies V+
+    assert DEFAULT_PINS.meter_sense_active_high is False
     control = GpioLinkControl(pin_factory=factory)
-    factory.pin(DEFAULT_PINS.meter_sense).drive_low()
-    assert control.meter_present() is False
     factory.pin(DEFAULT_PINS.meter_sense).drive_high()
+    assert control.meter_present() is False
+    factory.pin(DEFAULT_PINS.meter_sense).drive_low()
     assert control.meter_present() is True
     control.close()
 

@@ -60,16 +60,31 @@ PLACE = {
     "R7": (8.5, 30.5, 0, "F"),
     "C6": (12.5, 33.0, 90, "F"),
     "C7": (4.5, 22.5, 90, "F"),
-    # terminal protection
-    "D1": (32.5 - 12.7 + 5.08, 38.0, 90, "F"),
-    "D2": (32.5 - 12.7 + 10.16, 38.0, 90, "F"),
-    "D3": (32.5 - 12.7 + 15.24, 38.0, 90, "F"),
-    "D4": (32.5 - 12.7 + 20.32, 38.0, 90, "F"),
+    "C10": (4.5, 29.5, 90, "F"),
+    # terminal protection: TVS under the terminal pins, series R above them, clamps at U1
+    "D1": (32.5 - 12.7 + 5.08, 39.0, 90, "F"),
+    "D2": (32.5 - 12.7 + 10.16, 39.0, 90, "F"),
+    "D3": (32.5 - 12.7 + 15.24, 39.0, 90, "F"),
+    "D4": (32.5 - 12.7 + 20.32, 39.0, 90, "F"),
+    "R22": (18.2, 33.4, 0, "F"),
+    "R23": (24.6, 33.4, 0, "F"),
+    "R20": (31.0, 33.4, 0, "F"),
+    "R21": (37.4, 33.4, 0, "F"),
+    "D9": (31.5, 27.0, 0, "F"),
+    "D10": (13.2, 28.8, 0, "F"),
+    # ENABLE option A: level shifter, high-side switch, zener
+    "Q1": (54.0, 32.0, 0, "F"),
+    "R16": (54.0, 28.0, 0, "F"),
+    "Q2": (50.0, 36.0, 0, "F"),
+    "R18": (50.0, 32.5, 0, "F"),
+    "R17": (50.5, 40.0, 0, "F"),
+    "D8": (57.5, 38.5, 90, "F"),
+    "R19": (54.0, 43.0, 0, "F"),
     # meter sense
-    "R8": (45.0, 36.0, 90, "F"),
-    "R9": (48.0, 30.0, 90, "F"),
-    "C9": (51.0, 30.0, 90, "F"),
-    "D5": (47.0, 24.0, 0, "F"),
+    "R8": (44.5, 37.0, 90, "F"),
+    "R9": (44.5, 30.5, 90, "F"),
+    "C9": (42.0, 30.5, 90, "F"),
+    "Q4": (45.0, 25.5, 0, "F"),
     "R10": (40.0, 22.0, 90, "F"),
     # LEDs, right edge
     "R11": (55.0, 12.0, 0, "F"),
@@ -185,7 +200,7 @@ def main() -> None:
     outline(board)
 
     parts = {p.ref: p for p in d.PARTS}
-    for ref in sorted(comps, key=lambda r: (r.rstrip("0123456789"), int(r.lstrip("JURCDP")))):
+    for ref in sorted(comps, key=lambda r: (r.rstrip("0123456789"), int(r.lstrip("JURCDPQ")))):
         tstamp, value, fpid = comps[ref]
         part = parts[ref]
         fp = load_fp(fpid)
@@ -202,6 +217,8 @@ def main() -> None:
             fp.AddField(field)
         if not part.in_bom:
             fp.SetAttributes(fp.GetAttributes() | pcbnew.FP_EXCLUDE_FROM_BOM)
+        if part.dnp:
+            fp.SetAttributes(fp.GetAttributes() | pcbnew.FP_DNP)
         board.Add(fp)
         x, y, rot, side = PLACE[ref]
         if ref == "J1":
@@ -215,6 +232,10 @@ def main() -> None:
             net = pin_net.get((ref, pad.GetNumber()))
             if net:
                 pad.SetNet(nets[net])
+                if ref == "J1" and net == "GND":
+                    # the header's GND pins sit between signal tracks, which starve thermal
+                    # spokes; a solid joint to the pours (2 layers, 1.6 mm) still solders
+                    pad.SetLocalZoneConnection(pcbnew.ZONE_CONNECTION_FULL)
         # keep silkscreen references readable and off the pads
         fp.Reference().SetTextSize(pcbnew.VECTOR2I(pcbnew.FromMM(0.8), pcbnew.FromMM(0.8)))
         fp.Reference().SetTextThickness(pcbnew.FromMM(0.12))

@@ -100,12 +100,12 @@ def prop(name: str, value: str, x: float, y: float, hide: bool = False,
 
 def sym_instance(lib_id: str, ref: str, value: str, x: float, y: float, key: str,
                  props: list[list], pin_numbers: list[str], in_bom: bool = True,
-                 rot: int = 0) -> list:
+                 rot: int = 0, dnp: bool = False) -> list:
     yn = {True: Sym("yes"), False: Sym("no")}
     node: list = [
         Sym("symbol"), [Sym("lib_id"), lib_id], [Sym("at"), x, y, rot], [Sym("unit"), 1],
         [Sym("exclude_from_sim"), Sym("no")], [Sym("in_bom"), yn[in_bom]],
-        [Sym("on_board"), yn[not ref.startswith("#")]], [Sym("dnp"), Sym("no")],
+        [Sym("on_board"), yn[not ref.startswith("#")]], [Sym("dnp"), yn[dnp]],
         [Sym("uuid"), d.uid("sym", key)],
     ]
     node.extend(props)
@@ -203,7 +203,7 @@ def main() -> None:
             props.append(prop(k, v, x, y, hide=True))
         items.append(sym_instance(part.lib_id, part.ref, part.value, x, y, part.ref, props,
                                   sorted(pins, key=lambda s: (len(s), s)), part.in_bom,
-                                  rot=part.rot))
+                                  rot=part.rot, dnp=part.dnp))
         for num, (sx, sy, ang) in sorted(placed.items()):
             ax, ay = round(x + sx, 4), round(y + sy, 4)
             net = part.pins[num]
