@@ -653,3 +653,30 @@ def test_eeprom_settings_name_mepd() -> None:
     )
     assert settings["dt_blob"] == '"mepd-hat"'
     assert "mepd" in EEPROM_SETTINGS.read_text().split("custom_data", 1)[1]
+
+
+def test_bom_lists_the_mechanical_parts() -> None:
+    """Standoffs and screws for the 11 mm HAT+ stack are bought with the board."""
+    with BOM.open(newline="") as f:
+        rows = {r["Value"]: int(r["Qty"]) for r in csv.DictReader(f)}
+    assert rows.get("M2.5x11 F-F standoff") == 4
+    assert rows.get("M2.5x6 screw") == 8
+
+
+def test_mounting_holes_have_copper_keepouts() -> None:
+    """No pour, track or via under a screw head: a rule area around each of the 4 holes."""
+    text = BOARD.read_text()
+    keepouts = re.findall(
+        r"\(keepout\s*\(tracks not_allowed\)\s*\(vias not_allowed\)"
+        r"\s*\(pads allowed\)\s*\(copperpour not_allowed\)",
+        text,
+    )
+    assert len(keepouts) == 4
+
+
+def test_silkscreen_names_board_and_terminal_pins() -> None:
+    text = BOARD.read_text()
+    silk = re.findall(r'\(gr_text "([^"]*)"\s*\(at [^)]*\)\s*\(layer "F.SilkS"\)', text)
+    assert "rev B" in silk
+    for label in ("1 GND", "2 EN", "3 TXD", "4 RXD", "5 V+", "6 nc", "LINK", "PWR"):
+        assert label in silk, f"no silkscreen label {label!r}"

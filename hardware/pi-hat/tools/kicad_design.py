@@ -115,6 +115,7 @@ class Part:
     in_bom: bool = True
     rot: int = 0                      # schematic rotation (R and C are drawn horizontal)
     dnp: bool = False                 # footprint on the board, part not fitted (option link)
+    on_board: bool = True             # False: BOM-only hardware (standoffs, screws)
 
 
 R0603 = "Resistor_SMD:R_0603_1608Metric"
@@ -289,6 +290,23 @@ PARTS: list[Part] = [
          "Jumper:SolderJumper-2_P1.3mm_Open_RoundedPad1.0x1.5mm", "none (PCB solder jumper)",
          "none", {"1": "EEPROM_WP", "2": "GND"}, (139.7, 180.34),
          "bridge to write the ID EEPROM", in_bom=False),
+]
+
+# Mechanical parts: BOM only, no footprint. The HAT+ stack (Pi header 8.5 mm + socket)
+# puts the HAT 11 mm above the Pi: 11 mm female-female standoffs, a screw on each side.
+def _mechanical(ref: str, value: str, what: str, at: tuple[float, float]) -> Part:
+    return Part(ref, "Mechanical:MountingHole", value, "", f"{what} (any maker)", "generic",
+                {}, at, what, on_board=False)
+
+
+PARTS += [
+    _mechanical(f"MP{i + 1}", "M2.5x11 F-F standoff", "standoff M2.5 x 11 mm hex, female-female",
+                (304.8 + 12.7 * i, 182.88))
+    for i in range(4)
+] + [
+    _mechanical(f"MP{i + 5}", "M2.5x6 screw", "screw M2.5 x 6 mm pan head (ISO 7045)",
+                (304.8 + 12.7 * (i % 4), 195.58 + 10.16 * (i // 4)))
+    for i in range(8)
 ]
 
 # Roles, as a "HAT_Function" field on the symbols: tests/hardware finds the parts by it.

@@ -184,6 +184,38 @@ def outline(board: pcbnew.BOARD) -> None:
     arc((r, r), (0, r), (k, k), (r, 0))
 
 
+# Silkscreen (F.SilkS): what an assembler and a reviewer need without the schematic.
+# (x, y, text, size mm)
+SILK = [
+    (8.0, 43.0, "mepd MEP HAT+", 1.2),
+    (8.0, 45.0, "rev B", 1.2),
+    (32.5 - 12.7, 49.4, "1 GND", 0.9),
+    (32.5 - 7.62, 49.4, "2 EN", 0.9),
+    (32.5 - 2.54, 49.4, "3 TXD", 0.9),
+    (32.5 + 2.54, 49.4, "4 RXD", 0.9),
+    (32.5 + 7.62, 49.4, "5 V+", 0.9),
+    (32.5 + 12.7, 49.4, "6 nc", 0.9),
+    (32.5, 50.9, "MEP terminal: pin N = meter pin N", 0.8),
+    (59.5, 10.2, "LINK", 0.8),
+    (59.5, 17.7, "PWR", 0.8),
+    (56.5, 25.5, "WP: bridge=write", 0.8),
+    (8.0, 37.2, "ENABLE: fit ONE of", 0.8),
+    (8.0, 38.5, "R23 = 11V from V+", 0.8),
+    (8.0, 39.8, "R22 = MAX3232 5V", 0.8),
+]
+
+
+def silkscreen(board: pcbnew.BOARD) -> None:
+    for x, y, text, size in SILK:
+        t = pcbnew.PCB_TEXT(board)
+        t.SetText(text)
+        t.SetLayer(pcbnew.F_SilkS)
+        t.SetTextSize(pcbnew.VECTOR2I(pcbnew.FromMM(size), pcbnew.FromMM(size)))
+        t.SetTextThickness(pcbnew.FromMM(max(0.12, size * 0.15)))
+        t.SetPosition(mm(x, y))
+        board.Add(t)
+
+
 def main() -> None:
     comps, pin_net = netlist()
     board = pcbnew.BOARD()
@@ -198,6 +230,7 @@ def main() -> None:
         nets[name] = ni
 
     outline(board)
+    silkscreen(board)
 
     parts = {p.ref: p for p in d.PARTS}
     for ref in sorted(comps, key=lambda r: (r.rstrip("0123456789"), int(r.lstrip("JURCDPQ")))):

@@ -100,12 +100,12 @@ def prop(name: str, value: str, x: float, y: float, hide: bool = False,
 
 def sym_instance(lib_id: str, ref: str, value: str, x: float, y: float, key: str,
                  props: list[list], pin_numbers: list[str], in_bom: bool = True,
-                 rot: int = 0, dnp: bool = False) -> list:
+                 rot: int = 0, dnp: bool = False, on_board: bool = True) -> list:
     yn = {True: Sym("yes"), False: Sym("no")}
     node: list = [
         Sym("symbol"), [Sym("lib_id"), lib_id], [Sym("at"), x, y, rot], [Sym("unit"), 1],
         [Sym("exclude_from_sim"), Sym("no")], [Sym("in_bom"), yn[in_bom]],
-        [Sym("on_board"), yn[not ref.startswith("#")]], [Sym("dnp"), yn[dnp]],
+        [Sym("on_board"), yn[on_board and not ref.startswith("#")]], [Sym("dnp"), yn[dnp]],
         [Sym("uuid"), d.uid("sym", key)],
     ]
     node.extend(props)
@@ -182,7 +182,9 @@ def main() -> None:
         placed = {k: rotate(px, py, a, part.rot) for k, (px, py, a) in pins.items()}
         ys = [sy for _, sy, _ in placed.values()]
         xs = [sx for sx, _, _ in placed.values()]
-        if len(placed) == 2 and ys[0] == ys[1]:  # horizontal two-pin: ref above, value below
+        if not placed:                            # BOM-only hardware: ref above, value below
+            ref_at, val_at, just = (x, y - 3.81), (x, y + 3.81), None
+        elif len(placed) == 2 and ys[0] == ys[1]:  # horizontal two-pin: ref above, value below
             ref_at, val_at, just = (x, y - 3.175), (x, y + 3.175), None
         elif len(placed) == 3:                    # small three-pin part: both above
             ref_at, val_at, just = (x, y - 6.35), (x, y - 3.81), None
@@ -203,7 +205,7 @@ def main() -> None:
             props.append(prop(k, v, x, y, hide=True))
         items.append(sym_instance(part.lib_id, part.ref, part.value, x, y, part.ref, props,
                                   sorted(pins, key=lambda s: (len(s), s)), part.in_bom,
-                                  rot=part.rot, dnp=part.dnp))
+                                  rot=part.rot, dnp=part.dnp, on_board=part.on_board))
         for num, (sx, sy, ang) in sorted(placed.items()):
             ax, ay = round(x + sx, 4), round(y + sy, 4)
             net = part.pins[num]
