@@ -680,3 +680,67 @@ def test_silkscreen_names_board_and_terminal_pins() -> None:
     assert "rev B" in silk
     for label in ("1 GND", "2 EN", "3 TXD", "4 RXD", "5 V+", "6 nc", "LINK", "PWR"):
         assert label in silk, f"no silkscreen label {label!r}"
+
+
+OVERLAY_PI5 = HAT / "overlay" / "mepd-hat-pi5-overlay.dts"
+PI5_LABELS = HAT / "overlay" / "pi5-labels.dts"
+
+
+def _dtb(dtc: str, source: Path, out: Path) -> Path:
+    result = subprocess.run(
+        [dtc, "-@", "-I", "dts", "-O", "dtb", "-o", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_pi5_overlay_applies_to_the_pi5_labels(tmp_path: Path) -> None:
+    """Every reference of the Pi 5 overlay resolves on the Pi 5 tree; the Pi 3/4 one does not."""
+    dtc = require_tool("dtc")
+    fdtoverlay = require_tool("fdtoverlay")
+    base = _dtb(dtc, PI5_LABELS, tmp_path / "pi5.dtb")
+    pi5 = _dtb(dtc, OVERLAY_PI5, tmp_path / "pi5.dtbo")
+    pi34 = _dtb(dtc, OVERLAY, tmp_path / "pi34.dtbo")
+    merged = tmp_path / "merged.dtb"
+    ok = subprocess.run(
+        [fdtoverlay, "-i", str(base), "-o", str(merged), str(pi5)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    text = subprocess.run(
+        [dtc, "-I", "dtb", "-O", "dts", str(merged)], capture_output=True, text=True, check=True
+    ).stdout
+    uart0 = re.search(r"uart0 \{([^}]*)\}", text)
+    assert uart0
+    assert 'status = "okay"' in uart0.group(1)
+    # the HAT's pulls on the RP1 pin controller, as on the Pi 3/4 (test_overlay_compiles_...)
+    source = OVERLAY_PI5.read_text()
+    for node, pull, pins in (
+        ("mepd_hat_pull_down", "bias-pull-down", {22, 25, 27}),
+        ("mepd_hat_pull_up", "bias-pull-up", {23}),
+        ("mepd_hat_no_pull", "bias-disable", {24}),
+    ):
+        body = re.search(node + r"\s*\{([^}]*)\}", source)
+        assert body, node
+        assert pull in body.group(1)
+        assert {int(n) for n in re.findall(r'"gpio(\d+)"', body.group(1))} == pins
+    assert {22, 23, 24, 25, 27} == {
+        DEFAULT_PINS.transceiver_power,
+        DEFAULT_PINS.mep_enable,
+        DEFAULT_PINS.meter_sense,
+        DEFAULT_PINS.link_led,
+        DEFAULT_PINS.power_led,
+    }
+    # the Pi 3/4 overlay (the EEPROM's) cannot apply on a Pi 5: it is skipped, not half applied
+    wrong = subprocess.run(
+        [fdtoverlay, "-i", str(base), "-o", str(tmp_path / "no.dtb"), str(pi34)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert wrong.returncode != 0
