@@ -744,3 +744,52 @@ def test_pi5_overlay_applies_to_the_pi5_labels(tmp_path: Path) -> None:
         check=False,
     )
     assert wrong.returncode != 0
+
+
+def _design_parts() -> list:
+    """The parts list of the generators (hardware/pi-hat/tools/kicad_design.py)."""
+    sys.path.insert(0, str(HAT / "tools"))
+    try:
+        import kicad_design
+
+        return list(kicad_design.PARTS)
+    finally:
+        sys.path.remove(str(HAT / "tools"))
+
+
+def test_schematic_wiring_is_the_design(netlist: Netlist) -> None:
+    """The schematic's wires and labels join exactly the pins the design data joins.
+
+    The schematic is drawn with wires inside each functional block; a wire that touched a
+    pin of another net would merge two nets silently. Compare net by net, as pin sets.
+    """
+    want: dict[str, set[tuple[str, str]]] = {}
+    for part in _design_parts():
+        for pin, net in part.pins.items():
+            if net is not None:
+                want.setdefault(net, set()).add((part.ref, pin))
+    got: dict[str, set[tuple[str, str]]] = {}
+    for (ref, pin), net in netlist.pin_net.items():
+        if not net.startswith("unconnected"):
+            got.setdefault(net, set()).add((ref, pin))
+    assert sorted(map(sorted, want.values())) == sorted(map(sorted, got.values()))
+
+
+def test_schematic_is_drawn_by_function() -> None:
+    """Framed blocks per function, and wires between parts rather than only pin stubs."""
+    text = SCHEMATIC.read_text()
+    for title in (
+        "RS-232 transceiver",
+        "Transceiver supply switch",
+        "ENABLE option A",
+        "Meter sense",
+        "HAT+ ID EEPROM",
+        "Terminal",
+    ):
+        assert re.search(r'\(text "' + re.escape(title), text), f"no block {title!r}"
+    pins = len(re.findall(r"\(pin \"", text))
+    wires = len(re.findall(r"\(wire\b", text))
+    labels = len(re.findall(r"\(label \"", text))
+    # every connected pin has its stub; routed wires come on top, labels only between blocks
+    assert wires > pins
+    assert labels < 60

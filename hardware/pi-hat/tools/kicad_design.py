@@ -323,32 +323,3 @@ for _p in PARTS:
 # PWR_FLAGs: the Pi supplies +3V3 and GND through passive header pins.
 PWR_FLAG_NETS = ("+3V3", "GND")
 POWER_NETS = ("+3V3", "GND")
-
-NOTES: list[tuple[tuple[float, float], str]] = [
-    ((25.4, 17.78),
-     "mepd Pi HAT+ : OSGP meter MEP port <-> Raspberry Pi PL011 UART\\n"
-     "GPIOs (BCM) must match mepd/drivers/hat.py DEFAULT_PINS; tests/hardware checks the netlist.\\n"
-     "GPIO22 XCVR_PWR_EN: load switch ON, active high, R6 pull-down -> transceiver OFF at "
-     "power-up.\\n"
-     "GPIO23 MEP_EN_N: into MAX3232 T2IN (inverting), R4 pull-up -> ENABLE inactive while "
-     "input; GPIO low = ENABLE asserted.\\n"
-     "GPIO24 METER_SENSE: terminal pin 5 via 100k/4k7 divider into Q4, R10 pull-up: low = "
-     "meter V+ present.\\n"
-     "ENABLE: option A (R23 fitted, default) 11 V from V+ via Q1/Q2/D8; option B (R22) MAX3232 "
-     "T2OUT. Both: GPIO23 low = ENABLE.\\n"
-     "GPIO25 LED_LINK, GPIO27 LED_PWR: active high.  UART GPIO14/15.  ID EEPROM GPIO0/1."),
-    ((317.5, 154.94),
-     "MEP terminal J2 uses NES numbering: J2 pin N = meter pin N.\\n"
-     "The meter's terminal is 2 rows x 3; J2 is one row of 6, so there is\\n"
-     "no row/column numbering trap on this side: wire pin N to pin N.\\n"
-     "Meter models space their terminals differently: J2 is a pluggable\\n"
-     "5.08 mm header (plug Phoenix 1757051), use a cable/ribbon to the meter.\\n"
-     "Never power the Pi from pin 5 (V+, about 1 W): it is sensed only."),
-    ((177.8, 137.16),
-     "Transceiver supply: switched by U2 (GPIO22). mepd power-cycles it to\\n"
-     "recover latched-up MAX3232 clones: ENABLE off, power off 1 s, on, 1 s, ENABLE on."),
-    ((139.7, 218.44),
-     "Status LEDs: driven by GPIO, off at power-up (GPIO25/27 reset as inputs)."),
-    ((195.58, 215.9),
-     "ID EEPROM: A0-A2 low -> 0x50. WP pulled up (protected); bridge JP1 to program."),
-]
