@@ -3,6 +3,14 @@
 Cheap MAX3232-class transceivers latch up and go silent until their supply is cut
 (hardware-notes.md); a power cycle from a GPIO cures them without touching the Pi. Plain
 USB-RS232 cables have none of these lines: `NoLinkControl` stands in for them.
+
+While the supply is off no logic line may feed the transceiver: a clone with input clamp
+diodes would be half powered through them and keep its latch-up (hardware/pi-hat/DESIGN.md,
+"No back-powering"). So the lines are parked low while it is off: GPIO23 (ENABLE) is driven
+low, which on the HAT cannot raise ENABLE because both ENABLE drivers need the switched
+supply, and TXD (GPIO14) is held low by a UART break, not by taking the pin from the UART.
+After power-up the input collected while the receiver came up (a break, framing garbage) is
+discarded before ENABLE is raised.
 """
 
 from __future__ import annotations
@@ -21,6 +29,18 @@ log = logging.getLogger(__name__)
 # generous for a pump that starts in milliseconds; 0.5 s keeps latch-up recovery under 5 s.
 POWER_OFF_S = 1.1
 POWER_SETTLE_S = 0.5
+
+
+class UartLine(Protocol):
+    """The serial port's side of a power cycle: TXD held low, and stale input dropped."""
+
+    def set_break(self, on: bool) -> None:
+        """Hold TXD low (a UART break) while on; idle high again when off."""
+        ...
+
+    def discard_input(self) -> int:
+        """Drop what has been received so far; returns the number of bytes dropped."""
+        ...
 
 
 class LinkControl(Protocol):
@@ -73,7 +93,13 @@ class NoLinkControl:
 
 
 class GpioLinkControl:
-    """The HAT's lines. `pin_factory` is gpiozero's (MockFactory in tests; None = default)."""
+    """The HAT's lines. `pin_factory` is gpiozero's (MockFactory in tests; None = default).
+
+    `uart`, when given, is the port on the transceiver's logic side: held in a break while the
+    supply is off and flushed after power-up. Without it TXD idles high into the switched-off
+    transceiver through the board's 10 kOhm (at most 0.28 mA, sunk by the load switch's quick
+    output discharge), and the session drops stale input before each request anyway.
+    """
 
     def __init__(
         self,
@@ -82,29 +108,36 @@ class GpioLinkControl:
         pin_factory: Any = None,
         power_off_s: float = POWER_OFF_S,
         settle_s: float = POWER_SETTLE_S,
+        uart: UartLine | None = None,
     ) -> None:
         # gpiozero only when the HAT's lines are used: a USB adapter never needs its megabytes.
         from gpiozero import DigitalInputDevice, DigitalOutputDevice  # noqa: PLC0415
         from gpiozero.exc import GPIOZeroError  # noqa: PLC0415
 
         self._lines = lines
+        self._uart = uart
         self._power_off_s = power_off_s
         self._settle_s = settle_s
         self._devices: list[Any] = []
 
-        def output(pin: int | None, active_high: bool = True) -> Any:
+        def output(pin: int | None, active_high: bool = True, initial: bool = False) -> Any:
             if pin is None:
                 return None
             device = DigitalOutputDevice(
-                pin, active_high=active_high, initial_value=False, pin_factory=pin_factory
+                pin, active_high=active_high, initial_value=initial, pin_factory=pin_factory
             )
             self._devices.append(device)
             return device
 
         try:
-            # Order matters at start-up: ENABLE is claimed (inactive) before power comes on.
-            self._enable = output(lines.mep_enable, lines.mep_enable_active_high)
+            # The supply is claimed off first; ENABLE is then parked (see `_park`). ENABLE is
+            # driven by level, not through gpiozero's active_high, because its parked level
+            # is a level, not "on" or "off".
             self._power = output(lines.transceiver_power, lines.transceiver_power_active_high)
+            # without a supply switch the parked level is the inactive one (`_park`)
+            parked_level = self._power is None and not lines.mep_enable_active_high
+            self._enable = output(lines.mep_enable, initial=parked_level)
+            self._park()
             self._link_led = output(lines.link_led)
             self._power_led = output(lines.power_led)
             self._sense = None
@@ -127,34 +160,63 @@ class GpioLinkControl:
     def can_power_cycle(self) -> bool:
         return self._power is not None
 
-    def start(self) -> None:
-        if self._power is not None:
-            self._power.on()
-        if self._power_led is not None:
-            self._power_led.on()
+    def _set_enable(self, asserted: bool) -> None:
         if self._enable is not None:
-            self._enable.on()
+            self._enable.value = asserted == self._lines.mep_enable_active_high
 
-    def stop(self) -> None:
+    def _park(self) -> None:
+        """Supply off: no logic line may feed the transceiver (module docstring).
+
+        GPIO23 goes low whatever its polarity, but only with a supply switch: without one the
+        transceiver stays powered and a low GPIO23 would assert an active-low ENABLE.
+        """
+        if self._power is None:
+            self._set_enable(False)
+            return
         if self._enable is not None:
             self._enable.off()
+        if self._uart is not None:
+            self._uart.set_break(True)
+
+    def _power_up(self) -> None:
+        """ENABLE inactive before the supply rises (it would otherwise follow the rail)."""
+        self._set_enable(False)
+        if self._power is not None:
+            self._power.on()
+        if self._uart is not None:
+            self._uart.set_break(False)
+        if self._power_led is not None:
+            self._power_led.on()
+
+    def _flush(self) -> None:
+        """Drop what the receiver made of the power-up (a break, framing garbage)."""
+        if self._uart is not None:
+            dropped = self._uart.discard_input()
+            if dropped:
+                log.debug("dropped %d bytes received while the transceiver powered up", dropped)
+
+    def start(self) -> None:
+        self._power_up()
+        self._flush()
+        self._set_enable(True)
+
+    def stop(self) -> None:
+        self._set_enable(False)
         if self._power is not None:
             self._power.off()
+        self._park()
         if self._power_led is not None:
             self._power_led.off()
         self.show_link(False)
 
     async def power_cycle(self) -> None:
-        """ENABLE low, supply off for at least 1 s, on, settle, ENABLE high."""
+        """ENABLE off, supply off (lines parked) at least 1 s, on, settle, flush, ENABLE on."""
         self.stop()
         await asyncio.sleep(self._power_off_s)
-        if self._power is not None:
-            self._power.on()
-        if self._power_led is not None:
-            self._power_led.on()
+        self._power_up()
         await asyncio.sleep(self._settle_s)
-        if self._enable is not None:
-            self._enable.on()
+        self._flush()
+        self._set_enable(True)
 
     def meter_present(self) -> bool | None:
         return None if self._sense is None else bool(self._sense.value)

@@ -128,6 +128,7 @@ class Component:
     part: str
     fields: dict[str, str]
     in_bom: bool
+    fitted: bool = True
 
 
 @dataclass
@@ -215,6 +216,7 @@ def load_netlist(path: Path) -> Netlist:
             part=child(child(comp, "libsource"), "part")[1],
             fields=fields,
             in_bom="exclude_from_bom" not in props,
+            fitted="dnp" not in props,
         )
     nets = {}
     for net in children(child(tree, "nets"), "net"):
@@ -278,31 +280,132 @@ def test_mep_enable_gpio_matches_software(netlist: Netlist) -> None:
     xcvr = netlist.by_role("rs232_transceiver")
     t2in = netlist.pin(xcvr.ref, "T2IN")
     assert netlist.gpios_reaching(xcvr.ref, t2in) == {DEFAULT_PINS.mep_enable}
-    # the driver inverts: GPIO low = ENABLE high. Pull-up keeps ENABLE inactive.
+    # the driver inverts: GPIO low = ENABLE high. Pull-up keeps T2OUT low while GPIO23 floats.
     assert not DEFAULT_PINS.mep_enable_active_high
     vcc = netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, "VCC"))
     assert netlist.resistors_between(netlist.net_of(xcvr.ref, t2in), vcc), (
         "T2IN needs a pull-up to the transceiver supply"
     )
+
+
+def test_enable_options_reach_terminal_pin_2(netlist: Netlist) -> None:
+    """Option A (V+ high-side switch, fitted) and B (T2OUT, not fitted) both end on pin 2."""
     terminal = netlist.by_role("mep_terminal")
-    assert netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, "T2OUT")) == netlist.net_of(
-        terminal.ref, "2"
-    ), "T2OUT must drive terminal pin 2 (ENABLE)"
+    enable = netlist.net_of(terminal.ref, "2")
+    xcvr = netlist.by_role("rs232_transceiver")
+    t2out = netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, "T2OUT"))
+    link_b = netlist.by_role("enable_link_transceiver")
+    link_a = netlist.by_role("enable_link_vplus")
+    assert {netlist.net_of(link_b.ref, "1"), netlist.net_of(link_b.ref, "2")} == {t2out, enable}
+    assert enable in {netlist.net_of(link_a.ref, "1"), netlist.net_of(link_a.ref, "2")}
+    a_driver = ({netlist.net_of(link_a.ref, "1"), netlist.net_of(link_a.ref, "2")} - {enable}).pop()
+    # option A is the default: its link is fitted, option B's is not
+    assert link_a.fitted
+    assert not link_b.fitted
+    # option A: Q2 (emitter on V+) -> collector -> feed resistor -> zener node -> link
+    high = netlist.by_role("enable_high_side")
+    assert netlist.net_of(high.ref, netlist.pin(high.ref, "E")) == netlist.net_of(terminal.ref, "5")
+    zener = netlist.by_role("enable_zener")
+    assert netlist.net_of(zener.ref, netlist.pin(zener.ref, "K")) == a_driver
+    assert netlist.net_of(zener.ref, netlist.pin(zener.ref, "A")) == "GND"
+    collector = netlist.net_of(high.ref, netlist.pin(high.ref, "C"))
+    assert netlist.resistors_between(collector, a_driver), "zener feed resistor"
+    assert netlist.resistors_between(a_driver, "GND"), "ENABLE pull-down when Q2 is off"
+    # Q2's base is pulled by the level shifter Q1, whose emitter GPIO23 drives (active low)
+    # and whose base sits on the switched transceiver supply: no ENABLE while it is off
+    shifter = netlist.by_role("enable_level_shifter")
+    assert netlist.net_of(shifter.ref, netlist.pin(shifter.ref, "C")) == netlist.net_of(
+        high.ref, netlist.pin(high.ref, "B")
+    )
+    vcc = netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, "VCC"))
+    assert netlist.net_of(shifter.ref, netlist.pin(shifter.ref, "B")) == vcc
+    assert netlist.gpios_reaching(shifter.ref, netlist.pin(shifter.ref, "E")) == {
+        DEFAULT_PINS.mep_enable
+    }
+
+
+def _ohms(value: str) -> float:
+    for unit, factor in (("R", 1.0), ("k", 1e3), ("M", 1e6)):
+        if unit in value:
+            whole, _, frac = value.partition(unit)
+            return float(f"{whole or 0}.{frac or 0}") * factor
+    return float(value)
+
+
+def _other_end(netlist: Netlist, ref: str, net: str) -> str:
+    return netlist.net_of(ref, "2" if netlist.net_of(ref, "1") == net else "1")
+
+
+@pytest.mark.parametrize(("terminal_pin", "function"), [("3", "T1OUT"), ("4", "R1IN")])
+def test_terminal_lines_have_series_resistors_and_tvs(
+    netlist: Netlist, terminal_pin: str, function: str
+) -> None:
+    """TVS at the terminal, then at least 1 kOhm before the transceiver pin (DESIGN.md)."""
+    terminal = netlist.by_role("mep_terminal")
+    xcvr = netlist.by_role("rs232_transceiver")
+    outer = netlist.net_of(terminal.ref, terminal_pin)
+    inner = netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, function))
+    assert outer != inner, f"terminal pin {terminal_pin} is wired straight to {function}"
+    series = netlist.resistors_between(outer, inner)
+    assert len(series) == 1
+    assert _ohms(netlist.components[series[0]].value) >= 1e3
+    tvs = [r for r, _ in netlist.pins_on(outer) if netlist.components[r].part.startswith("SMAJ")]
+    assert tvs, f"no TVS on terminal pin {terminal_pin}"
+
+
+@pytest.mark.parametrize("function", ["T1OUT", "T2OUT"])
+def test_driver_outputs_are_clamped_below_their_rating(netlist: Netlist, function: str) -> None:
+    xcvr = netlist.by_role("rs232_transceiver")
+    net = netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, function))
+    clamps = [
+        netlist.components[r].value
+        for r, _ in netlist.pins_on(net)
+        if netlist.components[r].part.startswith("D_Zener_Dual")
+    ]
+    assert clamps == ["AZ23C11"], "bidirectional 11 V clamp (under the 13.2 V rating)"
+
+
+@pytest.mark.parametrize(("function", "minimum"), [("T1IN", 10e3), ("T2IN", 10e3), ("R1OUT", 1e3)])
+def test_logic_lines_have_series_resistance(
+    netlist: Netlist, function: str, minimum: float
+) -> None:
+    """No 0 Ohm between a GPIO and a transceiver that may be switched off (back-powering)."""
+    xcvr = netlist.by_role("rs232_transceiver")
+    net = netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, function))
+    header = netlist.by_role("pi_header").ref
+    assert all(r != header for r, _ in netlist.pins_on(net)), f"{function} wired to the header"
+    series = [
+        r
+        for r, _ in netlist.pins_on(net)
+        if netlist.components[r].part == "R"
+        and any(h == header for h, _ in netlist.pins_on(_other_end(netlist, r, net)))
+    ]
+    assert len(series) == 1
+    assert _ohms(netlist.components[series[0]].value) >= minimum
 
 
 def test_meter_sense_gpio_matches_software(netlist: Netlist) -> None:
     terminal = netlist.by_role("mep_terminal")
-    assert netlist.gpios_reaching(terminal.ref, "5") == {DEFAULT_PINS.meter_sense}
-    assert DEFAULT_PINS.meter_sense_active_high
-    # divided (a resistor to GND on the path) and clamped (the clamp diode on the node)
-    clamp = netlist.by_role("sense_clamp")
-    node = netlist.net_of(clamp.ref, netlist.pin(clamp.ref, "COM"))
-    assert netlist.resistors_between(node, "GND"), "sense divider needs its bottom resistor"
-    assert netlist.resistors_between(node, netlist.net_of(terminal.ref, "5")), (
+    sense = netlist.by_role("sense_transistor")
+    # collector to GPIO24 with a pull-up to +3V3: low = meter present
+    collector = netlist.pin(sense.ref, "C")
+    assert netlist.gpios_reaching(sense.ref, collector) == {DEFAULT_PINS.meter_sense}
+    assert not DEFAULT_PINS.meter_sense_active_high
+    assert netlist.resistors_between(netlist.net_of(sense.ref, collector), "+3V3")
+    assert netlist.net_of(sense.ref, netlist.pin(sense.ref, "E")) == "GND"
+    # base: divider from terminal pin 5, bottom resistor to GND
+    base = netlist.net_of(sense.ref, netlist.pin(sense.ref, "B"))
+    assert netlist.resistors_between(base, "GND"), "sense divider needs its bottom resistor"
+    assert netlist.resistors_between(base, netlist.net_of(terminal.ref, "5")), (
         "sense divider top must come from terminal pin 5"
     )
-    assert netlist.net_of(clamp.ref, netlist.pin(clamp.ref, "A")) == "GND"
-    assert netlist.net_of(clamp.ref, netlist.pin(clamp.ref, "K")) == "+3V3"
+    # nothing from the V+ side reaches the Pi's 3.3 V (rev A's D5 back-feed path)
+    assert all(
+        not netlist.is_power(_other_end(netlist, r, base)) or _other_end(netlist, r, base) == "GND"
+        for r, _ in netlist.pins_on(base)
+        if netlist.components[r].part in ("R", "C")
+    )
+    assert {netlist.components[r].part for r, _ in netlist.pins_on(base)} <= {"R", "C", "BC846"}
 
 
 @pytest.mark.parametrize(
@@ -348,9 +451,19 @@ def test_mep_terminal_nes_numbering(netlist: Netlist) -> None:
         return netlist.net_of(xcvr.ref, netlist.pin(xcvr.ref, function))
 
     assert netlist.net_of(t, "1") == "GND"
-    assert netlist.net_of(t, "2") == xnet("T2OUT")  # ENABLE client -> meter
-    assert netlist.net_of(t, "3") == xnet("T1OUT")  # TXD client -> meter
-    assert netlist.net_of(t, "4") == xnet("R1IN")  # RXD meter -> client
+
+    def through(pin: str) -> set[str]:
+        """Nets one series resistor away from terminal pin `pin`."""
+        outer = netlist.net_of(t, pin)
+        return {
+            _other_end(netlist, r, outer)
+            for r, _ in netlist.pins_on(outer)
+            if netlist.components[r].part == "R"
+        }
+
+    assert xnet("T2OUT") in through("2")  # ENABLE client -> meter (option B link)
+    assert xnet("T1OUT") in through("3")  # TXD client -> meter
+    assert xnet("R1IN") in through("4")  # RXD meter -> client
     assert (t, "6") not in netlist.pin_net or netlist.net_of(t, "6").startswith("unconnected")
     # pin 5 (meter V+) is sensed only: it reaches no supply
     vplus = netlist.net_of(t, "5")
@@ -540,3 +653,143 @@ def test_eeprom_settings_name_mepd() -> None:
     )
     assert settings["dt_blob"] == '"mepd-hat"'
     assert "mepd" in EEPROM_SETTINGS.read_text().split("custom_data", 1)[1]
+
+
+def test_bom_lists_the_mechanical_parts() -> None:
+    """Standoffs and screws for the 11 mm HAT+ stack are bought with the board."""
+    with BOM.open(newline="") as f:
+        rows = {r["Value"]: int(r["Qty"]) for r in csv.DictReader(f)}
+    assert rows.get("M2.5x11 F-F standoff") == 4
+    assert rows.get("M2.5x6 screw") == 8
+
+
+def test_mounting_holes_have_copper_keepouts() -> None:
+    """No pour, track or via under a screw head: a rule area around each of the 4 holes."""
+    text = BOARD.read_text()
+    keepouts = re.findall(
+        r"\(keepout\s*\(tracks not_allowed\)\s*\(vias not_allowed\)"
+        r"\s*\(pads allowed\)\s*\(copperpour not_allowed\)",
+        text,
+    )
+    assert len(keepouts) == 4
+
+
+def test_silkscreen_names_board_and_terminal_pins() -> None:
+    text = BOARD.read_text()
+    silk = re.findall(r'\(gr_text "([^"]*)"\s*\(at [^)]*\)\s*\(layer "F.SilkS"\)', text)
+    assert "rev B" in silk
+    for label in ("1 GND", "2 EN", "3 TXD", "4 RXD", "5 V+", "6 nc", "LINK", "PWR"):
+        assert label in silk, f"no silkscreen label {label!r}"
+
+
+OVERLAY_PI5 = HAT / "overlay" / "mepd-hat-pi5-overlay.dts"
+PI5_LABELS = HAT / "overlay" / "pi5-labels.dts"
+
+
+def _dtb(dtc: str, source: Path, out: Path) -> Path:
+    result = subprocess.run(
+        [dtc, "-@", "-I", "dts", "-O", "dtb", "-o", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_pi5_overlay_applies_to_the_pi5_labels(tmp_path: Path) -> None:
+    """Every reference of the Pi 5 overlay resolves on the Pi 5 tree; the Pi 3/4 one does not."""
+    dtc = require_tool("dtc")
+    fdtoverlay = require_tool("fdtoverlay")
+    base = _dtb(dtc, PI5_LABELS, tmp_path / "pi5.dtb")
+    pi5 = _dtb(dtc, OVERLAY_PI5, tmp_path / "pi5.dtbo")
+    pi34 = _dtb(dtc, OVERLAY, tmp_path / "pi34.dtbo")
+    merged = tmp_path / "merged.dtb"
+    ok = subprocess.run(
+        [fdtoverlay, "-i", str(base), "-o", str(merged), str(pi5)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    text = subprocess.run(
+        [dtc, "-I", "dtb", "-O", "dts", str(merged)], capture_output=True, text=True, check=True
+    ).stdout
+    uart0 = re.search(r"uart0 \{([^}]*)\}", text)
+    assert uart0
+    assert 'status = "okay"' in uart0.group(1)
+    # the HAT's pulls on the RP1 pin controller, as on the Pi 3/4 (test_overlay_compiles_...)
+    source = OVERLAY_PI5.read_text()
+    for node, pull, pins in (
+        ("mepd_hat_pull_down", "bias-pull-down", {22, 25, 27}),
+        ("mepd_hat_pull_up", "bias-pull-up", {23}),
+        ("mepd_hat_no_pull", "bias-disable", {24}),
+    ):
+        body = re.search(node + r"\s*\{([^}]*)\}", source)
+        assert body, node
+        assert pull in body.group(1)
+        assert {int(n) for n in re.findall(r'"gpio(\d+)"', body.group(1))} == pins
+    assert {22, 23, 24, 25, 27} == {
+        DEFAULT_PINS.transceiver_power,
+        DEFAULT_PINS.mep_enable,
+        DEFAULT_PINS.meter_sense,
+        DEFAULT_PINS.link_led,
+        DEFAULT_PINS.power_led,
+    }
+    # the Pi 3/4 overlay (the EEPROM's) cannot apply on a Pi 5: it is skipped, not half applied
+    wrong = subprocess.run(
+        [fdtoverlay, "-i", str(base), "-o", str(tmp_path / "no.dtb"), str(pi34)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert wrong.returncode != 0
+
+
+def _design_parts() -> list:
+    """The parts list of the generators (hardware/pi-hat/tools/kicad_design.py)."""
+    sys.path.insert(0, str(HAT / "tools"))
+    try:
+        import kicad_design
+
+        return list(kicad_design.PARTS)
+    finally:
+        sys.path.remove(str(HAT / "tools"))
+
+
+def test_schematic_wiring_is_the_design(netlist: Netlist) -> None:
+    """The schematic's wires and labels join exactly the pins the design data joins.
+
+    The schematic is drawn with wires inside each functional block; a wire that touched a
+    pin of another net would merge two nets silently. Compare net by net, as pin sets.
+    """
+    want: dict[str, set[tuple[str, str]]] = {}
+    for part in _design_parts():
+        for pin, net in part.pins.items():
+            if net is not None:
+                want.setdefault(net, set()).add((part.ref, pin))
+    got: dict[str, set[tuple[str, str]]] = {}
+    for (ref, pin), net in netlist.pin_net.items():
+        if not net.startswith("unconnected"):
+            got.setdefault(net, set()).add((ref, pin))
+    assert sorted(map(sorted, want.values())) == sorted(map(sorted, got.values()))
+
+
+def test_schematic_is_drawn_by_function() -> None:
+    """Framed blocks per function, and wires between parts rather than only pin stubs."""
+    text = SCHEMATIC.read_text()
+    for title in (
+        "RS-232 transceiver",
+        "Transceiver supply switch",
+        "ENABLE option A",
+        "Meter sense",
+        "HAT+ ID EEPROM",
+        "Terminal",
+    ):
+        assert re.search(r'\(text "' + re.escape(title), text), f"no block {title!r}"
+    pins = len(re.findall(r"\(pin \"", text))
+    wires = len(re.findall(r"\(wire\b", text))
+    labels = len(re.findall(r"\(label \"", text))
+    # every connected pin has its stub; routed wires come on top, labels only between blocks
+    assert wires > pins
+    assert labels < 60

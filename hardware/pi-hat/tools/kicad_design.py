@@ -114,29 +114,40 @@ class Part:
     extra: dict[str, str] = field(default_factory=dict)
     in_bom: bool = True
     rot: int = 0                      # schematic rotation (R and C are drawn horizontal)
+    dnp: bool = False                 # footprint on the board, part not fitted (option link)
+    on_board: bool = True             # False: BOM-only hardware (standoffs, screws)
 
 
 R0603 = "Resistor_SMD:R_0603_1608Metric"
 C0603 = "Capacitor_SMD:C_0603_1608Metric"
 C0805 = "Capacitor_SMD:C_0805_2012Metric"
+R1206 = "Resistor_SMD:R_1206_3216Metric"
+R2010 = "Resistor_SMD:R_2010_5025Metric"
+SOT23 = "Package_TO_SOT_SMD:SOT-23"
 YAGEO = "Yageo"
 MURATA = "Murata"
 
 _RES_MPN = {
-    "0R": "RC0603JR-070RL", "100R": "RC0603FR-07100RL", "1k": "RC0603FR-071KL",
-    "3k9": "RC0603FR-073K9L", "10k": "RC0603FR-0710KL", "12k": "RC0603FR-0712KL",
-    "100k": "RC0603FR-07100KL",
+    (R0603, "0R"): "RC0603JR-070RL", (R0603, "100R"): "RC0603FR-07100RL",
+    (R0603, "1k"): "RC0603FR-071KL", (R0603, "3k9"): "RC0603FR-073K9L",
+    (R0603, "4k7"): "RC0603FR-074K7L", (R0603, "10k"): "RC0603FR-0710KL",
+    (R0603, "22k"): "RC0603FR-0722KL", (R0603, "47k"): "RC0603FR-0747KL",
+    (R0603, "100k"): "RC0603FR-07100KL",
+    # 1206 (0.25 W) and 2010 (0.75 W): the parts that see the meter's V+ (DESIGN.md)
+    (R1206, "2k2"): "RC1206FR-072K2L", (R2010, "1k"): "RC2010FK-071KL",
 }
 _CAP_MPN = {
     "100n": ("GRM188R71H104KA93D", C0603, "100nF 50V X7R 0603"),
     "1u": ("GRM188R71C105KA12D", C0603, "1uF 16V X7R 0603"),
+    "10n": ("GRM188R71H103KA01D", C0603, "10nF 50V X7R 0603"),
     "10u": ("GRM21BR61A106KE19L", C0805, "10uF 10V X5R 0805"),
 }
 
 
-def res(ref: str, value: str, n1: str, n2: str, at: tuple[float, float], desc: str) -> Part:
-    return Part(ref, "Device:R", value, R0603, _RES_MPN[value], YAGEO, {"1": n1, "2": n2}, at,
-                desc, rot=90)
+def res(ref: str, value: str, n1: str, n2: str, at: tuple[float, float], desc: str,
+        fp: str = R0603, dnp: bool = False) -> Part:
+    return Part(ref, "Device:R", value, fp, _RES_MPN[(fp, value)], YAGEO, {"1": n1, "2": n2},
+                at, desc, rot=90, dnp=dnp)
 
 
 def cap(ref: str, value: str, n1: str, n2: str, at: tuple[float, float], desc: str) -> Part:
@@ -179,57 +190,89 @@ PARTS: list[Part] = [
          {"1": "XCVR_C1P", "3": "XCVR_C1N", "4": "XCVR_C2P", "5": "XCVR_C2N",
           "2": "XCVR_VP", "6": "XCVR_VN", "16": "VCC_XCVR", "15": "GND",
           "11": "XCVR_T1IN", "10": "XCVR_T2IN", "12": "XCVR_R1OUT", "9": NC,
-          "14": "MEP_TXD", "7": "MEP_ENABLE", "13": "MEP_RXD", "8": NC}, (228.6, 93.98),
+          "14": "XCVR_T1OUT", "7": "XCVR_T2OUT", "13": "XCVR_R1IN", "8": NC}, (228.6, 93.98),
          "3.3 V RS-232 transceiver, +/-15 kV ESD: T1 = TXD, T2 = ENABLE, R1 = RXD"),
     cap("C1", "100n", "XCVR_C1P", "XCVR_C1N", (304.8, 60.96), "charge pump C1"),
     cap("C2", "100n", "XCVR_C2P", "XCVR_C2N", (304.8, 71.12), "charge pump C2"),
     cap("C3", "100n", "XCVR_VP", "GND", (304.8, 81.28), "charge pump V+ reservoir"),
     cap("C4", "100n", "GND", "XCVR_VN", (304.8, 91.44), "charge pump V- reservoir"),
     cap("C5", "100n", "VCC_XCVR", "GND", (304.8, 101.6), "transceiver VCC bypass"),
-    # logic-side series resistors (0 ohm by default) and the ENABLE pull-up
-    res("R1", "0R", "PI_TXD", "XCVR_T1IN", (139.7, 60.96), "series, TXD logic line"),
-    res("R2", "0R", "XCVR_R1OUT", "PI_RXD", (139.7, 71.12), "series, RXD logic line"),
-    res("R3", "0R", "MEP_EN_N", "XCVR_T2IN", (139.7, 81.28), "series, ENABLE logic line"),
-    res("R4", "10k", "VCC_XCVR", "XCVR_T2IN", (139.7, 91.44),
+    # logic-side series resistors: they limit what a switched-off transceiver can draw
+    # through its input clamps (DESIGN.md "No back-powering"), and the T2IN pull-up
+    res("R1", "10k", "PI_TXD", "XCVR_T1IN", (139.7, 60.96), "series, TXD logic line"),
+    res("R2", "1k", "XCVR_R1OUT", "PI_RXD", (139.7, 71.12), "series, RXD logic line"),
+    res("R3", "10k", "MEP_EN_N", "XCVR_T2IN", (139.7, 81.28), "series, ENABLE logic line"),
+    res("R4", "100k", "VCC_XCVR", "XCVR_T2IN", (139.7, 91.44),
         "pull-up: T2IN high = ENABLE inactive while GPIO23 is an input"),
-    # ---- TVS on the terminal lines -----------------------------------------------------
-    Part("D1", "Diode:SMAJ15CA", "SMAJ15CA", "Diode_SMD:D_SMA", "SMAJ15CA", "Littelfuse",
-         {"1": "MEP_ENABLE", "2": "GND"}, (355.6, 60.96), "TVS, bidirectional 15 V, ENABLE"),
-    Part("D2", "Diode:SMAJ15CA", "SMAJ15CA", "Diode_SMD:D_SMA", "SMAJ15CA", "Littelfuse",
-         {"1": "MEP_TXD", "2": "GND"}, (355.6, 71.12), "TVS, bidirectional 15 V, TXD"),
-    Part("D3", "Diode:SMAJ15CA", "SMAJ15CA", "Diode_SMD:D_SMA", "SMAJ15CA", "Littelfuse",
-         {"1": "MEP_RXD", "2": "GND"}, (355.6, 81.28), "TVS, bidirectional 15 V, RXD"),
+    # ---- terminal protection: TVS at the terminal, series R, clamp at the driver --------
+    Part("D1", "Diode:SMAJ28CA", "SMAJ28CA", "Diode_SMD:D_SMA", "SMAJ28CA", "Littelfuse",
+         {"1": "MEP_ENABLE", "2": "GND"}, (355.6, 60.96),
+         "TVS, bidirectional 28 V: does not conduct on a 26 V V+ miswire, ENABLE"),
+    Part("D2", "Diode:SMAJ28CA", "SMAJ28CA", "Diode_SMD:D_SMA", "SMAJ28CA", "Littelfuse",
+         {"1": "MEP_TXD", "2": "GND"}, (355.6, 71.12), "TVS, bidirectional 28 V, TXD"),
+    Part("D3", "Diode:SMAJ28CA", "SMAJ28CA", "Diode_SMD:D_SMA", "SMAJ28CA", "Littelfuse",
+         {"1": "MEP_RXD", "2": "GND"}, (355.6, 81.28), "TVS, bidirectional 28 V, RXD"),
+    res("R20", "1k", "XCVR_T1OUT", "MEP_TXD", (38.1, 241.3),
+        "series, T1OUT to terminal pin 3: limits a V+ miswire into D9", fp=R2010),
+    res("R21", "1k", "MEP_RXD", "XCVR_R1IN", (76.2, 241.3),
+        "series, terminal pin 4 to R1IN: keeps a V+ miswire under R1IN's 25 V", fp=R2010),
+    res("R22", "1k", "XCVR_T2OUT", "MEP_ENABLE", (114.3, 241.3),
+        "ENABLE option B (MAX3232 T2OUT, about 5.4 V): fit instead of R23", fp=R2010, dnp=True),
+    Part("D9", "Device:D_Zener_Dual_CommonAnode_KKA", "AZ23C11", SOT23, "AZ23C11-7-F",
+         "Diodes Incorporated", {"1": "XCVR_T1OUT", "2": "GND", "3": NC}, (88.9, 261.62),
+         "bidirectional 11 V clamp at T1OUT (series zeners): holds the pin under its 13.2 V"),
+    Part("D10", "Device:D_Zener_Dual_CommonAnode_KKA", "AZ23C11", SOT23, "AZ23C11-7-F",
+         "Diodes Incorporated", {"1": "XCVR_T2OUT", "2": "GND", "3": NC}, (139.7, 261.62),
+         "bidirectional 11 V clamp at T2OUT (series zeners): holds the pin under its 13.2 V"),
+    # ---- ENABLE option A (default): 11 V from the meter's own V+ -----------------------
+    Part("Q1", "Transistor_BJT:BC846", "BC846B", SOT23, "BC846B,215", "Nexperia",
+         {"1": "VCC_XCVR", "2": "EN_Q1E", "3": "EN_Q2B"}, (203.2, 238.76),
+         "common-base level shifter: GPIO23 low pulls Q2's base, only while VCC_XCVR is up"),
+    res("R16", "10k", "MEP_EN_N", "EN_Q1E", (38.1, 231.14), "Q1 emitter: 0.26 mA base drive"),
+    Part("Q2", "Transistor_BJT:BC856", "BC856B", SOT23, "BC856B,215", "Nexperia",
+         {"1": "EN_Q2B", "2": "MEP_VPLUS", "3": "EN_Q2C"}, (241.3, 238.76),
+         "high-side switch from the meter's V+"),
+    res("R18", "47k", "MEP_VPLUS", "EN_Q2B", (114.3, 231.14), "Q2 base-emitter: off when idle"),
+    res("R17", "2k2", "EN_Q2C", "EN_VDRV", (76.2, 231.14),
+        "feed of the 11 V zener: 5.9 mA at 24 V, 0.1 W at 26 V", fp=R1206),
+    Part("D8", "Device:D_Zener", "SMAZ11", "Diode_SMD:D_SMA", "SMAZ11-13-F",
+         "Diodes Incorporated", {"1": "EN_VDRV", "2": "GND"}, (38.1, 261.62),
+         "11 V 1 W zener: ENABLE level of option A, and the clamp for a miswire on pin 2"),
+    res("R19", "22k", "EN_VDRV", "GND", (152.4, 231.14), "pull-down: ENABLE low when Q2 is off"),
+    res("R23", "1k", "EN_VDRV", "MEP_ENABLE", (152.4, 241.3),
+        "ENABLE option A (default, 11 V from V+): fit this or R22", fp=R2010),
     Part("D4", "Diode:SMAJ28A", "SMAJ28A", "Diode_SMD:D_SMA", "SMAJ28A", "Littelfuse",
          {"1": "MEP_VPLUS", "2": "GND"}, (355.6, 91.44),
          "TVS, unidirectional 28 V standoff, meter V+ (24-26 V)"),
     # ---- transceiver load switch ------------------------------------------------------
     Part("U2", "Power_Management:TPS22917DBV", "TPS22917", "Package_TO_SOT_SMD:SOT-23-6",
          "TPS22917DBVR", "Texas Instruments",
-         {"1": "+3V3", "2": "GND", "3": "XCVR_ON", "4": NC, "5": "XCVR_QOD",
+         {"1": "+3V3", "2": "GND", "3": "XCVR_ON", "4": "XCVR_CT", "5": "XCVR_QOD",
           "6": "VCC_XCVR"}, (228.6, 152.4),
          "high-side load switch for the transceiver, ON active high"),
     res("R5", "0R", "XCVR_PWR_EN", "XCVR_ON", (139.7, 101.6), "series, load switch ON line"),
+    cap("C10", "10n", "XCVR_CT", "GND", (190.5, 261.62), "rise time: inrush into C5/C6"),
     res("R6", "100k", "XCVR_ON", "GND", (139.7, 111.76),
         "pull-down: transceiver OFF at power-up and while GPIO22 is an input"),
     res("R7", "100R", "XCVR_QOD", "VCC_XCVR", (139.7, 121.92), "quick output discharge"),
     cap("C6", "10u", "VCC_XCVR", "GND", (304.8, 111.76), "bulk after the switch"),
     cap("C7", "1u", "+3V3", "GND", (304.8, 121.92), "load switch VIN bypass"),
-    # ---- meter power sense ------------------------------------------------------------
-    res("R8", "100k", "MEP_VPLUS", "SENSE_DIV", (355.6, 106.68),
-        "divider top: 26 V -> 2.8 V, 24 V -> 2.6 V"),
-    res("R9", "12k", "SENSE_DIV", "GND", (355.6, 116.84), "divider bottom"),
-    cap("C9", "100n", "SENSE_DIV", "GND", (304.8, 142.24), "sense filter"),
-    Part("D5", "Diode:BAT54S", "BAT54S", "Package_TO_SOT_SMD:SOT-23", "BAT54S,215",
-         "Nexperia", {"1": "GND", "3": "SENSE_DIV", "2": "+3V3"}, (355.6, 132.08),
-         "clamp of the sense node to GND and +3V3"),
-    res("R10", "0R", "SENSE_DIV", "METER_SENSE", (139.7, 132.08), "series, sense logic line"),
+    # ---- meter power sense: a transistor, so nothing flows into the Pi's rail ----------
+    res("R8", "100k", "MEP_VPLUS", "SENSE_B", (355.6, 106.68),
+        "divider top: Q4 conducts above about 13 V on V+"),
+    res("R9", "4k7", "SENSE_B", "GND", (355.6, 116.84), "divider bottom"),
+    cap("C9", "100n", "SENSE_B", "GND", (304.8, 142.24), "sense filter"),
+    Part("Q4", "Transistor_BJT:BC846", "BC846B", SOT23, "BC846B,215", "Nexperia",
+         {"1": "SENSE_B", "2": "GND", "3": "METER_SENSE"}, (279.4, 238.76),
+         "sense switch: GPIO24 low = meter V+ present"),
+    res("R10", "10k", "+3V3", "METER_SENSE", (139.7, 132.08), "GPIO24 pull-up"),
     # ---- status LEDs ------------------------------------------------------------------
     res("R11", "1k", "LED_LINK", "LED_LINK_A", (139.7, 198.12), "link LED current, ~1.3 mA"),
     Part("D7", "Device:LED", "yellow", "LED_SMD:LED_0603_1608Metric", "150060YS75000",
          "Wurth Elektronik", {"2": "LED_LINK_A", "1": "GND"}, (177.8, 198.12),
          "link LED (GPIO25, active high)"),
     res("R12", "1k", "LED_PWR", "LED_PWR_A", (139.7, 208.28), "power LED current, ~1.3 mA"),
-    Part("D6", "Device:LED", "green", "LED_SMD:LED_0603_1608Metric", "150060GS75000",
+    Part("D6", "Device:LED", "green", "LED_SMD:LED_0603_1608Metric", "150060VS75000",
          "Wurth Elektronik", {"2": "LED_PWR_A", "1": "GND"}, (177.8, 208.28),
          "power/status LED (GPIO27, active high)"),
     # ---- HAT+ ID EEPROM ---------------------------------------------------------------
@@ -249,11 +292,29 @@ PARTS: list[Part] = [
          "bridge to write the ID EEPROM", in_bom=False),
 ]
 
+# Mechanical parts: BOM only, no footprint. The HAT+ stack (Pi header 8.5 mm + socket)
+# puts the HAT 11 mm above the Pi: 11 mm female-female standoffs, a screw on each side.
+def _mechanical(ref: str, value: str, what: str, at: tuple[float, float]) -> Part:
+    return Part(ref, "Mechanical:MountingHole", value, "", f"{what} (any maker)", "generic",
+                {}, at, what, on_board=False)
+
+
+PARTS += [
+    _mechanical(f"MP{i + 1}", "M2.5x11 F-F standoff", "standoff M2.5 x 11 mm hex, female-female",
+                (304.8 + 12.7 * i, 182.88))
+    for i in range(4)
+] + [
+    _mechanical(f"MP{i + 5}", "M2.5x6 screw", "screw M2.5 x 6 mm pan head (ISO 7045)",
+                (304.8 + 12.7 * (i % 4), 195.58 + 10.16 * (i // 4)))
+    for i in range(8)
+]
+
 # Roles, as a "HAT_Function" field on the symbols: tests/hardware finds the parts by it.
 ROLES = {
     "J1": "pi_header", "J2": "mep_terminal", "U1": "rs232_transceiver",
     "U2": "transceiver_power_switch", "U3": "id_eeprom", "D6": "power_led", "D7": "link_led",
-    "D5": "sense_clamp",
+    "Q4": "sense_transistor", "Q1": "enable_level_shifter", "Q2": "enable_high_side",
+    "D8": "enable_zener", "R22": "enable_link_transceiver", "R23": "enable_link_vplus",
 }
 for _p in PARTS:
     if _p.ref in ROLES:
@@ -262,29 +323,3 @@ for _p in PARTS:
 # PWR_FLAGs: the Pi supplies +3V3 and GND through passive header pins.
 PWR_FLAG_NETS = ("+3V3", "GND")
 POWER_NETS = ("+3V3", "GND")
-
-NOTES: list[tuple[tuple[float, float], str]] = [
-    ((25.4, 17.78),
-     "mepd Pi HAT+ : OSGP meter MEP port <-> Raspberry Pi PL011 UART\\n"
-     "GPIOs (BCM) must match mepd/drivers/hat.py DEFAULT_PINS; tests/hardware checks the netlist.\\n"
-     "GPIO22 XCVR_PWR_EN: load switch ON, active high, R6 pull-down -> transceiver OFF at "
-     "power-up.\\n"
-     "GPIO23 MEP_EN_N: into MAX3232 T2IN (inverting), R4 pull-up -> ENABLE inactive while "
-     "input; GPIO low = ENABLE asserted.\\n"
-     "GPIO24 METER_SENSE: terminal pin 5 via 100k/12k divider + BAT54S clamp, active high.\\n"
-     "GPIO25 LED_LINK, GPIO27 LED_PWR: active high.  UART GPIO14/15.  ID EEPROM GPIO0/1."),
-    ((317.5, 154.94),
-     "MEP terminal J2 uses NES numbering: J2 pin N = meter pin N.\\n"
-     "The meter's terminal is 2 rows x 3; J2 is one row of 6, so there is\\n"
-     "no row/column numbering trap on this side: wire pin N to pin N.\\n"
-     "Meter models space their terminals differently: J2 is a pluggable\\n"
-     "5.08 mm header (plug Phoenix 1757051), use a cable/ribbon to the meter.\\n"
-     "Never power the Pi from pin 5 (V+, about 1 W): it is sensed only."),
-    ((177.8, 137.16),
-     "Transceiver supply: switched by U2 (GPIO22). mepd power-cycles it to\\n"
-     "recover latched-up MAX3232 clones: ENABLE off, power off 1 s, on, 1 s, ENABLE on."),
-    ((139.7, 218.44),
-     "Status LEDs: driven by GPIO, off at power-up (GPIO25/27 reset as inputs)."),
-    ((195.58, 215.9),
-     "ID EEPROM: A0-A2 low -> 0x50. WP pulled up (protected); bridge JP1 to program."),
-]

@@ -60,16 +60,31 @@ PLACE = {
     "R7": (8.5, 30.5, 0, "F"),
     "C6": (12.5, 33.0, 90, "F"),
     "C7": (4.5, 22.5, 90, "F"),
-    # terminal protection
-    "D1": (32.5 - 12.7 + 5.08, 38.0, 90, "F"),
-    "D2": (32.5 - 12.7 + 10.16, 38.0, 90, "F"),
-    "D3": (32.5 - 12.7 + 15.24, 38.0, 90, "F"),
-    "D4": (32.5 - 12.7 + 20.32, 38.0, 90, "F"),
+    "C10": (4.5, 29.5, 90, "F"),
+    # terminal protection: TVS under the terminal pins, series R above them, clamps at U1
+    "D1": (32.5 - 12.7 + 5.08, 39.0, 90, "F"),
+    "D2": (32.5 - 12.7 + 10.16, 39.0, 90, "F"),
+    "D3": (32.5 - 12.7 + 15.24, 39.0, 90, "F"),
+    "D4": (32.5 - 12.7 + 20.32, 39.0, 90, "F"),
+    "R22": (18.2, 33.4, 0, "F"),
+    "R23": (24.6, 33.4, 0, "F"),
+    "R20": (31.0, 33.4, 0, "F"),
+    "R21": (37.4, 33.4, 0, "F"),
+    "D9": (31.5, 27.0, 0, "F"),
+    "D10": (13.2, 28.8, 0, "F"),
+    # ENABLE option A: level shifter, high-side switch, zener
+    "Q1": (54.0, 32.0, 0, "F"),
+    "R16": (54.0, 28.0, 0, "F"),
+    "Q2": (50.0, 36.0, 0, "F"),
+    "R18": (50.0, 32.5, 0, "F"),
+    "R17": (50.5, 40.0, 0, "F"),
+    "D8": (57.5, 38.5, 90, "F"),
+    "R19": (54.0, 43.0, 0, "F"),
     # meter sense
-    "R8": (45.0, 36.0, 90, "F"),
-    "R9": (48.0, 30.0, 90, "F"),
-    "C9": (51.0, 30.0, 90, "F"),
-    "D5": (47.0, 24.0, 0, "F"),
+    "R8": (44.5, 37.0, 90, "F"),
+    "R9": (44.5, 30.5, 90, "F"),
+    "C9": (42.0, 30.5, 90, "F"),
+    "Q4": (45.0, 25.5, 0, "F"),
     "R10": (40.0, 22.0, 90, "F"),
     # LEDs, right edge
     "R11": (55.0, 12.0, 0, "F"),
@@ -169,6 +184,38 @@ def outline(board: pcbnew.BOARD) -> None:
     arc((r, r), (0, r), (k, k), (r, 0))
 
 
+# Silkscreen (F.SilkS): what an assembler and a reviewer need without the schematic.
+# (x, y, text, size mm)
+SILK = [
+    (8.0, 43.0, "mepd MEP HAT+", 1.2),
+    (8.0, 45.0, "rev B", 1.2),
+    (32.5 - 12.7, 49.4, "1 GND", 0.9),
+    (32.5 - 7.62, 49.4, "2 EN", 0.9),
+    (32.5 - 2.54, 49.4, "3 TXD", 0.9),
+    (32.5 + 2.54, 49.4, "4 RXD", 0.9),
+    (32.5 + 7.62, 49.4, "5 V+", 0.9),
+    (32.5 + 12.7, 49.4, "6 nc", 0.9),
+    (32.5, 50.9, "MEP terminal: pin N = meter pin N", 0.8),
+    (59.5, 10.2, "LINK", 0.8),
+    (59.5, 17.7, "PWR", 0.8),
+    (56.5, 25.5, "WP: bridge=write", 0.8),
+    (8.0, 37.2, "ENABLE: fit ONE of", 0.8),
+    (8.0, 38.5, "R23 = 11V from V+", 0.8),
+    (8.0, 39.8, "R22 = MAX3232 5V", 0.8),
+]
+
+
+def silkscreen(board: pcbnew.BOARD) -> None:
+    for x, y, text, size in SILK:
+        t = pcbnew.PCB_TEXT(board)
+        t.SetText(text)
+        t.SetLayer(pcbnew.F_SilkS)
+        t.SetTextSize(pcbnew.VECTOR2I(pcbnew.FromMM(size), pcbnew.FromMM(size)))
+        t.SetTextThickness(pcbnew.FromMM(max(0.12, size * 0.15)))
+        t.SetPosition(mm(x, y))
+        board.Add(t)
+
+
 def main() -> None:
     comps, pin_net = netlist()
     board = pcbnew.BOARD()
@@ -183,9 +230,10 @@ def main() -> None:
         nets[name] = ni
 
     outline(board)
+    silkscreen(board)
 
     parts = {p.ref: p for p in d.PARTS}
-    for ref in sorted(comps, key=lambda r: (r.rstrip("0123456789"), int(r.lstrip("JURCDP")))):
+    for ref in sorted(comps, key=lambda r: (r.rstrip("0123456789"), int(r.lstrip("JURCDPQ")))):
         tstamp, value, fpid = comps[ref]
         part = parts[ref]
         fp = load_fp(fpid)
@@ -202,6 +250,8 @@ def main() -> None:
             fp.AddField(field)
         if not part.in_bom:
             fp.SetAttributes(fp.GetAttributes() | pcbnew.FP_EXCLUDE_FROM_BOM)
+        if part.dnp:
+            fp.SetAttributes(fp.GetAttributes() | pcbnew.FP_DNP)
         board.Add(fp)
         x, y, rot, side = PLACE[ref]
         if ref == "J1":
@@ -215,6 +265,10 @@ def main() -> None:
             net = pin_net.get((ref, pad.GetNumber()))
             if net:
                 pad.SetNet(nets[net])
+                if ref == "J1" and net == "GND":
+                    # the header's GND pins sit between signal tracks, which starve thermal
+                    # spokes; a solid joint to the pours (2 layers, 1.6 mm) still solders
+                    pad.SetLocalZoneConnection(pcbnew.ZONE_CONNECTION_FULL)
         # keep silkscreen references readable and off the pads
         fp.Reference().SetTextSize(pcbnew.VECTOR2I(pcbnew.FromMM(0.8), pcbnew.FromMM(0.8)))
         fp.Reference().SetTextThickness(pcbnew.FromMM(0.12))

@@ -37,6 +37,8 @@ CL = 0.2            # copper clearance (netclass Default)
 VIA_D, VIA_DRILL = 0.6, 0.3
 EDGE_CL = 0.5       # copper to board edge
 HOLE_CL = 0.25      # copper to NPTH hole
+HOLE_KEEPOUT = 3.1  # no copper within this radius of a mounting hole's centre: the M2.5
+                    # screw head / standoff (5 mm across flats) sits there, not on the pour
 M = 0.04            # safety margin on every painted zone
 VIA_COST, BOTTOM_FACTOR = 8.0, 1.6
 FREE, BLOCKED = -1, -2
@@ -140,7 +142,7 @@ class Router:
                 layers = tuple(i for i, lay in enumerate((pcbnew.F_Cu, pcbnew.B_Cu))
                                if pad.IsOnLayer(lay))
                 if pad.GetAttribute() == pcbnew.PAD_ATTRIB_NPTH:
-                    hole = Shape(cx, cy, pcbnew.ToMM(pad.GetDrillSize().x) / 2, -1)
+                    hole = Shape(cx, cy, HOLE_KEEPOUT - HOLE_CL, -1)
                     for layer in (0, 1):
                         for arr, r in ((self.tz, HOLE_CL + TW / 2), (self.vz, HOLE_CL + VIA_D / 2)):
                             si, sj = hole.window(r + M)
@@ -393,6 +395,9 @@ def main() -> None:
         order = first + [n for n in order if n not in failed]
     for t in r.tracks:
         board.Add(t)
+    for fp in board.GetFootprints():
+        if fp.GetReference().startswith("H"):
+            add_hole_keepout(board, to_mm(fp.GetPosition()))
     zones = [add_gnd_zone(board, pcbnew.B_Cu, 0), add_gnd_zone(board, pcbnew.F_Cu, 1)]
     pcbnew.ZONE_FILLER(board).Fill(zones)
     pcbnew.SaveBoard(str(PCB), board)
@@ -400,6 +405,28 @@ def main() -> None:
     print(f"routed {PCB}: {len(r.tracks)} tracks/vias, unrouted: {failed or 'none'}")
     if failed:
         sys.exit(1)
+
+
+def add_hole_keepout(board: pcbnew.BOARD, centre: tuple[float, float]) -> None:
+    """A rule area around a mounting hole: no pour, track or via under the screw head."""
+    zone = pcbnew.ZONE(board)
+    zone.SetIsRuleArea(True)
+    layers = pcbnew.LSET()
+    layers.AddLayer(pcbnew.F_Cu)
+    layers.AddLayer(pcbnew.B_Cu)
+    zone.SetLayerSet(layers)
+    zone.SetDoNotAllowCopperPour(True)
+    zone.SetDoNotAllowTracks(True)
+    zone.SetDoNotAllowVias(True)
+    zone.SetDoNotAllowPads(False)
+    zone.SetDoNotAllowFootprints(False)
+    outline = zone.Outline()
+    outline.NewOutline()
+    for k in range(32):
+        a = 2 * math.pi * k / 32
+        outline.Append(vec(centre[0] + HOLE_KEEPOUT * math.cos(a),
+                           centre[1] + HOLE_KEEPOUT * math.sin(a)))
+    board.Add(zone)
 
 
 def add_gnd_zone(board: pcbnew.BOARD, layer: int, priority: int) -> pcbnew.ZONE:
