@@ -49,6 +49,7 @@ class SerialPort:
         self._baud = baud
         self._exclusive = exclusive
         self._transport: asyncio.BaseTransport | None = None
+        self._break = False
         self._receiver: _Receiver | None = None
 
     @property
@@ -81,10 +82,36 @@ class SerialPort:
         except (serial.SerialException, OSError) as error:
             raise LinkError(describe_open_failure(self._path, error)) from None
         self._transport, self._receiver = transport, receiver
+        self._apply_break()
         # pyserial-asyncio connects the protocol and starts reading in callbacks it has only
         # scheduled: let them run, so the port reads (and can be paused) once open returns.
         await asyncio.sleep(0)
         log.debug("opened %s at %d baud", self._path, self._baud)
+
+    def set_break(self, on: bool) -> None:
+        """Hold TXD low (a UART break) while `on`: the HAT parks its logic lines this way while
+        the transceiver's supply is off (hardware/pi-hat/DESIGN.md, "No back-powering").
+
+        Remembered while the port is closed and applied when it opens. An adapter that cannot
+        send a break is not an error: the HAT's series resistor limits what TXD can feed.
+        """
+        self._break = on
+        self._apply_break()
+
+    @property
+    def break_held(self) -> bool:
+        """Whether the open port holds TXD in a break now (False while closed)."""
+        port = getattr(self._transport, "serial", None)
+        return bool(port is not None and port.break_condition)
+
+    def _apply_break(self) -> None:
+        port = getattr(self._transport, "serial", None)
+        if port is None:
+            return
+        try:
+            port.break_condition = self._break
+        except (serial.SerialException, OSError) as error:
+            log.debug("%s cannot hold a break: %s", self._path, error)
 
     async def close(self) -> None:
         if self._transport is not None:

@@ -181,13 +181,15 @@ async def serve(
     pollers: list[Poller] = []
     try:
         for index, meter in enumerate(config.meters):
-            control: LinkControl = GpioLinkControl(meter.gpio) if meter.gpio else NoLinkControl()
+            port = SerialPort(meter.port, meter.baud)
+            # The HAT parks TXD in a break and flushes the power-up garbage through the port.
+            control: LinkControl = (
+                GpioLinkControl(meter.gpio, uart=port) if meter.gpio else NoLinkControl()
+            )
             controls.append(control)
             periods = ReadPeriods(meter.schedule.present_s, meter.schedule.energy_s)
             emit = _fan_out(daemon.observe(index), publisher.feed(periods))
-            pollers.append(
-                Poller(meter.settings(), SerialPort(meter.port, meter.baud), control, emit)
-            )
+            pollers.append(Poller(meter.settings(), port, control, emit))
         log.info(
             "mepd %s: %d meter(s), MQTT %s, gateway id %s",
             __version__,

@@ -136,3 +136,20 @@ async def test_a_vanished_device_is_a_link_error_not_a_hang(tmp_path: Path) -> N
     await port.close()
     os.close(master)
     os.close(slave)
+
+
+@pytest.mark.asyncio
+async def test_a_break_asked_for_while_closed_is_held_once_the_port_opens(
+    pty_pair: tuple[int, str],
+) -> None:
+    # The HAT parks TXD low (a break) while the transceiver is off (DESIGN.md).
+    _, path = pty_pair
+    port = SerialPort(path)
+    port.set_break(True)  # closed: remembered
+    await port.open()
+    held = port.break_held
+    port.set_break(False)
+    released = port.break_held
+    await port.close()
+    port.set_break(True)  # closed again: no error
+    assert (held, released, port.break_held) == (True, False, False)
