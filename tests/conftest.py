@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from mepd.drivers.simulator.factory import DEMO_MBK
 from tests.mosquitto import Mosquitto, mosquitto_available
+from tests.virtual_time import run_virtual
 
 REPO = Path(__file__).resolve().parent.parent
 # The MEP guide's worked examples (digests, frames, the TLS session), copied from the guide's
@@ -32,6 +34,20 @@ def vectors_of(*kinds: str) -> list[dict[str, Any]]:
 def vector(name: str) -> dict[str, Any]:
     (found,) = [v for v in load_vectors() if v["name"] == name]
     return found
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    """`@pytest.mark.virtual_time` async tests run on a VirtualTimeLoop (tests/virtual_time.py)."""
+    if pyfuncitem.get_closest_marker("virtual_time") is None:
+        return None
+    if not inspect.iscoroutinefunction(pyfuncitem.obj):
+        pytest.fail(f"{pyfuncitem.nodeid}: virtual_time is for async def tests")
+    if pyfuncitem.get_closest_marker("asyncio") is not None:
+        pytest.fail(f"{pyfuncitem.nodeid}: virtual_time and asyncio are two event loops")
+    arguments = {name: pyfuncitem.funcargs[name] for name in pyfuncitem._fixtureinfo.argnames}
+    run_virtual(pyfuncitem.obj(**arguments))
+    return True
 
 
 @pytest.fixture(scope="session")
