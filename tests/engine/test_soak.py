@@ -72,6 +72,7 @@ async def _soak(profile: str) -> tuple[list[tuple[float, Event]], object, Poller
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # about 70 s of CPU alone (the 10,000 polls are the point)
 @pytest.mark.parametrize("profile", ["gen3"])
 def test_ten_thousand_noisy_polls_publish_only_the_truth(profile: str) -> None:
     loop = VirtualTimeLoop()
