@@ -50,6 +50,13 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests (@pytest.mark.slow) first: under xdist (scripts/test runs `-n 2
+    --dist worksteal`) one worker takes the soak at once while the other works through the
+    rest, instead of the soak starting last and running alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def vectors() -> list[dict[str, Any]]:
     return load_vectors()
