@@ -16,7 +16,7 @@ from tests.mosquitto import Mosquitto, mosquitto_available
 from tests.virtual_time import run_virtual
 
 # Hypothesis' 200 ms per-example deadline fails at random on a loaded 2-core machine running
-# two xdist workers; hangs are pytest-timeout's job. Example counts stay at the defaults.
+# xdist workers; hangs are pytest-timeout's job. Example counts stay at the defaults.
 settings.register_profile("mepd", deadline=None)
 settings.load_profile("mepd")
 
@@ -57,8 +57,8 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The long tests (@pytest.mark.slow) first: under xdist (scripts/test runs `-n 2
-    --dist worksteal`) one worker takes the soak at once while the other works through the
+    """The long tests (@pytest.mark.slow) first: under xdist (scripts/test runs `-n 3
+    --dist worksteal`) one worker takes the soak at once while the others work through the
     rest, instead of the soak starting last and running alone at the end."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
