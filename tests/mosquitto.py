@@ -2,7 +2,9 @@
 
 Plain helpers, no pytest: the publisher's tests and the daemon's tests both use them. The
 broker is Debian's /usr/sbin/mosquitto (scripts/setup --test installs it) on a free loopback
-port with a generated configuration; `restart()` keeps the port. `tls_material()` makes a CA
+port with a generated configuration; `restart()` keeps the port. Under pytest-xdist another
+worker may take a port between `free_port()` and mosquitto's bind: the first start then moves
+to another free port. `tls_material()` makes a CA
 and a server certificate for 127.0.0.1/localhost (and a client certificate) with
 `cryptography`.
 """
@@ -34,6 +36,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 MOSQUITTO = Path("/usr/sbin/mosquitto")
 MOSQUITTO_PASSWD = Path("/usr/bin/mosquitto_passwd")
 START_TIMEOUT_S = 10.0
+PORT_ATTEMPTS = 3
 
 
 def free_port() -> int:
@@ -153,6 +156,7 @@ class Mosquitto:
     tls: TlsMaterial | None = None
     require_client_cert: bool = False
     process: subprocess.Popen[bytes] | None = None
+    _listened: bool = field(default=False, init=False, repr=False)  # the port is ours now
 
     @property
     def log_path(self) -> Path:
@@ -193,8 +197,20 @@ class Mosquitto:
         if not MOSQUITTO.exists():
             raise RuntimeError(f"{MOSQUITTO} is missing: run scripts/setup --test")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            error = self._start_once()
+            if error is None:
+                self._listened = True
+                return
+            if self._listened or attempt == PORT_ATTEMPTS or "Address already in use" not in error:
+                raise RuntimeError(f"mosquitto exited at start: {error}")
+            self.port = free_port()  # taken meanwhile (another xdist worker): not ours yet
+
+    def _start_once(self) -> str | None:
+        """Starts the broker and waits until it listens; the reason it exited, if it did."""
         config = self.workdir / "mosquitto.conf"
         config.write_text(self._config())
+        logged_before = self.log_path.stat().st_size if self.log_path.exists() else 0
         self.process = subprocess.Popen(
             [str(MOSQUITTO), "-c", str(config)],
             stdout=subprocess.DEVNULL,
@@ -204,12 +220,17 @@ class Mosquitto:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 error = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"mosquitto exited at start: {error}{self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.02)
+                self.stop()
+                return f"{error}{self.log()}"
+            # Its own log says it has bound the port: a connection alone could reach another
+            # worker's broker on the same port while this one is failing to bind.
+            if b" running" in self._log_bytes()[logged_before:]:
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                        return None
+                except OSError:
+                    pass
+            time.sleep(0.02)
         self.stop()
         raise RuntimeError(f"mosquitto did not listen on port {self.port}: {self.log()}")
 
@@ -232,7 +253,10 @@ class Mosquitto:
         self.start()
 
     def log(self) -> str:
-        return self.log_path.read_text() if self.log_path.exists() else ""
+        return self._log_bytes().decode()
+
+    def _log_bytes(self) -> bytes:
+        return self.log_path.read_bytes() if self.log_path.exists() else b""
 
 
 def mosquitto_available() -> bool:
