@@ -235,7 +235,7 @@ async def test_a_wrong_key_gets_one_clear_error_and_a_slow_backoff(
         await asyncio.sleep(60.0)
     assert run.port.stats.authentication_failures >= 3
     assert run.port.stats.frames_received <= 5  # a handful per minute, never a hammering
-    errors = [r.getMessage() for r in caplog.records if "rejects the key" in r.getMessage()]
+    errors = [r.getMessage() for r in caplog.records if "rejected the key" in r.getMessage()]
     assert len(errors) == 1
     assert "after a clean resynchronisation" in errors[0]
     assert "THIS-IS" not in caplog.text
@@ -309,14 +309,14 @@ async def test_overdue_tells_a_stall_from_a_deliberate_backoff(pins: MockFactory
 async def test_auto_security_tries_tls_once_then_calls_the_key_wrong(
     pins: MockFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A meter without TLS: 0x0B in RC4, silence in TLS; both modes tried, then a slow backoff."""
+    """A meter without TLS: 0x0B twice in RC4, 0x0B to the TLS hello, RC4 again, then quiet."""
     settings = MeterSettings(key=MepKey.parse("THIS-IS-NOT-THE-KEY!"), security="auto")
     async with running(pins, "gen4", settings=settings) as run:
         await asyncio.sleep(25.0)
     (down,) = [e for e in run.of(LinkStatus) if e.authentication_problem]
-    assert "tried both RC4 and TLS" in down.reason
-    # 3 RC4 tries, then 3 TLS tries (each a hello and its resends), then 30 s of quiet.
-    assert run.port.stats.frames_received <= 12
+    assert "in RC4 mode and did not offer TLS" in down.reason
+    # 2 RC4 tries, one TLS hello answered 0x0B, a third RC4 try, then 30 s of quiet.
+    assert run.port.stats.frames_received <= 6
     assert "THIS-IS" not in caplog.text
 
 
