@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -9,7 +10,7 @@ import pytest
 from mepd.cli.meter_probe import ProbeError, probe, report
 from mepd.drivers.gpio import NoLinkControl
 from mepd.drivers.serial import SerialPort
-from mepd.drivers.simulator.driver import PtyMeter
+from mepd.drivers.simulator.driver import InProcessLink, InProcessTransport, PtyMeter
 from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
 from mepd.drivers.simulator.profiles import PROFILES
 from mepd.protocol import MepKey
@@ -31,14 +32,15 @@ async def test_probe_prints_identity_and_a_decoded_reading(profile: str) -> None
     assert any(line.startswith("  energy_import: ") and line.endswith(" kWh") for line in lines)
 
 
-@pytest.mark.asyncio
+@pytest.mark.virtual_time
 async def test_a_wrong_key_is_named_as_such() -> None:
-    port = simulated_meter(PROFILES["gen4"], epoch=time.monotonic(), start_wall=time.time())
-    async with PtyMeter(port) as pty:
+    clock = asyncio.get_running_loop().time
+    port = simulated_meter(PROFILES["gen4"], epoch=clock(), start_wall=time.time())
+    async with InProcessLink(port, clock=clock) as link:
         with pytest.raises(ProbeError, match="rejected the key"):
             await probe(
                 MeterSettings(key=MepKey.parse("WRONG-KEY-WRONG-KEY!")),
-                SerialPort(pty.path),
+                InProcessTransport(link),
                 NoLinkControl(),
             )
 
@@ -54,14 +56,15 @@ async def test_a_missing_port_is_named_as_such(tmp_path: object) -> None:
         )
 
 
-@pytest.mark.asyncio
+@pytest.mark.virtual_time
 async def test_probe_says_which_security_mode_the_meter_uses() -> None:
+    clock = asyncio.get_running_loop().time
     port = simulated_meter(
-        PROFILES["gen3"], epoch=time.monotonic(), start_wall=time.time(), requires_tls=True
+        PROFILES["gen3"], epoch=clock(), start_wall=time.time(), requires_tls=True
     )
-    async with PtyMeter(port) as pty:
+    async with InProcessLink(port, clock=clock) as link:
         result = await probe(
-            MeterSettings(key=MepKey.parse(DEMO_MBK)), SerialPort(pty.path), NoLinkControl()
+            MeterSettings(key=MepKey.parse(DEMO_MBK)), InProcessTransport(link), NoLinkControl()
         )
     assert result.identity.security == "tls"
     assert report(result)[1].endswith(", TLS-PSK mode")

@@ -33,11 +33,13 @@ class MeterDriver:
         *,
         clock: Callable[[], float] = time.monotonic,
         poll_interval_s: float = POLL_INTERVAL_S,
+        chunk_seconds: float = _CHUNK_SECONDS,
     ) -> None:
         self.port = port
         self._write = write
         self._clock = clock
         self._poll_interval_s = poll_interval_s
+        self._chunk_seconds = chunk_seconds
         self._queue: asyncio.Queue[Transmission] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -69,7 +71,7 @@ class MeterDriver:
 
     async def _sender(self) -> None:
         baud = self.port.baud
-        chunk = max(1, int(baud / 10 * _CHUNK_SECONDS))
+        chunk = max(1, int(baud / 10 * self._chunk_seconds))
         while True:
             transmission = await self._queue.get()
             start = max(transmission.at, self._clock())
@@ -160,11 +162,16 @@ class InProcessLink:
         *,
         clock: Callable[[], float] = time.monotonic,
         poll_interval_s: float = POLL_INTERVAL_S,
+        chunk_seconds: float = _CHUNK_SECONDS,
     ) -> None:
         self.port = port
         self._received: asyncio.Queue[bytes] = asyncio.Queue()
         self.driver = MeterDriver(
-            port, self._received.put_nowait, clock=clock, poll_interval_s=poll_interval_s
+            port,
+            self._received.put_nowait,
+            clock=clock,
+            poll_interval_s=poll_interval_s,
+            chunk_seconds=chunk_seconds,
         )
 
     async def __aenter__(self) -> InProcessLink:
