@@ -77,7 +77,7 @@ async def test_dump_a_slice_of_et04() -> None:
     dump = await _dump(ET04, offset=116, count=1)
     assert len(dump.data) == 1
     assert dump.decoded is not None
-    assert dump.decoded.idt_version == dump.data[0]  # type: ignore[attr-defined]
+    assert dump.decoded.idt_version == dump.data[0]
 
 
 @pytest.mark.asyncio
