@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from paho.mqtt.enums import CallbackAPIVersion
 
 from mepd.cli.broker import EmbeddedBroker, topic_matches
 
@@ -24,7 +25,7 @@ class Collector:
 
     def on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
         with self.changed:
-            self.messages.append((message.topic, message.payload, bool(message.retain)))
+            self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
             self.changed.notify_all()
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[tuple[str, bytes, bool]]:
@@ -52,7 +53,7 @@ def broker_port() -> Iterator[int]:
 
 @contextmanager
 def client(port: int, *, will: tuple[str, bytes] | None = None) -> Iterator[mqtt.Client]:
-    paho = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    paho = mqtt.Client(CallbackAPIVersion.VERSION2)
     if will:
         paho.will_set(will[0], will[1], qos=1, retain=True)
     connected = threading.Event()

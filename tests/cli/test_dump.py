@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mepd.cli.table_dump import describe, dump_table, hex_lines, parse_table, table_name
+from mepd.cli.table_dump import Dump, describe, dump_table, hex_lines, parse_table, table_name
 from mepd.drivers.gpio import NoLinkControl
 from mepd.drivers.serial import SerialPort
 from mepd.drivers.simulator.driver import PtyMeter
@@ -16,6 +16,7 @@ from mepd.errors import ConfigError
 from mepd.protocol import MepKey
 from mepd.protocol.errors import ResponseError
 from mepd.protocol.tables import BT01, BT28, ET04, ManufacturerInfo, PresentRegisterData
+from mepd.protocol.tables.et04 import SystemInformation
 
 KEY = MepKey.parse(DEMO_MBK)
 
@@ -47,10 +48,12 @@ def test_hex_lines_show_offsets_and_text() -> None:
     assert lines[1].endswith("QRST")
 
 
-async def _dump(table: int, **options: object):  # type: ignore[no-untyped-def]
+async def _dump(table: int, *, offset: int = 0, count: int | None = None) -> Dump:
     port = simulated_meter(PROFILES["gen4"], epoch=time.monotonic(), start_wall=time.time())
     async with PtyMeter(port) as pty:
-        return await dump_table(SerialPort(pty.path), NoLinkControl(), KEY, table, **options)  # type: ignore[arg-type]
+        return await dump_table(
+            SerialPort(pty.path), NoLinkControl(), KEY, table, offset=offset, count=count
+        )
 
 
 @pytest.mark.asyncio
@@ -76,8 +79,8 @@ async def test_dump_bt28_reads_the_size_bt21_gives_and_shows_units() -> None:
 async def test_dump_a_slice_of_et04() -> None:
     dump = await _dump(ET04, offset=116, count=1)
     assert len(dump.data) == 1
-    assert dump.decoded is not None
-    assert dump.decoded.idt_version == dump.data[0]  # type: ignore[attr-defined]
+    assert isinstance(dump.decoded, SystemInformation)
+    assert dump.decoded.idt_version == dump.data[0]
 
 
 @pytest.mark.asyncio

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from mepd.config.load import config_from_args
 from mepd.config.overrides import MqttUrl, add_override_arguments, parse_mqtt_url
+from mepd.config.resolved import Config
 from mepd.errors import ConfigError
 from mepd.protocol.keys import MepKey
 from mepd.settings import TlsSettings
@@ -25,8 +26,12 @@ def parser() -> argparse.ArgumentParser:
     return result
 
 
-def load(argv: list[str], environ: dict[str, str] | None = None, **kwargs: bool):  # type: ignore[no-untyped-def]
-    return config_from_args(parser().parse_args(argv), environ=environ or {}, **kwargs)
+def load(
+    argv: list[str], environ: dict[str, str] | None = None, *, require_key: bool = True
+) -> Config:
+    return config_from_args(
+        parser().parse_args(argv), environ=environ or {}, require_key=require_key
+    )
 
 
 # --- the URL ------------------------------------------------------------------------------------
@@ -110,7 +115,7 @@ def test_a_bad_url_never_shows_the_password(url: str) -> None:
 
 
 @given(
-    password=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1),
+    password=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1),
     port=st.integers(1, 65535),
 )
 def test_any_password_survives_percent_encoding(password: str, port: int) -> None:

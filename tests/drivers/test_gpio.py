@@ -63,7 +63,7 @@ def _record(factory: MockFactory, log: list[Event], **pins: int) -> None:
                 log.append((name, bool(value)))
             return changed
 
-        pin._change_state = change  # type: ignore[method-assign]
+        pin._change_state = change
 
 
 def test_claiming_the_lines_keeps_everything_off(factory: MockFactory) -> None:

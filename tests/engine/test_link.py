@@ -10,7 +10,8 @@ STALE_S = 30.0
 
 def test_the_first_answer_brings_the_link_up_once() -> None:
     link = LinkState(STALE_S)
-    assert link.up is None
+    before = link.up  # a local: mypy would keep `link.up` narrowed to None below
+    assert before is None
     assert link.answered(now=1.0) == LinkStatus(None, True, "meter answers")
     assert link.answered(now=2.0) is None
     assert link.up is True

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from gpiozero import Device
@@ -34,6 +35,7 @@ from mepd.readings import EnergyReading, Event, LinkStatus, MeterIdentity, Prese
 from mepd.settings import MeterSettings
 
 KEY = MepKey.parse(DEMO_MBK)
+E = TypeVar("E", bound=Event)
 
 
 @pytest.fixture
@@ -57,10 +59,10 @@ class Run:
     poller: Poller
     events: list[tuple[float, Event]] = field(default_factory=list)
 
-    def of(self, kind: type) -> list:  # type: ignore[type-arg]
+    def of(self, kind: type[E]) -> list[E]:
         return [event for _, event in self.events if isinstance(event, kind)]
 
-    async def wait_for(self, kind: type, count: int = 1, within_s: float = 10.0) -> float:
+    async def wait_for(self, kind: type[Event], count: int = 1, within_s: float = 10.0) -> float:
         deadline = now() + within_s
         while len(self.of(kind)) < count:
             if now() > deadline:
@@ -89,11 +91,18 @@ async def running(
     settings: MeterSettings | None = None,
     *,
     pty: bool = False,
-    **meter_options: object,
+    tls: str | None = None,
+    requires_tls: bool = False,
 ) -> AsyncIterator[Run]:
     """The poller on a simulated meter: in-process on the loop's clock, or over a real pty."""
     started, wall_at_start = now(), time.time()
-    port = simulated_meter(PROFILES[profile], power=GpioPinPower(), epoch=started, **meter_options)
+    port = simulated_meter(
+        PROFILES[profile],
+        power=GpioPinPower(),
+        epoch=started,
+        tls=tls,
+        requires_tls=requires_tls,
+    )
     line: AbstractAsyncContextManager[Transport] = (_over_pty if pty else _in_process)(port)
     async with line as transport:
         control = GpioLinkControl(pin_factory=pins)
@@ -139,9 +148,9 @@ def _check_readings(run: Run, profile: str) -> None:
         assert abs(values["power_import"] - values["power_export"] - phases) <= 3
         assert 200 < values["voltage_l1"] < 260
         assert 49 < values["frequency"] < 51
-    energy = run.of(EnergyReading)[0].registers
-    assert energy.get("energy_import") is not None
-    assert energy.get("energy_import").unit == "Wh"
+    energy_import = run.of(EnergyReading)[0].registers.get("energy_import")
+    assert energy_import is not None
+    assert energy_import.unit == "Wh"
     stats = run.port.stats
     assert stats.too_close_requests == 0
     assert stats.read_rate_violations == 0

@@ -53,7 +53,8 @@ def test_before_any_answer_a_second_refusal_tries_the_other_mode() -> None:
     security = negotiation("auto")
     first = security.on_refusal(ever_answered=False)
     assert first == AfterRefusal(AUTH_RETRY_BACKOFF.first_s)  # a bit error heals: RC4 again
-    assert security.mode == "rc4"
+    mode_before = security.mode  # a local: mypy would keep the attribute narrowed to "rc4"
+    assert mode_before == "rc4"
     decision = security.on_refusal(ever_answered=False)
     assert decision.switch_to == "tls" == security.mode
     assert decision.pause_s == AUTH_RETRY_BACKOFF.first_s
@@ -208,7 +209,8 @@ def test_an_answer_after_a_rejection_takes_the_verdict_back() -> None:
     security = negotiation("rc4")
     for _ in range(WRONG_KEY_AFTER):
         security.on_refusal(ever_answered=True)
-    assert security.key_rejected
+    rejected = security.key_rejected  # a local: mypy would keep the attribute narrowed
+    assert rejected
     assert security.on_answer(remembered=None) == AfterAnswer(key_accepted_again=True)
     assert not security.key_rejected
     assert security.failures == 0
@@ -223,7 +225,8 @@ def test_an_answer_ends_the_trial_and_a_later_run_of_refusals_may_switch_again()
     security.on_answer(remembered=None)
     decisions = [security.on_refusal(ever_answered=True) for _ in range(WRONG_KEY_AFTER)]
     assert [d.switch_to for d in decisions] == [None, None, "tls"]
-    assert security.on_trial
+    on_trial = security.on_trial  # a local: mypy would keep the attribute narrowed
+    assert on_trial
     security.on_answer(remembered="rc4")
     assert not security.on_trial
     assert security.mode == "tls"

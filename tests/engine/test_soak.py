@@ -16,6 +16,7 @@ from mepd.drivers.gpio import NoLinkControl
 from mepd.drivers.simulator.driver import InProcessLink, InProcessTransport
 from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
 from mepd.drivers.simulator.faults import FaultSettings
+from mepd.drivers.simulator.port import MeterPort
 from mepd.drivers.simulator.profiles import PROFILES
 from mepd.drivers.simulator.registers import present_value, summation
 from mepd.engine.poller import Poller
@@ -39,7 +40,7 @@ COMPARED = (
 )
 
 
-async def _soak(profile: str) -> tuple[list[tuple[float, Event]], object, Poller]:
+async def _soak(profile: str) -> tuple[list[tuple[float, Event]], MeterPort, Poller]:
     loop = asyncio.get_running_loop()
     faults = FaultSettings(tx_corrupt_rate=0.01, tx_drop_rate=0.01, lose_response_rate=0.01)
     port = simulated_meter(
@@ -68,9 +69,12 @@ async def _soak(profile: str) -> tuple[list[tuple[float, Event]], object, Poller
             wall_clock=lambda: datetime.fromtimestamp(START_WALL + loop.time(), UTC),
         )
         enough = asyncio.Event()
-        poller.cycle_listeners.append(
-            lambda: poller.session.stats.exchanges >= POLLS and enough.set()  # type: ignore[func-returns-value]
-        )
+
+        def stop_when_enough() -> None:
+            if poller.session.stats.exchanges >= POLLS:
+                enough.set()
+
+        poller.cycle_listeners.append(stop_when_enough)
         task = asyncio.create_task(poller.run())
         await enough.wait()
         task.cancel()
@@ -87,9 +91,9 @@ def test_ten_thousand_noisy_polls_publish_only_the_truth(profile: str) -> None:
         events, port, poller = loop.run_until_complete(_soak(profile))
     finally:
         loop.close()
-    stats = port.stats  # type: ignore[attr-defined]
-    served = [s for s in port.meter.history if s.table == 28]  # type: ignore[attr-defined]
-    served_energy = [s for s in port.meter.history if s.table == 23]  # type: ignore[attr-defined]
+    stats = port.stats
+    served = [s for s in port.meter.history if s.table == 28]
+    served_energy = [s for s in port.meter.history if s.table == 23]
     present = [(at, e) for at, e in events if isinstance(e, PresentReading)]
     energy = [(at, e) for at, e in events if isinstance(e, EnergyReading)]
 
@@ -121,14 +125,14 @@ def test_ten_thousand_noisy_polls_publish_only_the_truth(profile: str) -> None:
             measured = reading.values.get(name)
             if measured is not None and measured.raw != present_value(truth, measured.source.id):
                 mismatches.append((at, name, measured.raw))
-    for at, reading in energy:
-        truth = max((s for s in served_energy if s.monotonic <= at), key=lambda s: s.monotonic)
-        for register in reading.registers:
-            if register.raw != summation(truth.truth, register.source.id):
+    for at, energy_reading in energy:
+        served_at = max((s for s in served_energy if s.monotonic <= at), key=lambda s: s.monotonic)
+        for register in energy_reading.registers:
+            if register.raw != summation(served_at.truth, register.source.id):
                 mismatches.append((at, register.name, register.raw))
     assert mismatches == []
 
     # Energy never went down in what was published.
     for name in ("energy_import", "energy_export"):
-        series = [e.registers.get(name).value for _, e in energy if e.registers.get(name)]
+        series = [m.value for _, e in energy if (m := e.registers.get(name)) is not None]
         assert series == sorted(series)

@@ -20,10 +20,14 @@ import sys
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from mepd.drivers.hat import DEFAULT_PINS
+
+if TYPE_CHECKING:  # imported at run time from hardware/pi-hat/tools (see _design_parts)
+    from kicad_design import Part
 
 REPO = Path(__file__).resolve().parents[2]
 HAT = REPO / "hardware" / "pi-hat"
@@ -90,8 +94,11 @@ def require_tool(name: str) -> str:
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|"((?:[^"\\]|\\.)*)"|([^\s()"]+))')
 
 
-def parse_sexpr(text: str) -> list:
-    stack: list[list] = [[]]
+SExpr = str | list["SExpr"]
+
+
+def parse_sexpr(text: str) -> list[SExpr]:
+    stack: list[list[SExpr]] = [[]]
     pos = 0
     while True:
         m = _TOKEN.match(text, pos)
@@ -107,17 +114,29 @@ def parse_sexpr(text: str) -> list:
             stack[-1].append(re.sub(r"\\(.)", r"\1", m.group(3)))
         else:
             stack[-1].append(m.group(4))
-    return stack[0][0]
+    tree = stack[0][0]
+    assert isinstance(tree, list), "the netlist is not one (...) expression"
+    return tree
 
 
-def children(node: list, key: str) -> list[list]:
+def children(node: list[SExpr], key: str) -> list[list[SExpr]]:
     return [x for x in node if isinstance(x, list) and x and x[0] == key]
 
 
-def child(node: list, key: str) -> list:
+def child(node: list[SExpr], key: str) -> list[SExpr]:
     found = children(node, key)
     assert found, f"no ({key} ...) in {str(node)[:80]}"
     return found[0]
+
+
+def atom(value: SExpr) -> str:
+    assert isinstance(value, str), f"expected an atom, got {str(value)[:80]}"
+    return value
+
+
+def text(node: list[SExpr], key: str) -> str:
+    """The atom of the (key atom) child of node."""
+    return atom(child(node, key)[1])
 
 
 @dataclass
@@ -205,15 +224,15 @@ def load_netlist(path: Path) -> Netlist:
     for comp in children(child(tree, "components"), "comp"):
         fields = {}
         for f in children(child(comp, "fields"), "field"):
-            name = child(f, "name")[1]
-            fields[name] = f[2] if len(f) > 2 else ""
-        props = {child(p, "name")[1] for p in children(comp, "property")}
-        ref = child(comp, "ref")[1]
+            name = text(f, "name")
+            fields[name] = atom(f[2]) if len(f) > 2 else ""
+        props = {text(p, "name") for p in children(comp, "property")}
+        ref = text(comp, "ref")
         comps[ref] = Component(
             ref=ref,
-            value=child(comp, "value")[1],
-            footprint=child(comp, "footprint")[1] if children(comp, "footprint") else "",
-            part=child(child(comp, "libsource"), "part")[1],
+            value=text(comp, "value"),
+            footprint=text(comp, "footprint") if children(comp, "footprint") else "",
+            part=text(child(comp, "libsource"), "part"),
             fields=fields,
             in_bom="exclude_from_bom" not in props,
             fitted="dnp" not in props,
@@ -222,11 +241,9 @@ def load_netlist(path: Path) -> Netlist:
     for net in children(child(tree, "nets"), "net"):
         nodes = []
         for node in children(net, "node"):
-            func = child(node, "pinfunction")[1] if children(node, "pinfunction") else ""
-            nodes.append(
-                (child(node, "ref")[1], child(node, "pin")[1], func, child(node, "pintype")[1])
-            )
-        nets[child(net, "name")[1]] = nodes
+            func = text(node, "pinfunction") if children(node, "pinfunction") else ""
+            nodes.append((text(node, "ref"), text(node, "pin"), func, text(node, "pintype")))
+        nets[text(net, "name")] = nodes
     return Netlist(comps, nets)
 
 
@@ -746,7 +763,7 @@ def test_pi5_overlay_applies_to_the_pi5_labels(tmp_path: Path) -> None:
     assert wrong.returncode != 0
 
 
-def _design_parts() -> list:
+def _design_parts() -> list[Part]:
     """The parts list of the generators (hardware/pi-hat/tools/kicad_design.py)."""
     sys.path.insert(0, str(HAT / "tools"))
     try:

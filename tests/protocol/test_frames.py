@@ -32,6 +32,7 @@ from mepd.protocol.errors import (
 )
 from mepd.protocol.frames import (
     MAX_MESSAGE_BYTES,
+    SignedRequest,
     authentication_failure_frame,
     ok_read_message,
     parse_request_message,
@@ -44,7 +45,7 @@ REQUESTS = [v for v in vectors_of("request_digest") if v["key_hex"]]
 RESPONSES = [v for v in vectors_of("response_digest") if v["key_hex"]]
 
 
-def _signed_from_vector(case: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _signed_from_vector(case: dict[str, Any]) -> SignedRequest:
     message = bytes.fromhex(case["message_hex"])
     request = parse_request_message(message[:-4])
     return sign_request(request, int.from_bytes(message[-4:], "big"), DEFAULT_MAK)

@@ -67,7 +67,8 @@ def test_garbage_before_a_frame_is_skipped() -> None:
 def test_header_seen_tracks_a_plausible_length() -> None:
     decoder = FrameDecoder()
     decoder.feed(b"\x00")
-    assert not decoder.header_seen
+    seen = decoder.header_seen  # a local: mypy would keep the attribute narrowed to False
+    assert not seen
     decoder.feed(b"\x37\x00")
     assert decoder.header_seen
     assert decoder.reset() == b"\x00\x37\x00"

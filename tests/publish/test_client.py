@@ -10,6 +10,7 @@ import signal
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,9 @@ REPO = Path(__file__).resolve().parents[2]
 TOPICS = Topics("mepd", GATEWAY.gateway_id)
 
 
-async def until(condition: object, within_s: float = 5.0) -> None:
+async def until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
     deadline = time.monotonic() + within_s
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
 

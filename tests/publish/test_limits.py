@@ -11,7 +11,7 @@ import asyncio
 import logging
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -32,9 +32,9 @@ from tests.publish.conftest import settings_for
 STATUS = "homeassistant/status"
 
 
-async def until(condition: object, within_s: float = 5.0) -> None:
+async def until(condition: Callable[[], bool], within_s: float = 5.0) -> None:
     deadline = time.monotonic() + within_s
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
 

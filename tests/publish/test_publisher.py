@@ -105,8 +105,10 @@ async def test_a_broker_restart_brings_fresh_state_and_status_back(broker: Mosqu
             await before.wait_for(config_with("energy_import"))
         broker.stop()
         await asyncio.sleep(2.0)  # a reading or two is taken while the broker is away
-        assert not publisher.connected
-        assert publisher.problem is not None
+        # Locals: mypy would keep the attributes narrowed past the reconnection below.
+        connected_while_away, problem_while_away = publisher.connected, publisher.problem
+        assert not connected_while_away
+        assert problem_while_away is not None
         broker.start()  # same port, and no retained messages: persistence is off
         back = datetime.now(UTC)
         with Listener(broker.port) as after:

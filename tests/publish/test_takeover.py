@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import pytest
 from paho.mqtt.packettypes import PacketTypes
@@ -22,9 +23,9 @@ LOST = ReasonCode(PacketTypes.DISCONNECT, "Unspecified error")  # the socket clo
 TAKEN_OVER = ReasonCode(PacketTypes.DISCONNECT, identifier=0x8E)
 
 
-async def until(condition: object, within_s: float) -> None:
+async def until(condition: Callable[[], bool], within_s: float) -> None:
     deadline = time.monotonic() + within_s
-    while not condition():  # type: ignore[operator]
+    while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
 

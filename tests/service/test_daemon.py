@@ -39,7 +39,7 @@ class FakePoller:
 def test_the_watchdog_is_petted_only_while_every_loop_keeps_its_promise() -> None:
     notifier = FakeNotifier()
     healthy, stalled = FakePoller(due=100.0), FakePoller(due=100.0)
-    watchdog = Watchdog(notifier, [healthy, stalled], allowance_s=30.0)  # type: ignore[arg-type]
+    watchdog = Watchdog(notifier, [healthy, stalled], allowance_s=30.0)  # type: ignore[arg-type,list-item]
     assert watchdog.check(now=120.0)
     assert notifier.sent == ["WATCHDOG=1"]
     healthy.due = 200.0  # in a long backoff: a promise that runs to t=200

@@ -64,8 +64,12 @@ class FakeClockClient:
         raise AssertionError("no completion after 10 attempts")
 
 
+# make_client(profile="gen4", seed=7, **simulated_meter_options) -> FakeClockClient
+MakeClient = Callable[..., FakeClockClient]
+
+
 @pytest.fixture
-def make_client() -> Callable[..., FakeClockClient]:
+def make_client() -> MakeClient:
     def make(profile: str = "gen4", seed: int = 7, **options: Any) -> FakeClockClient:
         options.setdefault("response_delay_s", (0.03, 0.03))
         port = simulated_meter(PROFILES[profile], seed=seed, **options)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from gpiozero import Device, DigitalOutputDevice
 from gpiozero.pins.mock import MockFactory
 
 from mepd.drivers.simulator.faults import FaultSettings, parse_fault, parse_faults
+from mepd.drivers.simulator.port import Transmission
 from mepd.drivers.simulator.power import GpioPinPower
 from mepd.errors import ConfigError
-from mepd.protocol import FullRead, PartialRead, ResponseCode, sign_request, verify_response
+from mepd.protocol import (
+    FullRead,
+    PartialRead,
+    Request,
+    ResponseCode,
+    SignedRequest,
+    sign_request,
+    verify_response,
+)
 from mepd.protocol.errors import (
     AuthenticationError,
     DigestError,
@@ -19,30 +30,33 @@ from mepd.protocol.errors import (
 )
 from mepd.protocol.stream import Alert, FrameDecoder
 from mepd.protocol.tables.ids import BT23, BT52, ET04
+from tests.drivers.simulator.conftest import FakeClockClient, MakeClient
 
 
-def alerts(transmissions):
+def alerts(transmissions: list[Transmission]) -> int:
     decoder = FrameDecoder()
     return sum(isinstance(e, Alert) for t in transmissions for e in decoder.feed(t.data))
 
 
-def synced(make_client, profile="gen4", **options):
+def synced(make_client: MakeClient, profile: str = "gen4", **options: object) -> FakeClockClient:
     client = make_client(profile, **options)
     assert client.request(PartialRead(BT52, 0, 7)).code is ResponseCode.OK
     return client
 
 
-def ask(client, request=None):
+def ask(
+    client: FakeClockClient, request: Request | None = None
+) -> tuple[SignedRequest, list[bytes]]:
     signed = sign_request(request or PartialRead(BT52, 0, 7), client.counter.take(), client.key)
     return signed, client.send(signed.frame)
 
 
-def test_all_faults_off_by_default():
+def test_all_faults_off_by_default() -> None:
     for name, value in vars(FaultSettings()).items():
         assert value in (0.0, False) or name in ("delay_seconds", "optical_seconds")
 
 
-def test_fault_parsing_rejects_unknown_and_malformed():
+def test_fault_parsing_rejects_unknown_and_malformed() -> None:
     assert parse_fault("tx_drop_rate=0.5") == ("tx_drop_rate", 0.5)
     assert parse_faults(["key_mismatch=true"]).key_mismatch is True
     for bad in ("nope=1", "tx_drop_rate=2", "tx_drop_rate=x", "key_mismatch=maybe", "novalue"):
@@ -50,7 +64,7 @@ def test_fault_parsing_rejects_unknown_and_malformed():
             parse_fault(bad)
 
 
-def test_tx_corruption_breaks_response_digests(make_client):
+def test_tx_corruption_breaks_response_digests(make_client: MakeClient) -> None:
     client = synced(make_client)
     client.port.set_faults(tx_corrupt_rate=0.02)
     spoiled = 0
@@ -65,7 +79,7 @@ def test_tx_corruption_breaks_response_digests(make_client):
     assert client.port.stats.bytes_corrupted > 0
 
 
-def test_tx_drop_loses_bytes(make_client):
+def test_tx_drop_loses_bytes(make_client: MakeClient) -> None:
     client = synced(make_client)
     client.port.set_faults(tx_drop_rate=1.0)
     _, replies = ask(client)
@@ -74,16 +88,16 @@ def test_tx_drop_loses_bytes(make_client):
 
 
 @pytest.mark.parametrize("knob", ["rx_corrupt_rate", "rx_drop_rate"])
-def test_receive_side_faults_spoil_requests(make_client, knob):
+def test_receive_side_faults_spoil_requests(make_client: MakeClient, knob: str) -> None:
     client = synced(make_client)
-    client.port.set_faults(**{knob: 1.0})
+    client.port.set_faults(None, **{knob: 1.0})  # None: the current faults, changed
     _, replies = ask(client)
     assert replies in ([], [bytes([ResponseCode.AUTHENTICATION_FAILURE])])
-    client.port.set_faults(**{knob: 0.0})
+    client.port.set_faults(None, **{knob: 0.0})
     assert client.request(PartialRead(BT52, 0, 7)).code is ResponseCode.OK
 
 
-def test_lost_response_still_consumes_the_sequence_number(make_client):
+def test_lost_response_still_consumes_the_sequence_number(make_client: MakeClient) -> None:
     client = synced(make_client)
     client.port.set_faults(lose_response_rate=1.0)
     before = client.port.meter.sequence
@@ -96,7 +110,7 @@ def test_lost_response_still_consumes_the_sequence_number(make_client):
         verify_response(signed, body)
 
 
-def test_delayed_response_arrives_late(make_client):
+def test_delayed_response_arrives_late(make_client: MakeClient) -> None:
     client = synced(make_client)
     client.port.set_faults(delay_response_rate=1.0, delay_seconds=0.8)
     signed = sign_request(PartialRead(BT52, 0, 7), client.counter.take(), client.key)
@@ -107,7 +121,7 @@ def test_delayed_response_arrives_late(make_client):
 
 
 @pytest.fixture
-def mock_pins():
+def mock_pins() -> Iterator[MockFactory]:
     previous = Device.pin_factory
     Device.pin_factory = MockFactory()
     yield Device.pin_factory
@@ -115,7 +129,9 @@ def mock_pins():
     Device.pin_factory = previous
 
 
-def test_latch_up_until_transceiver_power_is_cycled(make_client, mock_pins):
+def test_latch_up_until_transceiver_power_is_cycled(
+    make_client: MakeClient, mock_pins: MockFactory
+) -> None:
     supply = DigitalOutputDevice(
         22, initial_value=True
     )  # what the daemon drives (mepd.drivers.hat)
@@ -136,14 +152,14 @@ def test_latch_up_until_transceiver_power_is_cycled(make_client, mock_pins):
     assert client.port.stats.latchup_recoveries == 1
 
 
-def test_latch_up_by_rate(make_client):
+def test_latch_up_by_rate(make_client: MakeClient) -> None:
     client = synced(make_client)
     client.port.set_faults(latchup_rate=1.0)
     client.port.poll(client.now + 0.5)
     assert client.port.latched
 
 
-def test_gen3_optical_takeover_silences_mep_then_sequence_jumps(make_client):
+def test_gen3_optical_takeover_silences_mep_then_sequence_jumps(make_client: MakeClient) -> None:
     client = synced(make_client, "gen3")
     client.port.set_faults(optical_seconds=2.0)
     client.port.start_optical_session(client.now)
@@ -157,20 +173,20 @@ def test_gen3_optical_takeover_silences_mep_then_sequence_jumps(make_client):
     assert client.port.stats.optical_takeovers == 1
 
 
-def test_gen4_has_no_optical_takeover(make_client):
+def test_gen4_has_no_optical_takeover(make_client: MakeClient) -> None:
     client = synced(make_client, "gen4")
     client.port.start_optical_session(client.now, 5.0)
     assert client.request(PartialRead(BT52, 0, 7)).code is ResponseCode.OK
 
 
-def test_optical_takeover_by_rate(make_client):
+def test_optical_takeover_by_rate(make_client: MakeClient) -> None:
     client = synced(make_client, "gen3")
     client.port.set_faults(optical_takeover_rate=1.0)
     client.port.poll(client.now + 0.5)
     assert client.port.optical_until is not None
 
 
-def test_idt_bump_jumps_25_and_increments_et04_116(make_client):
+def test_idt_bump_jumps_25_and_increments_et04_116(make_client: MakeClient) -> None:
     client = synced(make_client)
     idt = client.request(PartialRead(ET04, 116, 1)).data[0]
     before = client.port.meter.sequence
@@ -185,7 +201,7 @@ def test_idt_bump_jumps_25_and_increments_et04_116(make_client):
     assert client.port.stats.idt_bumps == 2
 
 
-def test_key_mismatch_answers_0x0b(make_client):
+def test_key_mismatch_answers_0x0b(make_client: MakeClient) -> None:
     client = synced(make_client)
     client.port.set_faults(key_mismatch=True)
     assert isinstance(client.request(PartialRead(BT52, 0, 7)), AuthenticationError)
@@ -193,7 +209,7 @@ def test_key_mismatch_answers_0x0b(make_client):
     assert client.request(PartialRead(BT52, 0, 7)).code is ResponseCode.OK
 
 
-def test_meter_that_rejects_bt23_full_reads(make_client):
+def test_meter_that_rejects_bt23_full_reads(make_client: MakeClient) -> None:
     client = synced(make_client, "gen3")
     assert len(client.request(FullRead(BT23)).data) == 220
     client.port.set_faults(reject_bt23_full_read=True)
@@ -202,7 +218,7 @@ def test_meter_that_rejects_bt23_full_reads(make_client):
     assert refused.code is ResponseCode.OPERATION_NOT_POSSIBLE
 
 
-def test_alerts_once_a_second_held_off_after_a_frame(make_client):
+def test_alerts_once_a_second_held_off_after_a_frame(make_client: MakeClient) -> None:
     client = synced(make_client, alerts=True)
     port = client.port
     assert alerts(port.poll(client.now + 0.5)) == 0  # held off: a frame 0.5 s ago

@@ -19,17 +19,20 @@ from mepd.protocol.digest import digest
 from mepd.protocol.errors import AuthenticationError, ResponseError, SequenceError
 from mepd.protocol.keys import KeyId
 from mepd.protocol.tables.ids import BT01, BT21, BT23, BT28, BT52, ET11
+from tests.drivers.simulator.conftest import FakeClockClient, MakeClient
 
 MAK_TEXT = "MEPD-DEMO-MAK-000001"
 
 
-def synced(make_client, profile="gen4", **options):
+def synced(make_client: MakeClient, profile: str = "gen4", **options: object) -> FakeClockClient:
     client = make_client(profile, **options)
     assert client.request(PartialRead(BT52, 0, 7)).code is ResponseCode.OK
     return client
 
 
-def test_first_request_earns_a_verified_0x0c_then_n_plus_1_is_accepted(make_client):
+def test_first_request_earns_a_verified_0x0c_then_n_plus_1_is_accepted(
+    make_client: MakeClient,
+) -> None:
     client = make_client()
     meter = client.port.meter
     signed = sign_request(PartialRead(BT52, 0, 7), 0, client.key)
@@ -42,7 +45,7 @@ def test_first_request_earns_a_verified_0x0c_then_n_plus_1_is_accepted(make_clie
     assert verify_response(retry, body).code is ResponseCode.OK
 
 
-def test_sequence_window_is_plus_one_to_plus_eight(make_client):
+def test_sequence_window_is_plus_one_to_plus_eight(make_client: MakeClient) -> None:
     client = synced(make_client)
     meter = client.port.meter
     for jump, accepted in ((8, True), (9, False), (0, False)):
@@ -58,7 +61,7 @@ def test_sequence_window_is_plus_one_to_plus_eight(make_client):
             assert raised.value.expected == before == meter.sequence
 
 
-def test_bad_digest_gets_bare_0x0b(make_client):
+def test_bad_digest_gets_bare_0x0b(make_client: MakeClient) -> None:
     client = synced(make_client)
     signed = sign_request(PartialRead(BT52, 0, 7), client.counter.take(), client.key)
     tampered = signed.frame[:-1] + bytes([signed.frame[-1] ^ 0xFF])
@@ -69,7 +72,7 @@ def test_bad_digest_gets_bare_0x0b(make_client):
     assert client.port.stats.authentication_failures == 1
 
 
-def test_encrypted_request_gets_encrypted_response(make_client):
+def test_encrypted_request_gets_encrypted_response(make_client: MakeClient) -> None:
     client = synced(make_client)
     signed = sign_request(PartialRead(BT01, 0, 16), client.counter.take(), client.key, encrypt=True)
     (body,) = client.send(signed.frame)
@@ -81,7 +84,7 @@ def test_encrypted_request_gets_encrypted_response(make_client):
     assert body[3:7] == b"ELON"
 
 
-def test_encrypted_0x0c_is_encrypted_and_verifies(make_client):
+def test_encrypted_0x0c_is_encrypted_and_verifies(make_client: MakeClient) -> None:
     client = make_client()
     signed = sign_request(PartialRead(BT52, 0, 7), 0, client.key, encrypt=True)
     (body,) = client.send(signed.frame)
@@ -90,7 +93,7 @@ def test_encrypted_0x0c_is_encrypted_and_verifies(make_client):
         verify_response(signed, body)
 
 
-def test_requests_closer_than_100ms_are_dropped_and_counted(make_client):
+def test_requests_closer_than_100ms_are_dropped_and_counted(make_client: MakeClient) -> None:
     client = synced(make_client)
     stats = client.port.stats
     first = sign_request(PartialRead(BT52, 0, 7), client.counter.take(), client.key)
@@ -103,7 +106,7 @@ def test_requests_closer_than_100ms_are_dropped_and_counted(make_client):
     assert verify_response(second, body).code is ResponseCode.OK
 
 
-def test_read_rate_over_one_per_second_is_counted(make_client):
+def test_read_rate_over_one_per_second_is_counted(make_client: MakeClient) -> None:
     client = synced(make_client)
     client.port.stats.read_rate_window_s = 5.0
     for _ in range(10):
@@ -112,7 +115,7 @@ def test_read_rate_over_one_per_second_is_counted(make_client):
     assert client.port.stats.average_read_rate(client.now) > 1.0
 
 
-def test_inter_byte_gap_over_50ms_drops_the_partial_request(make_client):
+def test_inter_byte_gap_over_50ms_drops_the_partial_request(make_client: MakeClient) -> None:
     client = synced(make_client)
     signed = sign_request(PartialRead(BT52, 0, 7), client.counter.take(), client.key)
     assert client.send(signed.frame[:10]) == []
@@ -125,7 +128,7 @@ def test_inter_byte_gap_over_50ms_drops_the_partial_request(make_client):
     assert verify_response(again, body).code is ResponseCode.OK
 
 
-def test_mbk_may_write_only_appendix_c_tables(make_client):
+def test_mbk_may_write_only_appendix_c_tables(make_client: MakeClient) -> None:
     client = synced(make_client)
     refused = client.request(PartialWrite(ET11, 0, b"\x07"))
     assert isinstance(refused, ResponseError)
@@ -136,7 +139,7 @@ def test_mbk_may_write_only_appendix_c_tables(make_client):
     assert client.request(PartialRead(ET50, 0, 4)).data == b"mepd"
 
 
-def test_mak_may_write_more(make_client):
+def test_mak_may_write_more(make_client: MakeClient) -> None:
     client = make_client(mak=MAK_TEXT)
     client.key = MepKey.parse(MAK_TEXT, KeyId.MAK)
     assert client.request(FullWrite(BT23, b"\x00" * 4)).code is ResponseCode.OK
@@ -144,7 +147,7 @@ def test_mak_may_write_more(make_client):
     assert refused.code is ResponseCode.NO_PERMISSION
 
 
-def test_oversize_full_read_of_bt23_is_0x04(make_client):
+def test_oversize_full_read_of_bt23_is_0x04(make_client: MakeClient) -> None:
     client = synced(make_client, "gen4")
     refused = client.request(FullRead(BT23))
     assert isinstance(refused, ResponseError)
@@ -154,14 +157,14 @@ def test_oversize_full_read_of_bt23_is_0x04(make_client):
     assert len(gen3.request(FullRead(BT23)).data) == 220  # fits: 5 x 44 bytes
 
 
-def test_partial_read_past_the_end_reads_zeros(make_client):
+def test_partial_read_past_the_end_reads_zeros(make_client: MakeClient) -> None:
     client = synced(make_client, "gen3")
     data = client.request(PartialRead(ET11, 30, 8)).data  # gen3 ET11 is 32 bytes
     assert len(data) == 8
     assert data[2:] == bytes(6)
 
 
-def test_unknown_table_and_gen3_et70_are_0x05(make_client):
+def test_unknown_table_and_gen3_et70_are_0x05(make_client: MakeClient) -> None:
     client = synced(make_client, "gen3")
     for table in (ET70, 0x0999, 99):
         refused = client.request(PartialRead(table, 0, 1))
@@ -169,7 +172,7 @@ def test_unknown_table_and_gen3_et70_are_0x05(make_client):
 
 
 @pytest.mark.parametrize("channel", [1, 2])
-def test_gen4_et70_reports_the_mep_channel(make_client, channel):
+def test_gen4_et70_reports_the_mep_channel(make_client: MakeClient, channel: int) -> None:
     from dataclasses import replace
 
     from mepd.drivers.simulator import profiles
@@ -182,7 +185,7 @@ def test_gen4_et70_reports_the_mep_channel(make_client, channel):
     assert client.request(PartialRead(ET70, 142, 1)).data == bytes([channel])
 
 
-def test_unparseable_authenticated_request_is_0x01(make_client):
+def test_unparseable_authenticated_request_is_0x01(make_client: MakeClient) -> None:
     client = synced(make_client)
     signed_span = b"\x30\x00\x15" + client.counter.take().to_bytes(4, "big")  # no Length
     frame = (
@@ -196,7 +199,7 @@ def test_unparseable_authenticated_request_is_0x01(make_client):
     assert client.send(frame) == [expected]
 
 
-def test_bt28_and_bt23_reads_are_recorded_with_truth(make_client):
+def test_bt28_and_bt23_reads_are_recorded_with_truth(make_client: MakeClient) -> None:
     client = synced(make_client)
     client.request(PartialRead(BT28, 0, 100))
     client.request(PartialRead(BT23, 0, 17))

@@ -33,6 +33,7 @@ from mepd.protocol.tables.bt23 import bt23_size, decode_bt23_summations
 from mepd.protocol.tables.bt28 import bt28_size, decode_bt28
 from mepd.protocol.tables.bt52 import decode_bt52
 from mepd.protocol.tables.ids import BT01, BT21, BT23, BT28, BT52
+from mepd.protocol.tables.measurements import Measurements
 from mepd.protocol.timing import MIN_REQUEST_SPACING_S
 
 KEY = MepKey.parse(DEMO_MBK)
@@ -84,9 +85,16 @@ class AsyncPtyClient:
             send = outcome
 
 
+def raw(measurements: Measurements, name: str) -> int:
+    """The raw value of register `name`, which the meter must have sent."""
+    found = measurements.get(name)
+    assert found is not None, f"no {name}"
+    return found.raw
+
+
 @pytest.mark.asyncio
 @pytest.mark.parametrize("profile", ["gen3", "gen4"])
-async def test_client_reads_a_consistent_meter_over_a_pty(profile):
+async def test_client_reads_a_consistent_meter_over_a_pty(profile: str) -> None:
     port = simulated_meter(
         PROFILES[profile], seed=3, epoch=time.monotonic(), start_wall=1_718_971_200.0
     )
@@ -113,13 +121,12 @@ async def test_client_reads_a_consistent_meter_over_a_pty(profile):
     )
     values = present.values
     per_phase = sum(
-        values.get(f"power_import_l{n}").raw - values.get(f"power_export_l{n}").raw
-        for n in (1, 2, 3)
+        raw(values, f"power_import_l{n}") - raw(values, f"power_export_l{n}") for n in (1, 2, 3)
     )
-    assert values.get("power_import").raw - values.get("power_export").raw == per_phase
-    assert values.get("power_export_l1").raw > 0  # noon: the inverter phase exports
+    assert raw(values, "power_import") - raw(values, "power_export") == per_phase
+    assert raw(values, "power_export_l1") > 0  # noon: the inverter phase exports
     for name in ("energy_import", "energy_export"):
-        assert second.summations.get(name).raw >= first.summations.get(name).raw
+        assert raw(second.summations, name) >= raw(first.summations, name)
     assert later.time >= clock.time
     # 9600 baud is 960 bytes/s: the BT28 frame alone takes a measurable time.
     assert elapsed > (bt28_size(dims) + 11) / 960
@@ -146,7 +153,7 @@ def blocking_exchange(fd: int, counter: SequenceCounter, table: int, count: int)
     raise AssertionError("no answer from the simulator")
 
 
-def test_mepd_simulate_prints_the_tty_and_serves_it():
+def test_mepd_simulate_prints_the_tty_and_serves_it() -> None:
     process = subprocess.Popen(
         [str(MEPD), "simulate", "--profile", "gen3", "--seed", "4"],
         stdout=subprocess.PIPE,
@@ -174,7 +181,7 @@ def test_mepd_simulate_prints_the_tty_and_serves_it():
     "arguments",
     [["--fault", "no_such_fault=1"], ["--fault", "tx_drop_rate=lots"], ["--key", "too short"]],
 )
-def test_mepd_simulate_rejects_bad_arguments_in_one_line(arguments):
+def test_mepd_simulate_rejects_bad_arguments_in_one_line(arguments: list[str]) -> None:
     result = subprocess.run(
         [str(MEPD), "simulate", *arguments],
         capture_output=True,
@@ -188,7 +195,7 @@ def test_mepd_simulate_rejects_bad_arguments_in_one_line(arguments):
 
 
 @pytest.mark.asyncio
-async def test_in_process_link_paces_segments_at_the_baud_rate():
+async def test_in_process_link_paces_segments_at_the_baud_rate() -> None:
     from mepd.drivers.simulator.driver import InProcessLink
     from mepd.protocol import sign_request
 

@@ -24,5 +24,6 @@ def test_per_phase_members_carry_their_phase() -> None:
 
 
 def test_a_member_is_its_name_string() -> None:
-    assert ValueName.POWER_IMPORT == "power_import"
+    name: str = ValueName.POWER_IMPORT  # a member is a str (and typed so)...
+    assert name == "power_import"  # ...equal to its name
     assert f"{ValueName.ENERGY_EXPORT}" == "energy_export"

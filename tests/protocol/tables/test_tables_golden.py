@@ -256,10 +256,10 @@ def test_bt28_default_order_and_units() -> None:
         return found.value, found.unit
 
     assert value("power_import") == (1500, Unit.WATT)
-    assert value("current_l1") == (pytest.approx(6.25), Unit.AMPERE)
-    assert value("voltage_l2") == (pytest.approx(231.456), Unit.VOLT)
-    assert value("power_factor_l1") == (pytest.approx(-0.987), Unit.RATIO)
-    assert value("frequency") == (pytest.approx(50.012), Unit.HERTZ)
+    assert value("current_l1") == pytest.approx((6.25, Unit.AMPERE))
+    assert value("voltage_l2") == pytest.approx((231.456, Unit.VOLT))
+    assert value("power_factor_l1") == pytest.approx((-0.987, Unit.RATIO))
+    assert value("frequency") == pytest.approx((50.012, Unit.HERTZ))
     assert reading.values[25].name == "reactive_power_q4"
 
 

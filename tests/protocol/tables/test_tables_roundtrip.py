@@ -70,7 +70,7 @@ model_names = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), max
     small=st.tuples(st.integers(0, 7), st.integers(0, 7), st.integers(0, 3), st.integers(0, 3)),
     ni=st.tuples(st.integers(0, 15), st.integers(0, 15)),
     manufacturer=names,
-    tail=st.lists(UINT8, min_size=12, max_size=12),
+    tail=st.tuples(*(UINT8 for _ in range(12))),
     reserved=st.binary(max_size=20),
 )
 def test_bt00(
@@ -78,7 +78,7 @@ def test_bt00(
     small: tuple[int, int, int, int],
     ni: tuple[int, int],
     manufacturer: str,
-    tail: list[int],
+    tail: tuple[int, int, int, int, int, int, int, int, int, int, int, int],  # standard_version..
     reserved: bytes,
 ) -> None:
     config = GeneralConfiguration(flags[0], small[0], small[1], small[2], flags[1], small[3],
