@@ -238,7 +238,7 @@ async def read_check(meter: MeterConfig) -> Check:
     name = f"test read ({meter.name} on {meter.port})"
     try:
         result = await probe(
-            meter.settings(),
+            meter.settings(keep_state=False),
             SerialPort(meter.port, meter.baud),
             make_control(meter),
             timeout_s=READ_TIMEOUT_S,
