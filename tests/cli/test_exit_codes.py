@@ -128,3 +128,18 @@ def test_probe_dump_and_check_config_leave_no_state(daemon_config: Path) -> None
             result = mepd(*command, "--config", str(daemon_config), "--serial", tty)
             assert result.returncode == 0, result.stderr
     assert not state.exists()
+
+
+def test_1_a_wrong_key_is_said_once_and_nothing_misleading_comes_first(tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong"
+    wrong.write_text("WRONG-KEY-WRONG-KEY!")
+    wrong.chmod(0o600)
+    with simulator() as tty:
+        result = mepd("probe", "--serial", tty, "--key-file", str(wrong))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    said = [line for line in lines if "rejected the key (0x0B) in RC4 mode" in line]
+    assert len(said) == 1, lines
+    assert said[0].startswith("mepd: ")
+    assert said[0] == lines[-1]
+    assert not any("re-established" in line or "ERROR" in line for line in lines), lines
