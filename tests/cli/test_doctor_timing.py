@@ -46,3 +46,4 @@ def test_checks_appear_as_they_complete_and_all_within_6_s(
     # the configuration line is on screen while the meter is still being read
     assert read - first > 0.5, arrivals
     assert elapsed <= MOST_S, arrivals
+    assert not (daemon_config.parent / "state").exists()  # doctor only looks (item 4)
