@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from mepd.drivers.gpio import LinkControl
 
 EXIT_OK = 0
+EXIT_INTERRUPTED = 130  # README's exit codes: Ctrl-C
 
 # What the simulator offers (`mepd.drivers.simulator`: PROFILES, DEMO_MBK, FAULT_NAMES, and
 # `mepd.drivers.tls_engine.ENGINES`), named here so that `--help` needs no simulator import.
@@ -73,7 +74,7 @@ def choose_meter(config: Config, name: str | None) -> MeterConfig:
 
 
 def make_control(meter: MeterConfig) -> LinkControl:
-    """The HAT's lines when the meter has them, else a stand-in that does nothing."""
-    from mepd.drivers.gpio import GpioLinkControl, NoLinkControl  # noqa: PLC0415 - gpiozero
+    """The HAT's lines when the meter has them (`auto`: the HAT is found), else a stand-in."""
+    from mepd.drivers.gpio import link_control_for  # noqa: PLC0415 - gpiozero
 
-    return GpioLinkControl(meter.gpio) if meter.gpio else NoLinkControl()
+    return link_control_for(meter.gpio, auto=meter.gpio_auto)

@@ -34,6 +34,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="simulate a meter whose MEP port requires TLS (mepd finds that out by itself)",
     )
+    parser.add_argument(
+        "--keep-discovery",
+        action="store_true",
+        help="leave the simulated devices in Home Assistant when the demo stops (by default "
+        "a demo on a real broker removes them again)",
+    )
     add_override_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -55,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             require_tls=args.require_tls,
             seconds=args.seconds,
+            keep_discovery=args.keep_discovery,
         )
     )
     return EXIT_OK

@@ -3,14 +3,16 @@
 The host checks (UART, console, Bluetooth: `doctor_pi`; device permissions: `doctor_access`;
 key file: `doctor_key`) read files only; this module adds what needs the network or the
 meter (the configuration, the broker and its credentials, Home Assistant's birth message, a
-test read) and prints the lot. Exit 0 when nothing failed, 1 otherwise; warnings pass.
+test read) and prints each check as it completes. Exit 0 when nothing failed, 1 otherwise;
+warnings pass. The test read starts with the broker checks and runs beside them, so a doctor
+whose checks all answer is done in a few seconds (issue 15: at most 6).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mepd.cli.doctor_checks import KEY_FILE, SERVICE_USER, Check, Level
@@ -56,41 +58,68 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:
         # The checks say what the logs would, once and with a fix; -v shows the logs too.
         logging.getLogger().setLevel(logging.CRITICAL)
-    checks = asyncio.run(_collect(args))
-    return report(checks, sys.stdout)
+    return asyncio.run(_stream(_checks(args), sys.stdout))
 
 
 def report(checks: Iterable[Check], out: TextIO) -> int:
     failed = 0
     for check in checks:
-        mark = {Level.OK: "ok  ", Level.WARN: "warn", Level.FAIL: "FAIL"}[check.level]
-        print(f"{mark} {check.name}: {check.detail}", file=out)
-        if check.fix and check.level is not Level.OK:
-            for line in check.fix.splitlines():
-                print(f"     fix: {line}", file=out)
-        failed += check.level is Level.FAIL
-    print(
-        f"{failed} problem(s) found" if failed else "no problems found",
-        file=out,
-    )
+        failed += _print_check(check, out)
+    return _summary(failed, out)
+
+
+async def _stream(checks: AsyncIterator[Check], out: TextIO) -> int:
+    """Print each check the moment it is known, not all of them at the end."""
+    failed = 0
+    async for check in checks:
+        failed += _print_check(check, out)
+    return _summary(failed, out)
+
+
+def _print_check(check: Check, out: TextIO) -> bool:
+    """Print one check with its fix; True if it failed."""
+    mark = {Level.OK: "ok  ", Level.WARN: "warn", Level.FAIL: "FAIL"}[check.level]
+    print(f"{mark} {check.name}: {check.detail}", file=out)
+    if check.fix and check.level is not Level.OK:
+        for line in check.fix.splitlines():
+            print(f"     fix: {line}", file=out)
+    out.flush()
+    return check.level is Level.FAIL
+
+
+def _summary(failed: int, out: TextIO) -> int:
+    print(f"{failed} problem(s) found" if failed else "no problems found", file=out)
     return EXIT_FAILED if failed else EXIT_OK
 
 
-async def _collect(args: argparse.Namespace) -> list[Check]:
-    checks: list[Check] = []
-    config, key_problem = _load(args, checks)
+async def _checks(args: argparse.Namespace) -> AsyncIterator[Check]:
+    import asyncio  # noqa: PLC0415
+
+    loaded: list[Check] = []
+    config, key_problem = _load(args, loaded)
+    for check in loaded:
+        yield check
     if config is None:
-        return checks
+        return
     for meter in config.meters:
-        checks.extend(_host_checks(meter, args, key_problem))
-    checks.append(await broker_check(config.mqtt))
-    if checks[-1].level is not Level.FAIL and config.discovery.enabled:
-        checks.append(await birth_check(config.mqtt, config.discovery))
-    if not args.no_read:
-        for meter in config.meters:
-            if key_problem is None:
-                checks.append(await read_check(meter))
-    return checks
+        for check in _host_checks(meter, args, key_problem):
+            yield check
+    # The meter does not need the broker: its read runs beside the broker checks.
+    reads = (
+        [asyncio.create_task(read_check(meter)) for meter in config.meters]
+        if not args.no_read and key_problem is None
+        else []
+    )
+    try:
+        broker = await broker_check(config.mqtt)
+        yield broker
+        if broker.level is not Level.FAIL and config.discovery.enabled:
+            yield await birth_check(config.mqtt, config.discovery)
+        for read in reads:
+            yield await read
+    finally:
+        for read in reads:
+            read.cancel()
 
 
 def _load(args: argparse.Namespace, checks: list[Check]) -> tuple[Config | None, str | None]:
@@ -238,7 +267,7 @@ async def read_check(meter: MeterConfig) -> Check:
     name = f"test read ({meter.name} on {meter.port})"
     try:
         result = await probe(
-            meter.settings(),
+            meter.settings(keep_state=False),
             SerialPort(meter.port, meter.baud),
             make_control(meter),
             timeout_s=READ_TIMEOUT_S,

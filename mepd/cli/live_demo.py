@@ -5,6 +5,10 @@ driver, poller, publisher, discovery), a broker, and a subscriber that prints ea
 it arrives from the broker. The broker is the configured one if it answers, else mepd's
 embedded demo broker on a free loopback port, and the demo says which. `mepd.cli.demo` parses
 the options; this module knows no argparse.
+
+On a real broker (a Home Assistant's) the demo takes its simulated devices away again when it
+stops, unless told to keep them; and it prints only what is published while it runs, never a
+retained status left by an earlier run.
 """
 
 from __future__ import annotations
@@ -43,13 +47,16 @@ async def demo(
     seed: int = 0,
     require_tls: bool = False,
     seconds: float | None = None,
+    keep_discovery: bool = False,
 ) -> None:
     """Run the daemon on `config` (its first meter, or the simulated one unless `real_meter`)
     and print every reading the broker passes on, for `seconds` or until cancelled."""
     stop = asyncio.Event()
+    embedded = False
     async with contextlib.AsyncExitStack() as stack:
         mqtt = config.mqtt
         if not await _reachable(mqtt.host, mqtt.effective_port):
+            embedded = True
             broker = await stack.enter_async_context(EmbeddedBroker())
             print(
                 f"no MQTT broker answers at {mqtt.host}:{mqtt.effective_port}: using mepd's "
@@ -96,6 +103,8 @@ async def demo(
         finally:
             stop.set()
             await daemon
+        if not (real_meter or embedded or keep_discovery or not config.discovery.enabled):
+            await _remove_simulated(config, PROFILES[profile].utility_serial, out)
     if not real_meter:
         stats = port.stats
         print(
@@ -104,6 +113,28 @@ async def demo(
             f"{stats.read_rate_violations} over the read-rate budget",
             file=out,
         )
+
+
+async def _remove_simulated(config: Config, serial: str, out: TextIO) -> None:
+    """Take the simulated meter (and the demo's gateway, if it serves no other meter) out of
+    the broker's retained discovery: a demo must not leave a device in Home Assistant."""
+    from mepd.publish.client import BrokerError  # noqa: PLC0415
+    from mepd.publish.gateway import detect_gateway  # noqa: PLC0415
+    from mepd.publish.removal import DemoDevices, remove_discovery  # noqa: PLC0415
+
+    gateway = detect_gateway(config.discovery.gateway_id)
+    try:
+        removed = await remove_discovery(
+            config.mqtt, config.discovery, only=DemoDevices({serial}, gateway.gateway_id)
+        )
+    except BrokerError as error:
+        print(f"could not remove the demo's devices from the broker: {error}", file=out)
+        return
+    print(
+        f"removed the demo's devices from the broker ({len(removed)} retained topics; "
+        "--keep-discovery keeps them)",
+        file=out,
+    )
 
 
 async def _reachable(host: str, port: int) -> bool:
@@ -134,7 +165,14 @@ async def _subscribed(printer: _Printer, host: str, port: int) -> AsyncIterator[
 
     client.on_connect = on_connect
     client.on_subscribe = lambda *_: subscribed.set()
-    client.on_message = lambda _c, _u, message: printer.show(message.topic, bytes(message.payload))
+
+    def on_message(_client: object, _userdata: object, message: mqtt.MQTTMessage) -> None:
+        # A retained message is what an earlier run left (a stale "offline"), not news; an
+        # empty one is a retained topic being cleared.
+        if not message.retain and message.payload:
+            printer.show(message.topic, bytes(message.payload))
+
+    client.on_message = on_message
     try:
         await asyncio.to_thread(client.connect, host, port)
     except OSError as error:

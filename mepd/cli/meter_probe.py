@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from mepd.drivers.gpio import LinkControl
@@ -64,14 +66,19 @@ async def probe(
             finished.set()
 
     poller = Poller(settings, transport, control, collect)
-    task = asyncio.create_task(poller.run())
-    try:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(finished.wait(), timeout_s)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        control.close()
+    with _errors_held_back() as held:
+        task = asyncio.create_task(poller.run())
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(finished.wait(), timeout_s)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            control.close()
+        if failure is not None:
+            # the one `mepd:` line says it; the daemon's log line would say it a second time
+            reason = failure.reason
+            held[:] = [record for record in held if record.getMessage() not in reason]
     if failure is not None:
         raise ProbeError(f"{transport.description}: {failure.reason}")
     if identity is None or present is None:
@@ -81,6 +88,31 @@ async def probe(
             f"to see the exchange"
         )
     return ProbeResult(identity, present, energy)
+
+
+@contextlib.contextmanager
+def _errors_held_back() -> Iterator[list[logging.LogRecord]]:
+    """The poller's ERROR lines, kept until the probe knows whether it reports them itself.
+
+    The yielded list is what will be logged on exit; the caller drops the records its own
+    error message repeats (issue 15: one line per failure).
+    """
+    poller_log = logging.getLogger(Poller.__module__)
+    held: list[logging.LogRecord] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            held.append(record)
+            return False
+        return True
+
+    poller_log.addFilter(hold)
+    try:
+        yield held
+    finally:
+        poller_log.removeFilter(hold)
+        for record in held:
+            poller_log.handle(record)
 
 
 def report(result: ProbeResult) -> list[str]:

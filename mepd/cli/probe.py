@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from mepd.cli.common import EXIT_OK, add_meter_argument, apply_log_level, choose_meter, make_control
-from mepd.config.overrides import add_override_arguments
+from mepd.config.overrides import METER_OPTIONS, add_override_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
             "with the identity and a decoded reading, or 1 with the precise reason."
         ),
     )
-    add_override_arguments(probe)
+    add_override_arguments(probe, METER_OPTIONS)
     add_meter_argument(probe)
     probe.add_argument(
         "--timeout", type=float, default=45.0, metavar="S", help="give up after S seconds"
@@ -38,7 +38,7 @@ def _probe(args: argparse.Namespace) -> int:
     meter = choose_meter(config, args.meter)
     result = asyncio.run(
         probe(
-            meter.settings(),
+            meter.settings(keep_state=False),
             SerialPort(meter.port, meter.baud),
             make_control(meter),
             timeout_s=args.timeout,

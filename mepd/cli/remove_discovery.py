@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from mepd.cli.common import EXIT_OK, apply_log_level
-from mepd.config.overrides import add_override_arguments
+from mepd.config.overrides import BROKER_OPTIONS, add_override_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -21,7 +21,7 @@ def register(subparsers: Any) -> None:
             "a running mepd announces its devices again."
         ),
     )
-    add_override_arguments(remove)
+    add_override_arguments(remove, BROKER_OPTIONS)
     remove.set_defaults(handler=_remove_discovery)
 
 

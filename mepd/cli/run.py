@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from mepd.cli.common import EXIT_OK, apply_log_level
+from mepd.cli.common import EXIT_INTERRUPTED, EXIT_OK, apply_log_level
 from mepd.config.overrides import add_override_arguments
 
 
@@ -25,6 +25,7 @@ def register(subparsers: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     import asyncio  # noqa: PLC0415 - the event loop only when the command runs
+    import signal  # noqa: PLC0415
 
     from mepd.config.isolated import config_in_child  # noqa: PLC0415
 
@@ -33,5 +34,6 @@ def _run(args: argparse.Namespace) -> int:
     from mepd.service.daemon import serve  # noqa: PLC0415 - the daemon's imports only for `run`
 
     apply_log_level(config, args)
-    asyncio.run(serve(config))
-    return EXIT_OK
+    stopped_by = asyncio.run(serve(config))
+    # Ctrl-C is an interruption (130, README's table); SIGTERM is systemd's ordinary stop.
+    return EXIT_INTERRUPTED if stopped_by == signal.SIGINT else EXIT_OK

@@ -38,6 +38,7 @@ from mepd.protocol.tables import (
     ET54,
     ET70,
     ActualRegister,
+    Measurement,
     Measurements,
     assemble,
     bt22_size,
@@ -196,21 +197,55 @@ def hex_lines(data: bytes, offset: int = 0) -> list[str]:
     return lines
 
 
+Row = tuple[str, str, str | None]  # name, value, unit ("" for a ratio; None: not measured)
+
+
 def describe(value: object, indent: str = "") -> list[str]:
-    """A decoded table as `field: value` lines, measurements with their units."""
+    """A decoded table as aligned `name  value unit` lines, one value a line.
+
+    Nested records are flattened into dotted names (`demands.power_import.time_remaining`); a
+    record that holds a measurement is named after it, so a BT28 demand reads like a value.
+    """
+    rows = _rows(value, "")
+    width = max((len(name) for name, _, _ in rows), default=0)
+    measured = [text for _, text, unit in rows if unit is not None]
+    value_width = max((len(text) for text in measured), default=0)
+    lines = []
+    for name, text, unit in rows:
+        shown = text if unit is None else f"{text:>{value_width}} {unit}"
+        lines.append(f"{indent}{name:<{width}}  {shown}".rstrip())
+    return lines
+
+
+def _rows(value: object, name: str) -> list[Row]:
+    if isinstance(value, Measurement):
+        return [(name or value.name, f"{value.value:g}", value.unit.symbol)]
     if isinstance(value, Measurements):
-        return [f"{indent}{m.name}: {m.value:g} {m.unit.symbol}".rstrip() for m in value]
+        return [row for m in value for row in _rows(m, _joined(name, m.name))]
     if _is_record(value) and dataclasses.is_dataclass(value):
-        lines = []
-        for field in dataclasses.fields(value):
-            item = getattr(value, field.name)
-            if isinstance(item, Measurements) or _is_record(item):
-                lines.append(f"{indent}{field.name}:")
-                lines.extend(describe(item, indent + "  "))
+        fields = [(field.name, getattr(value, field.name)) for field in dataclasses.fields(value)]
+        measured = next((item for _, item in fields if isinstance(item, Measurement)), None)
+        label = name if measured is None else _joined(_parent(name), measured.name)
+        rows: list[Row] = []
+        for field_name, item in fields:
+            if isinstance(item, Measurement):
+                rows += _rows(item, label)
             else:
-                lines.append(f"{indent}{field.name}: {_scalar(item)}")
-        return lines
-    return [f"{indent}{_scalar(value)}"]
+                rows += _rows(item, _joined(label, field_name))
+        return rows
+    if isinstance(value, tuple) and value and _is_record(value[0]):
+        return [row for index, part in enumerate(value) for row in _rows(part, f"{name}.{index}")]
+    return [(name, _scalar(value), None)]
+
+
+def _joined(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _parent(name: str) -> str:
+    """`demands.0` -> `demands`: an indexed record named by its measurement instead."""
+    head, _, last = name.rpartition(".")
+    return head if last.isdigit() else name
 
 
 def _is_record(item: object) -> bool:
@@ -229,6 +264,4 @@ def _scalar(item: Any) -> str:
         return str(item.name)
     if isinstance(item, datetime):
         return item.isoformat()
-    if isinstance(item, tuple) and item and _is_record(item[0]):
-        return "; ".join(", ".join(describe(part)) for part in item)
     return str(item)

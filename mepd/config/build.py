@@ -16,12 +16,13 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from mepd.config.document import Document, merged, name_from_port
-from mepd.config.keys import readable_secret_warning, resolve_key, secret
+from mepd.config.keys import MissingKeyError, readable_secret_warning, resolve_key, secret
 from mepd.config.keysource import read_credential, read_private_file
 from mepd.config.problems import Loc, Source
 from mepd.config.resolved import Config, MeterConfig
 from mepd.config.schema import GPIO_LINES, GpioSection, MqttSection
 from mepd.errors import ConfigError
+from mepd.protocol.keys import MepKey
 from mepd.settings import (
     DiscoverySettings,
     GpioLines,
@@ -34,7 +35,14 @@ from mepd.settings import (
 _LOCAL_SUFFIXES = (".local", ".lan", ".home", ".home.arpa", ".internal", ".localdomain")
 
 
-def resolve(document: Document, *, environ: Mapping[str, str], require_key: bool) -> Config:
+def resolve(
+    document: Document,
+    *,
+    environ: Mapping[str, str],
+    require_key: bool,
+    missing_key_warns: bool = False,
+) -> Config:
+    """The settings; `missing_key_warns`: a meter without any key is a warning (check-config)."""
     file, source = document.file, document.source
     entries = document.meter_entries()
     state_directory = document.path_of(file.state_directory)
@@ -80,11 +88,18 @@ def resolve(document: Document, *, environ: Mapping[str, str], require_key: bool
         except ConfigError as error:
             raise source.error(_table_loc(loc, entry.schedule, "schedule"), str(error)) from None
 
-        key, origin = (
-            resolve_key(document, loc, entry, name=name, meter_count=len(entries), environ=environ)
-            if require_key
-            else (None, "not read")
-        )
+        key: MepKey | None = None
+        origin = "not read"
+        if require_key:
+            try:
+                key, origin = resolve_key(
+                    document, loc, entry, name=name, meter_count=len(entries), environ=environ
+                )
+            except MissingKeyError as missing:
+                if not missing_key_warns:
+                    raise
+                origin = "nowhere yet"
+                warnings.append(f"the key is not there yet (`mepd run` needs it): {missing}")
         if entry.key is not None:
             warnings += readable_secret_warning(source, "the meter key", "key_file")
 
@@ -94,6 +109,7 @@ def resolve(document: Document, *, environ: Mapping[str, str], require_key: bool
                 port=serial.port,
                 baud=serial.baud,
                 gpio=lines,
+                gpio_auto=gpio.enabled == "auto",
                 key=key,
                 key_origin=origin,
                 encrypt=entry.encrypt,
@@ -140,7 +156,7 @@ def _where_short(loc: Loc) -> str:
 
 
 def _gpio_lines(section: GpioSection, source: Source, loc: Loc) -> GpioLines | None:
-    if not section.enabled:
+    if section.enabled is False:
         return None
     used: dict[int, str] = {}
     for line in GPIO_LINES:

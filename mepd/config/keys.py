@@ -30,6 +30,10 @@ from mepd.protocol.keys import MepKey
 SecretT = TypeVar("SecretT", str, str | None)
 
 
+class MissingKeyError(ConfigError):
+    """No key option and nothing at the default place: `check-config` warns, `run` stops."""
+
+
 def resolve_key(
     document: Document,
     loc: Loc,
@@ -97,22 +101,26 @@ def _no_key(
     credential: str,
     meter_count: int,
     environ: Mapping[str, str],
-) -> ConfigError:
+) -> MissingKeyError:
     path = defaults.KEY_DIRECTORY / credential
     directory = environ.get(defaults.CREDENTIALS_ENV)
     checked = f" (credential {credential!r} is missing or blank)" if directory else ""
     if meter_count == 1:
         config = source.path or defaults.DEFAULT_CONFIG_PATH
-        return ConfigError(
+        return MissingKeyError(
             f"no meter key{checked}: put it in {path} (one line, chmod 600), which the systemd "
             f"unit loads as the credential {credential}; or set key_file or key under [meter] "
             f"in {config}; or pass --key-file FILE"
         )
-    return source.error(
-        loc,
-        f"no key for meter {name!r}{checked}: put it in {path} (chmod 600) and add "
-        f"LoadCredential={credential}:{path} to the unit, or set key_file, key or "
-        f"key_credential in its [[meters]] entry",
+    return MissingKeyError(
+        str(
+            source.error(
+                loc,
+                f"no key for meter {name!r}{checked}: put it in {path} (chmod 600) and add "
+                f"LoadCredential={credential}:{path} to the unit, or set key_file, key or "
+                f"key_credential in its [[meters]] entry",
+            )
+        )
     )
 
 

@@ -31,6 +31,7 @@ def load_config(
     environ: Mapping[str, str] = os.environ,
     require_key: bool = True,
     overrides: Overrides | None = None,
+    missing_key_warns: bool = False,
 ) -> Config:
     """The configuration in `path`, or `DEFAULT_CONFIG_PATH` if it exists, else the defaults.
 
@@ -41,7 +42,12 @@ def load_config(
     document = read_document(path)
     if overrides is not None:
         document = apply_overrides(document, overrides)
-    return resolve(document, environ=environ, require_key=require_key)
+    config = resolve(
+        document, environ=environ, require_key=require_key, missing_key_warns=missing_key_warns
+    )
+    if overrides is not None and overrides.no_gpio:
+        config = replace(config, meters=tuple(replace(m, gpio=None) for m in config.meters))
+    return config
 
 
 def config_from_args(

@@ -45,6 +45,7 @@ class Overrides:
     mqtt: MqttUrl | None = None
     key_file: Path | None = None
     discovery_prefix: str | None = None
+    no_gpio: bool = False  # --no-gpio: no meter uses the HAT's lines, whatever the file says
 
 
 class _UrlError(ValueError):
@@ -140,9 +141,24 @@ def _host_and_port(text: str) -> tuple[str, int | None]:
     return host, port
 
 
-def add_override_arguments(parser: argparse.ArgumentParser) -> None:
-    """--config, --serial, --mqtt, --key-file and --discovery-prefix."""
-    group = parser.add_argument_group("configuration")
+# Every override; a command takes only those that mean something to it (`probe` has no broker).
+OVERRIDE_OPTIONS = (
+    "--config",
+    "--serial",
+    "--mqtt",
+    "--key-file",
+    "--discovery-prefix",
+    "--no-gpio",
+)
+METER_OPTIONS = ("--config", "--serial", "--key-file", "--no-gpio")  # a meter, no broker
+BROKER_OPTIONS = ("--config", "--mqtt", "--discovery-prefix")  # a broker, no meter
+
+
+def add_override_arguments(
+    parser: argparse.ArgumentParser, only: tuple[str, ...] = OVERRIDE_OPTIONS
+) -> None:
+    """--config, --serial, --mqtt, --key-file, --discovery-prefix and --no-gpio (or `only`)."""
+    group = _Only(parser.add_argument_group("configuration"), only)
     group.add_argument(
         "--config",
         metavar="FILE",
@@ -177,6 +193,24 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
         help="publish Home Assistant discovery under this topic prefix (default "
         "homeassistant; replaces [homeassistant] discovery_prefix and turns discovery on)",
     )
+    group.add_argument(
+        "--no-gpio",
+        action="store_true",
+        help="use no GPIO lines, as with [gpio] enabled = false for every meter (a USB "
+        "adapter, or `mepd simulate`, on a Pi with the HAT)",
+    )
+
+
+class _Only:
+    """An argument group that keeps only the options named in `only`."""
+
+    def __init__(self, group: argparse._ArgumentGroup, only: tuple[str, ...]) -> None:
+        self._group = group
+        self._only = only
+
+    def add_argument(self, option: str, **settings: object) -> None:
+        if option in self._only:
+            self._group.add_argument(option, **settings)  # type: ignore[arg-type]
 
 
 def overrides_from_args(args: argparse.Namespace) -> Overrides:
@@ -190,4 +224,5 @@ def overrides_from_args(args: argparse.Namespace) -> Overrides:
         mqtt=mqtt,
         key_file=None if key_file is None else Path(key_file),
         discovery_prefix=getattr(args, "discovery_prefix", None),
+        no_gpio=bool(getattr(args, "no_gpio", False)),
     )

@@ -32,6 +32,7 @@ class MeterConfig:
     port: str  # device path or pyserial URL, for `SerialPort(port, baud)`
     baud: int
     gpio: GpioLines | None  # None: a plain USB adapter, use `NoLinkControl`
+    gpio_auto: bool = False  # [gpio] enabled = "auto": use `gpio` only where the HAT is found
     key: MepKey | None = field(repr=False)  # None only if loaded with require_key=False
     key_origin: str  # where the key comes from, for messages: never the key itself
     encrypt: bool
@@ -42,8 +43,12 @@ class MeterConfig:
     limits: PlausibilityLimits
     state_path: Path
 
-    def settings(self, *, key: MepKey | None = None) -> MeterSettings:
-        """The poller's settings; `key` replaces the configured one (the demo's simulator key)."""
+    def settings(self, *, key: MepKey | None = None, keep_state: bool = True) -> MeterSettings:
+        """The poller's settings; `key` replaces the configured one (the demo's simulator key).
+
+        `keep_state=False`: no state file is read or written (`probe`, `doctor`: a look that
+        leaves nothing behind, not even the state directory).
+        """
         chosen = key or self.key
         if chosen is None:
             raise ConfigError(
@@ -58,7 +63,7 @@ class MeterConfig:
             tls_engine=self.tls_engine,
             schedule=self.schedule,
             limits=self.limits,
-            state_path=self.state_path,
+            state_path=self.state_path if keep_state else None,
         )
 
 

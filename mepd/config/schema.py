@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     SecretStr,
     model_validator,
 )
@@ -112,6 +113,13 @@ def _gpio_line(value: object) -> object:
     return value
 
 
+def _gpio_enabled(value: object) -> object:
+    """true, false or "auto": the HAT's lines only where its EEPROM names it."""
+    if value is True or value is False or value == "auto":
+        return value
+    raise ValueError('expected true, false or "auto" (use the lines where the HAT is found)')
+
+
 def _topic(value: str) -> str:
     if not value or value != value.strip() or "\0" in value:
         raise ValueError("expected a non-empty MQTT topic without surrounding spaces")
@@ -186,7 +194,8 @@ class SerialSection(Section):
 
 
 class GpioSection(Section):
-    enabled: bool = True
+    # "auto": the HAT's lines only where its HAT+ EEPROM names it (mepd.drivers.gpio.hat_present)
+    enabled: Annotated[bool | Literal["auto"], PlainValidator(_gpio_enabled)] = "auto"
     transceiver_power: GpioLine = DEFAULT_PINS.transceiver_power
     transceiver_power_active_high: bool = DEFAULT_PINS.transceiver_power_active_high
     mep_enable: GpioLine = DEFAULT_PINS.mep_enable

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
+from pathlib import Path
 from typing import Any, Protocol
 
 from mepd.errors import LinkError
@@ -29,6 +31,54 @@ log = logging.getLogger(__name__)
 # generous for a pump that starts in milliseconds; 0.5 s keeps latch-up recovery under 5 s.
 POWER_OFF_S = 1.1
 POWER_SETTLE_S = 0.5
+
+
+# The HAT+ EEPROM's product string (hardware/pi-hat/eeprom/mepd-hat-eeprom.txt). The firmware
+# reads the EEPROM at boot and publishes its atoms under /proc/device-tree/hat/ (`product`,
+# `vendor`, `uuid`, ...: NUL-terminated strings), whatever OS runs.
+HAT_PRODUCT_PREFIX = "mepd "
+HAT_PRODUCT_FILE = Path("proc/device-tree/hat/product")
+
+_said_no_hat = False  # "no HAT: no GPIO" is said once per process, not once per meter
+
+
+def hat_present(root: Path = Path("/")) -> bool:
+    """Is the mepd HAT on the header? True only when its HAT+ EEPROM names it.
+
+    `root` is the file system root (a tmp dir in tests). A Pi without an EEPROM'd HAT, or a
+    PC, has no such file: no GPIO, so a USB adapter or `mepd simulate` works without a config.
+    """
+    try:
+        product = (root / HAT_PRODUCT_FILE).read_bytes()
+    except OSError:
+        return False
+    return product.rstrip(b"\0").decode("ascii", "replace").startswith(HAT_PRODUCT_PREFIX)
+
+
+def link_control_for(
+    lines: GpioLines | None,
+    *,
+    auto: bool,
+    root: Path = Path("/"),
+    **options: Any,
+) -> LinkControl:
+    """The HAT's lines when configured (or, for `auto`, when the HAT is found), else none.
+
+    `options` go to `GpioLinkControl` (pin_factory, uart, timings).
+    """
+    global _said_no_hat  # noqa: PLW0603 - one message per process, however many meters
+    if lines is None:
+        return NoLinkControl()
+    if auto and not hat_present(root):
+        if not _said_no_hat:
+            log.info(
+                "no mepd HAT found (no %s): running without GPIO lines; set [gpio] "
+                "enabled = true to use them anyway",
+                root / HAT_PRODUCT_FILE,
+            )
+            _said_no_hat = True
+        return NoLinkControl()
+    return GpioLinkControl(lines, **options)
 
 
 class UartLine(Protocol):
@@ -130,30 +180,34 @@ class GpioLinkControl:
             return device
 
         try:
-            # The supply is claimed off first; ENABLE is then parked (see `_park`). ENABLE is
-            # driven by level, not through gpiozero's active_high, because its parked level
-            # is a level, not "on" or "off".
-            self._power = output(lines.transceiver_power, lines.transceiver_power_active_high)
-            # without a supply switch the parked level is the inactive one (`_park`)
-            parked_level = self._power is None and not lines.mep_enable_active_high
-            self._enable = output(lines.mep_enable, initial=parked_level)
-            self._park()
-            self._link_led = output(lines.link_led)
-            self._power_led = output(lines.power_led)
-            self._sense = None
-            if lines.meter_sense is not None:
-                self._sense = DigitalInputDevice(
-                    lines.meter_sense,
-                    pull_up=None,
-                    active_state=lines.meter_sense_active_high,
-                    pin_factory=pin_factory,
-                )
-                self._devices.append(self._sense)
+            with warnings.catch_warnings():
+                # gpiozero warns (PinFactoryFallback) for each pin library it tries and
+                # cannot load; the one LinkError below says what matters.
+                warnings.simplefilter("ignore")
+                # The supply is claimed off first; ENABLE is then parked (see `_park`). ENABLE is
+                # driven by level, not through gpiozero's active_high, because its parked level
+                # is a level, not "on" or "off".
+                self._power = output(lines.transceiver_power, lines.transceiver_power_active_high)
+                # without a supply switch the parked level is the inactive one (`_park`)
+                parked_level = self._power is None and not lines.mep_enable_active_high
+                self._enable = output(lines.mep_enable, initial=parked_level)
+                self._park()
+                self._link_led = output(lines.link_led)
+                self._power_led = output(lines.power_led)
+                self._sense = None
+                if lines.meter_sense is not None:
+                    self._sense = DigitalInputDevice(
+                        lines.meter_sense,
+                        pull_up=None,
+                        active_state=lines.meter_sense_active_high,
+                        pin_factory=pin_factory,
+                    )
+                    self._devices.append(self._sense)
         except (GPIOZeroError, OSError, RuntimeError) as error:
             self.close()
             raise LinkError(
                 f"cannot use the GPIO lines ({error}). On a Pi, add the mepd user to the "
-                f"'gpio' group; without the HAT, set [gpio] enabled = false"
+                f"'gpio' group; without the HAT, set [gpio] enabled = false or pass --no-gpio"
             ) from None
 
     @property

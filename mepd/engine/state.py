@@ -3,6 +3,12 @@
 The first reading after a restart is checked against these, so a glitch at start-up cannot
 reach the energy dashboard either. Writes are atomic (temp file, fsync, rename) and rate
 limited, because the Pi's SD card wears out.
+
+Files are named by the meter's serial (`<serial>.json`): a baseline belongs to a meter, not to
+the tty it happened to be on (`6.json` for /dev/pts/6). The configured name (`<meter>.json`,
+the port's) becomes a symlink to its meter's file, because one thing is needed before the meter
+has said who it is: the security mode that worked last. A file from before (a regular
+`<meter>.json`) is read once and renamed to its serial's name.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import json
 import logging
 import math
 import os
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -41,23 +48,60 @@ class MeterState:
         return self
 
 
+_UNSAFE_IN_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def state_file_name(serial: str) -> str:
+    """`<serial>.json`, with anything but letters, digits, '_' and '-' as '_'."""
+    return f"{_UNSAFE_IN_NAME.sub('_', serial.strip()) or '_'}.json"
+
+
 class StateStore:
     """The state in memory and its file, if any: a failed write is logged, never raised."""
 
     def __init__(self, path: Path | None) -> None:
         self.file = StateFile(path) if path else None
+        self._pointer = path  # the configured name: a symlink to the meter's file, once known
         self.state = self.file.load() if self.file else MeterState()
 
     def adopt(self, serial: str) -> MeterState:
-        """The state of the meter `serial` (see `MeterState.for_meter`)."""
+        """The state of the meter `serial` (see `MeterState.for_meter`), from its own file."""
+        found = self.state.serial
         self.state = self.state.for_meter(serial)
+        if self.file is not None and self._pointer is not None:
+            self._name_by_serial(self._pointer, serial, found)
         return self.state
+
+    def _name_by_serial(self, pointer: Path, serial: str, found: str | None) -> None:
+        target = pointer.with_name(state_file_name(serial))
+        if target == pointer or self.file is None:
+            return
+        try:
+            if pointer.is_file() and not pointer.is_symlink():  # a file from before: migrate
+                owner = found if found is not None else serial
+                renamed = pointer.with_name(state_file_name(owner))
+                if renamed.exists():
+                    renamed = pointer.with_name(pointer.name + ".old")
+                os.replace(pointer, renamed)
+                log.info(
+                    "state file %s renamed to %s (named by the meter's serial)", pointer, renamed
+                )
+                if renamed != target and target.exists():
+                    self.state = StateFile(target).load().for_meter(serial)
+            elif target.exists() and not _points_to(pointer, target):
+                # This meter's own file, written while it was on another port: its baseline.
+                self.state = StateFile(target).load().for_meter(serial)
+        except OSError as error:
+            log.warning("cannot rename the state file %s: %s; keeping its name", pointer, error)
+            return
+        self.file = StateFile(target, min_interval_s=self.file.min_interval_s)
 
     def save(self, now_s: float, *, force: bool = False) -> None:
         if self.file is None:
             return
         try:
-            self.file.save(self.state, now_s, force=force)
+            if self.file.save(self.state, now_s, force=force):
+                self._link_pointer()
         except OSError as error:
             # Said once per run of failures: an unwritable folder stays unwritable for a while,
             # and the next try waits for the write interval like any write (SD card wear).
@@ -69,6 +113,23 @@ class StateStore:
                     error,
                     self.file.min_interval_s,
                 )
+
+    def _link_pointer(self) -> None:
+        """The configured name points at the meter's file (replaced atomically)."""
+        pointer, target = self._pointer, self.file.path if self.file else None
+        if pointer is None or target is None or pointer == target or _points_to(pointer, target):
+            return
+        link = pointer.with_name(f".{pointer.name}.link")
+        try:
+            link.unlink(missing_ok=True)
+            link.symlink_to(target.name)
+            os.replace(link, pointer)
+        except OSError as error:
+            log.debug("cannot link %s to %s: %s", pointer, target, error)
+
+
+def _points_to(pointer: Path, target: Path) -> bool:
+    return pointer.is_symlink() and pointer.resolve() == target.resolve()
 
 
 class StateFormatError(ValueError):

@@ -62,6 +62,7 @@ class EntitySpec:
     display_precision: int | None = None
     enabled: bool = True
     diagnostic: bool = False
+    icon: str | None = None  # an mdi: icon where the device class gives none
 
 
 # The per-phase values, L1 to L3, as (phase, voltage, current, power factor) and, per way,
@@ -195,13 +196,24 @@ def _energy(key: ValueName, name: str) -> EntitySpec:
         source_unit=Unit.WATT_HOUR,
         state_class="total_increasing",
         decimals=3,
-        display_precision=2,
+        display_precision=3,  # the meter counts Wh: all three decimals are real
     )
 
 
+# Each counter's icon: HA gives a sensor without a device class a generic one.
+_COUNTER_ICONS = {
+    Counter.CORRUPT_RESPONSES: "mdi:shield-alert-outline",
+    Counter.TIMEOUTS: "mdi:timer-sand-empty",
+    Counter.SEQUENCE_RESYNCS: "mdi:sync-alert",
+    Counter.TRANSCEIVER_RESETS: "mdi:restart-alert",
+    Counter.QUARANTINED: "mdi:filter-remove-outline",
+}
+
+
 def _counter(key: Counter, name: str) -> EntitySpec:
-    # Counts since mepd started: a restart resets them, which total_increasing allows.
-    return EntitySpec(key, name, "diagnostics", state_class="total_increasing", diagnostic=True)
+    # Counts since mepd started, reset by a restart: a diagnostic to glance at, not a
+    # quantity to keep long-term statistics of (which HA would keep without a unit).
+    return EntitySpec(key, name, "diagnostics", diagnostic=True, icon=_COUNTER_ICONS[key])
 
 
 PRESENT: tuple[EntitySpec, ...] = _present()
@@ -251,6 +263,8 @@ LINK: tuple[EntitySpec, ...] = (
 )
 
 GATEWAY: tuple[EntitySpec, ...] = (
-    EntitySpec(Key.METERS_ONLINE, "Meters online", "gateway", state_class="measurement"),
+    EntitySpec(
+        Key.METERS_ONLINE, "Meters online", "gateway", diagnostic=True, icon="mdi:meter-electric"
+    ),
     EntitySpec(Key.STARTED, "Started", "gateway", device_class="timestamp", diagnostic=True),
 )

@@ -102,6 +102,7 @@ def _component(
         ("unit_of_measurement", spec.unit),
         ("state_class", spec.state_class),
         ("suggested_display_precision", spec.display_precision),
+        ("icon", spec.icon),
         ("expire_after", expire_s),
         ("json_attributes_topic", attributes_topic),
     ):
@@ -193,7 +194,9 @@ def gateway_config(gateway: GatewayInfo, topics: Topics) -> Config:
     }
     device: Config = {
         "identifiers": [device_id],
-        "name": f"mepd gateway {gateway.gateway_id}",
+        # What a person recognises in a device list: the board, never a hostname or an IP
+        # (the id stays in the identifiers and topics).
+        "name": f"mepd on {gateway.model}",
         "manufacturer": "mepd",
         "model": gateway.model,
         "sw_version": gateway.version,

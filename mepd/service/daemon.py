@@ -19,7 +19,7 @@ from typing import Any
 
 from mepd import __version__
 from mepd.config.resolved import Config
-from mepd.drivers.gpio import GpioLinkControl, LinkControl, NoLinkControl
+from mepd.drivers.gpio import LinkControl, link_control_for
 from mepd.drivers.serial import SerialPort
 from mepd.engine.poller import Poller
 from mepd.errors import MepdError
@@ -156,11 +156,22 @@ def _raise_from(task: asyncio.Task[None]) -> None:
 
 
 @contextlib.contextmanager
-def stop_on_signals(stop: asyncio.Event) -> Iterator[asyncio.Event]:
-    """SIGTERM (systemd) and SIGINT (Ctrl-C) end the daemon cleanly, never mid-frame."""
+def stop_on_signals(
+    stop: asyncio.Event, received: list[int] | None = None
+) -> Iterator[asyncio.Event]:
+    """SIGTERM (systemd) and SIGINT (Ctrl-C) end the daemon cleanly, never mid-frame.
+
+    `received` collects the signals that came (`mepd run` exits 130 after a SIGINT).
+    """
     loop = asyncio.get_running_loop()
+    caught = [] if received is None else received
+
+    def on_signal(signum: int) -> None:
+        caught.append(signum)
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
         yield stop
     finally:
@@ -170,8 +181,11 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[asyncio.Event]:
 
 async def serve(
     config: Config, *, notifier: Notifier | None = None, stop: asyncio.Event | None = None
-) -> None:
-    """`mepd run`: poll every configured meter and publish until SIGTERM, SIGINT or `stop`."""
+) -> int | None:
+    """`mepd run`: poll every configured meter and publish until SIGTERM, SIGINT or `stop`.
+
+    Returns the signal that stopped it, None when `stop` was set otherwise.
+    """
     notifier = notifier or Notifier()
     stop = stop or asyncio.Event()
     gateway = detect_gateway(config.discovery.gateway_id)
@@ -183,9 +197,7 @@ async def serve(
         for index, meter in enumerate(config.meters):
             port = SerialPort(meter.port, meter.baud)
             # The HAT parks TXD in a break and flushes the power-up garbage through the port.
-            control: LinkControl = (
-                GpioLinkControl(meter.gpio, uart=port) if meter.gpio else NoLinkControl()
-            )
+            control = link_control_for(meter.gpio, auto=meter.gpio_auto, uart=port)
             controls.append(control)
             periods = ReadPeriods(meter.schedule.present_s, meter.schedule.energy_s)
             emit = _fan_out(daemon.observe(index), publisher.feed(periods))
@@ -198,9 +210,11 @@ async def serve(
             gateway.gateway_id,
         )
         await publisher.start()
-        with stop_on_signals(stop):
+        received: list[int] = []
+        with stop_on_signals(stop, received):
             await daemon.run(pollers, stop)
         log.info("stopping: publishing offline and closing the ports")
+        return received[0] if received else None
     finally:
         await publisher.stop()
         for control in controls:

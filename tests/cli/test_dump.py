@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -61,18 +62,29 @@ async def test_dump_bt01_decodes_the_manufacturer() -> None:
     dump = await _dump(BT01)
     assert isinstance(dump.decoded, ManufacturerInfo)
     assert dump.decoded.manufacturer.strip()
-    text = "\n".join(describe(dump.decoded))
-    assert "firmware:" in text
-    assert f"model: {dump.decoded.model}" in text
+    lines = describe(dump.decoded)
+    assert any(line.split()[0] == "firmware" for line in lines)
+    assert ["model", dump.decoded.model] in [line.split() for line in lines]
 
 
 @pytest.mark.asyncio
 async def test_dump_bt28_reads_the_size_bt21_gives_and_shows_units() -> None:
     dump = await _dump(BT28)
     assert isinstance(dump.decoded, PresentRegisterData)
-    text = "\n".join(describe(dump.decoded))
-    assert " V\n" in text
-    assert "voltage_l1:" in text
+    lines = describe(dump.decoded)
+    voltage = next(line for line in lines if line.startswith("values.voltage_l1 "))
+    assert re.fullmatch(r"values\.voltage_l1 +\d+(\.\d+)? V", voltage)
+
+
+@pytest.mark.asyncio
+async def test_dump_bt28_prints_aligned_name_value_unit_lines() -> None:
+    """Issue 15 item 9: the demands were one unreadable line of nested fields."""
+    dump = await _dump(BT28)
+    lines = describe(dump.decoded)
+    assert len({line.rstrip().rfind(" ") for line in lines if line.endswith((" W", " V"))}) == 1
+    demand = next(line for line in lines if line.startswith("demands.power_import "))
+    assert re.fullmatch(r"demands\.power_import +\d+ W", demand)
+    assert not any("source" in line or "description" in line for line in lines)
 
 
 @pytest.mark.asyncio

@@ -27,7 +27,7 @@ def test_the_issues_example(tmp_path: Path) -> None:
         ("[serial]\nbaud = 9601\n", "serial.baud: expected one of 1200, 2400, 4800, 9600, "),
         ("[serial]\nport = 5\n", 'serial.port: expected a string in quotes ("..."), got 5'),
         ('[serial]\nport = "ttyUSB0"\n', "serial.port: expected a device path such as "),
-        ("[gpio]\nenabled = 1\n", "gpio.enabled: expected true or false, got 1"),
+        ("[gpio]\nenabled = 1\n", 'gpio.enabled: expected true, false or "auto"'),
         ("[gpio]\nlink_led = 14\n", "gpio.link_led: GPIO 14 is the Pi's UART TXD"),
         ("[gpio]\nlink_led = 40\n", "gpio.link_led: expected a BCM GPIO number 2-27, or false"),
         ("[gpio]\nlink_led = true\n", "gpio.link_led: expected a BCM GPIO number"),

@@ -180,6 +180,7 @@ def test_one_meter_fully_configured(tmp_path: Path) -> None:
             link_led=None,
             power_led=None,
         ),
+        gpio_auto=True,  # no `enabled` in [gpio]: the lines where the HAT is found
         key=MepKey(bytes.fromhex(HEX_KEY)),
         key_origin=f"key in {path}",
         encrypt=True,

@@ -1,4 +1,4 @@
-"""Command-line overrides: the five options, the --mqtt URL, and how they replace the file."""
+"""Command-line overrides: the six options, the --mqtt URL, and how they replace the file."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def test_the_url_repr_hides_the_password() -> None:
 # --- the options --------------------------------------------------------------------------------
 
 
-def test_exactly_the_five_options() -> None:
+def test_exactly_the_six_options() -> None:
     options = {
         option
         for action in parser()._actions  # argparse has no public list of its actions
@@ -158,6 +158,7 @@ def test_exactly_the_five_options() -> None:
         "--mqtt",
         "--key-file",
         "--discovery-prefix",
+        "--no-gpio",
     }
 
 

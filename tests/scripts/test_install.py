@@ -197,9 +197,10 @@ def test_dry_run_changes_nothing(pi: FakePi, key_file: Path) -> None:
     result = run(INSTALL, pi.root, "--no-venv", "--dry-run", "--key-file", str(key_file))
     assert result.returncode == 0, result.stderr
     assert pi.tree() == before
-    assert "would run: install -D -m 0644" in result.stdout
-    assert "would change" in result.stdout
-    assert "+dtoverlay=disable-bt" in result.stdout
+    assert "  would install /etc/systemd/system/mepd.service (mode 0644)\n" in result.stdout
+    assert "would change /boot/firmware/config.txt: enable_uart=1 dtoverlay=disable-bt" in (
+        result.stdout
+    )
     assert "would write /etc/mepd/mbk" in result.stdout
     assert KEY not in result.stdout
     install(pi)
@@ -275,3 +276,74 @@ def test_shellcheck(script: Path) -> None:
         pytest.skip("shellcheck is not installed (Debian package: shellcheck)")
     result = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+# --- issue 15 item 8 ----------------------------------------------------------------------
+
+
+def _changes(stdout: str) -> list[str]:
+    return [line.strip() for line in stdout.splitlines() if line.strip().startswith("would ")]
+
+
+def test_dry_run_prints_each_change_as_one_line(pi: FakePi, key_file: Path) -> None:
+    result = run(INSTALL, pi.root, "--no-venv", "--dry-run", "--key-file", str(key_file))
+    assert result.returncode == 0, result.stderr
+    assert _changes(result.stdout) == [
+        "would install /etc/systemd/system/mepd.service (mode 0644)",
+        "would install /etc/udev/rules.d/90-mepd.rules (mode 0644)",
+        "would create /etc/mepd",
+        "would install /etc/mepd/config.toml (mode 0640)",
+        "would write /etc/mepd/mbk (mode 0600, owner root)",
+        "would change /boot/firmware/config.txt: enable_uart=1 dtoverlay=disable-bt, keeping "
+        "the original as /boot/firmware/config.txt.mepd-backup",
+        "would change /boot/firmware/cmdline.txt: remove console=serial0,115200 (a login "
+        "console on the meter's UART), keeping the original as "
+        "/boot/firmware/cmdline.txt.mepd-backup",
+        "would disable hciuart.service",
+        "would enable mepd.service",
+    ]
+    # nothing else claims to have been done, no diff, no staging path
+    assert "installed:" not in result.stdout
+    assert "disabled hciuart" not in result.stdout
+    assert str(pi.root) not in result.stdout
+    assert not any(
+        line.startswith(("    +", "    -", "    @@")) for line in result.stdout.splitlines()
+    )
+
+
+def test_dry_run_into_a_root_that_does_not_exist(tmp_path: Path) -> None:
+    missing = tmp_path / "not-yet"
+    result = run(INSTALL, missing, "--no-venv", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert not missing.exists()
+    assert "would install /etc/systemd/system/mepd.service (mode 0644)" in _changes(result.stdout)
+
+
+def test_a_rerun_claims_no_change(pi: FakePi, key_file: Path) -> None:
+    install(pi, "--key-file", str(key_file))
+    again = install(pi)
+    assert "enabled mepd.service" not in again
+    assert "mepd.service already enabled" in again
+    assert "installed:" not in again
+    assert _changes(run(INSTALL, pi.root, "--no-venv", "--dry-run").stdout) == []
+
+
+def test_the_key_is_checked_with_this_checkout_when_no_mepd_is_installed(
+    pi: FakePi, tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("TOO-SHORT\n")
+    result = subprocess.run(
+        ["bash", str(INSTALL), "--root", str(pi.root), "--no-venv", "--key-file", str(bad)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env={k: v for k, v in os.environ.items() if k != "MEPD_PYTHON"}
+        | {"PYTHON": sys.executable},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "the key is not usable" in result.stderr
+    assert "not checked" not in result.stdout + result.stderr
+    assert "TOO-SHORT" not in result.stdout + result.stderr
