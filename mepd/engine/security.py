@@ -87,6 +87,7 @@ class SecurityNegotiation:
             configured if configured != "auto" else ("tls" if remembered == "tls" else "rc4")
         )
         self.failures = 0  # consecutive refusals in `mode` with nothing verified since
+        self.failures_before_trial = 0
         self.key_rejected = False
         self.proven: Mode | None = None  # the mode this port is known to speak
         self._trial_from: tuple[Mode, int] | None = None  # mode and refusals before the trial
@@ -153,10 +154,13 @@ class SecurityNegotiation:
     def _start_trial(self) -> AfterRefusal:
         previous = self.mode
         self._trial_from = (previous, self.failures)
+        self.failures_before_trial = self.failures
         self.mode = OTHER_MODE[previous]
         self.failures = 0  # the trial mode gets its own tries
+        # Not yet a verdict on the key: say what is being tried and why, no more.
         notice = (
-            f"the meter refuses {previous.upper()} requests with this key: trying "
-            f'{self.mode.upper()} (security = "auto")'
+            f"the meter refused {previous.upper()} requests {self.failures_before_trial} times "
+            f"in a row: trying {self.mode.upper()} mode, in case its port requires it "
+            f'(security = "auto")'
         )
         return AfterRefusal(AUTH_RETRY_BACKOFF.first_s, self.mode, notice)

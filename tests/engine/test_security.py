@@ -59,7 +59,8 @@ def test_before_any_answer_a_second_refusal_tries_the_other_mode() -> None:
     assert decision.switch_to == "tls" == security.mode
     assert decision.pause_s == AUTH_RETRY_BACKOFF.first_s
     assert decision.notice == (
-        'the meter refuses RC4 requests with this key: trying TLS (security = "auto")'
+        "the meter refused RC4 requests 2 times in a row: trying TLS mode, in case its port "
+        'requires it (security = "auto")'
     )
     assert decision.rejected is None
     assert security.on_trial
@@ -77,7 +78,7 @@ def test_once_the_meter_has_answered_a_refusal_is_first_taken_for_noise() -> Non
     third = security.on_refusal(ever_answered=True)
     assert third.switch_to == "tls"
     assert third.notice is not None
-    assert "refuses RC4 requests" in third.notice
+    assert "refused RC4 requests 3 times" in third.notice
     assert third.pause_s == AUTH_RETRY_BACKOFF.first_s
     assert security.on_trial
 
