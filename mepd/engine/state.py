@@ -118,18 +118,14 @@ def accept_request_path(state_path: Path) -> Path:
 
 
 def read_accept_request(state_path: Path) -> AcceptRequest | None:
-    """The pending request; any file there is one (its content only informs the log)."""
+    """The pending request: any file there is one; its content only informs the log (and a
+    file root wrote with `sudo mepd accept-energy` counts even if the daemon cannot read it)."""
     path = accept_request_path(state_path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as error:
-        log.warning("cannot read %s (%s): the acceptance waits", path, error)
+    if not path.exists():
         return None
     try:
-        raw = json.loads(data)
-    except (ValueError, RecursionError):
+        raw = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
         raw = {}
     raw = raw if isinstance(raw, dict) else {}
     serial, requested = raw.get("serial"), raw.get("requested")
@@ -148,6 +144,7 @@ def write_accept_request(state_path: Path, serial: str | None, requested: str) -
     try:
         with os.fdopen(handle, "w") as stream:
             json.dump({"version": FORMAT_VERSION, "requested": requested, "serial": serial}, stream)
+            os.fchmod(stream.fileno(), 0o644)  # no secret in it: the daemon's user reads it
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
