@@ -133,6 +133,8 @@ class Intake:
             guard.accept_next = owner_accepts
             finding = guard.check(register.value, wall_s)
             if finding.verdict is Verdict.HELD:
+                # Not published, like any quarantined value (the diagnostics entity counts it).
+                self._counters["quarantined"] += 1
                 self._counters["energy_held"] += 1
                 self._say_held.warning(
                     f"held-{register.name}",
