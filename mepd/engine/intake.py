@@ -151,7 +151,7 @@ class Intake:
                 log.warning("%s", finding.reasons[0])
             accepted.append(register)
             state.energy[register.name] = (register.value, wall_s)
-        held = self._held_event(serial, host_time)
+        held = self._held_event(serial)
         reading = None
         if accepted:
             self._counters["readings"] += 1
@@ -160,7 +160,7 @@ class Intake:
             )
         return EnergyIntake(reading, held, owner_accepted=owner_accepts)
 
-    def _held_event(self, serial: str, host_time: datetime) -> EnergyHeld | None:
+    def _held_event(self, serial: str) -> EnergyHeld | None:
         """The held registers, when there are any or there were some (then: cleared)."""
         registers = tuple(
             HeldRegister(

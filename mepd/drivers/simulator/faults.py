@@ -81,7 +81,9 @@ def parse_fault(assignment: str) -> tuple[str, float | bool]:
         raise ConfigError(f"fault {name} takes a number, got {text!r}") from None
     if name.endswith(_RATE_SUFFIX) and not 0.0 <= value <= 1.0:
         raise ConfigError(f"fault {name} is a probability in [0, 1], got {text}")
-    if name in _SIGNED and math.isfinite(value):
+    if name in _SIGNED:
+        if not math.isfinite(value):
+            raise ConfigError(f"fault {name} takes a finite number, got {text}")
         return name, value
     if value < 0 or math.isnan(value):  # NaN is not a duration either
         raise ConfigError(f"fault {name} cannot be negative, got {text}")
