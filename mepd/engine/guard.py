@@ -91,6 +91,11 @@ def check_present(values: Mapping[str, float], limits: PlausibilityLimits) -> Fi
 METER_LIFETIME_S = 50 * 365.25 * 24 * 3600.0
 
 
+def kwh(wh: float) -> str:
+    """Wh as a person reads a meter: 120615730 -> "120,615.730 kWh"."""
+    return f"{wh / 1000:,.3f} kWh"
+
+
 def lifetime_energy_wh(limits: PlausibilityLimits) -> float:
     """The most a register of this connection can hold (see `METER_LIFETIME_S`)."""
     return limits.max_power_w * METER_LIFETIME_S / 3600.0
@@ -141,7 +146,7 @@ class EnergyRegisterGuard:
         if problem is not None:  # only the owner's word let it through
             return Finding(
                 Verdict.OWNER_ACCEPTED,
-                (f"{self.name}: {previous:.0f} -> {value:.0f} Wh, the owner's new baseline",),
+                (f"{self.name}: {kwh(previous or 0)} -> {kwh(value)}, the owner's new baseline",),
             )
         return Finding(Verdict.ACCEPTED)
 
@@ -156,13 +161,13 @@ class EnergyRegisterGuard:
 
     def _problem(self, before: float, before_s: float, after: float, after_s: float) -> str | None:
         if after < before:
-            return f"{self.name} went down from {before:g} to {after:g} Wh"
+            return f"{self.name} went down from {kwh(before)} to {kwh(after)}"
         elapsed = after_s - before_s
         allowed = self.limits.max_energy_increase_wh(elapsed)
         if after - before > allowed:
             return (
-                f"{self.name} rose {after - before:g} Wh in {elapsed:.1f} s since the last "
-                f"published value; the fuse allows at most {allowed:.0f} Wh"
+                f"{self.name} rose {kwh(after - before)} in {elapsed:.1f} s since the last "
+                f"published value; the fuse allows at most {kwh(allowed)}"
             )
         return None
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mepd.engine.guard import EnergyRegisterGuard, Verdict, check_present
+from mepd.engine.guard import EnergyRegisterGuard, Verdict, check_present, kwh
 from mepd.engine.startup import Layout
 from mepd.engine.state import MeterState
 from mepd.logs import Throttle
@@ -138,12 +138,12 @@ class Intake:
                 self._counters["energy_held"] += 1
                 self._say_held.warning(
                     f"held-{register.name}",
-                    "%s held back (not published): the meter says %.0f Wh, the last published "
-                    "is %s; %s (if the meter was replaced or reset with the same serial, run "
+                    "%s held back (not published): the meter says %s, the last published is "
+                    "%s; %s (if the meter was replaced or reset with the same serial, run "
                     "`mepd accept-energy`)",
                     register.name,
-                    register.value,
-                    "none" if guard.last_value is None else f"{guard.last_value:.0f} Wh",
+                    kwh(register.value),
+                    "none" if guard.last_value is None else kwh(guard.last_value),
                     finding.reasons[0],
                 )
                 continue

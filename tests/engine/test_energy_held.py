@@ -180,8 +180,8 @@ def test_a_held_register_is_reported_logged_once_and_cleared(
     lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(lines) == 1  # said once; the next would come after 10 minutes
     assert "energy_import held back" in lines[0]
-    assert "118000049 Wh" not in lines[0]
-    assert "118000010 Wh" in lines[0]
+    assert "118,000.049 kWh" not in lines[0]
+    assert "the meter says 118,000.010 kWh, the last published is 1,000.010 kWh" in lines[0]
     assert "fuse allows" in lines[0]
     assert "mepd accept-energy" in lines[0]
     assert any("plausible again" in r.getMessage() for r in caplog.records)

@@ -113,7 +113,7 @@ def test_the_owner_accepts_the_next_value_once() -> None:
     guard.accept_next = True
     accepted = guard.check(12.0, 30.0)
     assert accepted.verdict is Verdict.OWNER_ACCEPTED
-    assert "9000000 -> 12 Wh" in accepted.reasons[0]
+    assert "9,000.000 kWh -> 0.012 kWh" in accepted.reasons[0]
     assert (guard.last_value, guard.held, guard.accept_next) == (12.0, None, False)
     assert guard.check(11.0, 45.0).verdict is Verdict.HELD  # used up: falling is held again
 
