@@ -19,8 +19,10 @@ from mepd.protocol.tables.units import Unit
 # protocol layer, so the readings are its whole view of the meter.
 __all__ = [
     "Diagnostics",
+    "EnergyHeld",
     "EnergyReading",
     "Event",
+    "HeldRegister",
     "LinkStatus",
     "Measurement",
     "Measurements",
@@ -69,6 +71,31 @@ class EnergyReading:
 
 
 @dataclass(frozen=True)
+class HeldRegister:
+    """An energy register the guard did not publish: a fall, a rise faster than the fuse
+    allows since the last published value, or no register a house could hold."""
+
+    name: str  # a `ValueName` of `ENERGY_REGISTERS`
+    published: float | None  # Wh: the last published value; None if there is none yet
+    held: float  # Wh: what the meter said last
+    reason: str
+    since: datetime  # host time this register was first held back in this run of them
+
+
+@dataclass(frozen=True)
+class EnergyHeld:
+    """Which energy registers are held back after a BT23 read; empty: none are (any more).
+
+    Sent when that changes, and once after each start-up, so a problem reported before a
+    restart clears when the meter reads plausibly again. The registers in `EnergyReading`
+    are those published; these never are, until the owner accepts them (`mepd accept-energy`).
+    """
+
+    meter: str
+    registers: tuple[HeldRegister, ...]
+
+
+@dataclass(frozen=True)
 class LinkStatus:
     """Whether the meter answers. `reason` is the one line a user needs when it does not."""
 
@@ -89,4 +116,4 @@ class Diagnostics:
     authentication_problem: bool
 
 
-Event = MeterIdentity | PresentReading | EnergyReading | LinkStatus | Diagnostics
+Event = MeterIdentity | PresentReading | EnergyReading | EnergyHeld | LinkStatus | Diagnostics

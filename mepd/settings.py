@@ -91,8 +91,6 @@ class PlausibilityLimits:
     # Per-phase sums: the meter rounds each phase to 1 W; allow that and a little skew.
     phase_sum_tolerance_w: float = 25.0
     phase_sum_tolerance_ratio: float = 0.03
-    # Readings that agree with each other before a jump is believed.
-    readings_to_accept_jump: int = 5
 
     @property
     def max_power_w(self) -> float:

@@ -39,6 +39,7 @@ FAULT_NAMES = (
     "key_mismatch",
     "reject_bt23_full_read",
     "corrupt_first_requests",
+    "energy_offset_wh",
 )
 TLS_ENGINES = ("pure", "mbedtls")
 DEFAULT_BAUD = 9600  # p.20

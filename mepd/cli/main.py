@@ -31,6 +31,7 @@ _COMMAND_MODULES: tuple[tuple[str, str], ...] = (
     ("mepd.cli.probe", "probe"),
     ("mepd.cli.dump", "dump"),
     ("mepd.cli.remove_discovery", "remove-discovery"),
+    ("mepd.cli.accept_energy", "accept-energy"),
     ("mepd.cli.doctor", "doctor"),
     ("mepd.cli.demo", "demo"),
     ("mepd.cli.simulate", "simulate"),

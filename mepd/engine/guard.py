@@ -4,14 +4,16 @@ Home Assistant takes any drop of a `total_increasing` register for a meter reset
 for real consumption, so one bad energy value damages a user's statistics for good. Every
 value passes here first. A value that fails is quarantined (counted, logged with its frame)
 and never published; the caller holds the last good value or declares the meter unavailable.
-Only a run of readings that agree with each other, but not with the past, is taken as a
-genuine jump (a replaced meter), and that is reported in so many words.
+An energy register is held back rather than quarantined: it never falls and never rises
+faster than physics allows since the last published value, however often the meter repeats
+it, until the owner accepts the new value (`mepd accept-energy`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 from mepd.protocol.tables.names import (
@@ -33,7 +35,8 @@ _POWERS = (*_NET_TOTAL, ValueName.APPARENT_POWER, *(n for pair in _NET_PHASES fo
 class Verdict(Enum):
     ACCEPTED = "accepted"
     QUARANTINED = "quarantined"
-    JUMP_ACCEPTED = "jump accepted"  # a run of consistent readings overrode the past
+    HELD = "held back"  # an energy register: not published, the last published value stands
+    OWNER_ACCEPTED = "accepted by the owner"  # `mepd accept-energy` moved the baseline
 
 
 @dataclass(frozen=True)
@@ -78,64 +81,102 @@ def check_present(values: Mapping[str, float], limits: PlausibilityLimits) -> Fi
     return Finding(Verdict.QUARANTINED if reasons else Verdict.ACCEPTED, tuple(reasons))
 
 
-@dataclass
-class _Candidate:
+# The highest register a house connection can have counted: its fuse at full load, with the
+# margin, for a meter's whole life. 50 years is far beyond a meter's service life (a MID
+# certification lasts 8-16 years depending on the country; utilities plan 15-20 years), so only a
+# register no such meter could hold is refused as a first value. 3 x 63 A x 230 V x 1.5 for 50
+# years is about 28.6 GWh; a 117,000 kWh glitch is 0.1 GWh, so this bound only catches the absurd
+# (10^9 kWh, a negative or garbled number), and the physics bound since the last published value
+# catches the rest.
+METER_LIFETIME_S = 50 * 365.25 * 24 * 3600.0
+
+
+def kwh(wh: float) -> str:
+    """Wh as a person reads a meter: 120615730 -> "120,615.730 kWh"."""
+    return f"{wh / 1000:,.3f} kWh"
+
+
+def lifetime_energy_wh(limits: PlausibilityLimits) -> float:
+    """The most a register of this connection can hold (see `METER_LIFETIME_S`)."""
+    return limits.max_power_w * METER_LIFETIME_S / 3600.0
+
+
+@dataclass(frozen=True)
+class Held:
+    """A value held back: what the meter said, and why it was not published."""
+
     value: float
     at_s: float
+    reason: str
+    since_s: float  # when this register was first held back in the current run of them
 
 
 @dataclass
 class EnergyRegisterGuard:
-    """One energy register (Wh): never decreasing, never faster than the fuse allows."""
+    """One energy register (Wh): never falling, never rising faster than the fuse allows.
+
+    The bound is measured from the last *published* value, whatever the meter says and however
+    often it says it: a run of consistent readings is no evidence (a stale layout or a glitch
+    in the meter repeats itself perfectly). Only the owner can move the baseline
+    (`accept_next`, from `mepd accept-energy`). Without a baseline (first start, or a state file
+    that started fresh) the value must still be finite, non-negative and within what the
+    connection could count in a meter's lifetime.
+    """
 
     name: str
     limits: PlausibilityLimits
     last_value: float | None = None
-    last_at_s: float | None = None  # wall-clock seconds of the last good value
-    _candidates: list[_Candidate] = field(default_factory=list)
+    last_at_s: float | None = None  # wall-clock seconds of the last published value
+    accept_next: bool = False  # the owner's word: the next sane value is the new baseline
+    held: Held | None = None
 
     def check(self, value: float, at_s: float) -> Finding:
-        if self.last_value is None or self.last_at_s is None:
-            self._accept(value, at_s)
-            return Finding(Verdict.ACCEPTED)
-        problem = self._problem(self.last_value, self.last_at_s, value, at_s)
-        if problem is None:
-            self._candidates.clear()
-            self._accept(value, at_s)
-            return Finding(Verdict.ACCEPTED)
-        return self._quarantine(value, at_s, problem)
-
-    def _quarantine(self, value: float, at_s: float, problem: str) -> Finding:
-        chain = self._candidates
-        if chain and self._problem(chain[-1].value, chain[-1].at_s, value, at_s) is not None:
-            chain.clear()  # this one does not even agree with the last suspect
-        chain.append(_Candidate(value, at_s))
-        if len(chain) >= self.limits.readings_to_accept_jump:
-            previous = self.last_value
-            chain.clear()
-            self._accept(value, at_s)
+        # The owner's word is for one reading: an absurd one uses it up too.
+        owner_accepts, self.accept_next = self.accept_next, False
+        absurd = self._absurd(value)
+        if absurd is not None:
+            return self._hold(value, at_s, absurd)
+        problem = None
+        if self.last_value is not None and self.last_at_s is not None:
+            problem = self._problem(self.last_value, self.last_at_s, value, at_s)
+        if problem is not None and not owner_accepts:
+            return self._hold(value, at_s, problem)
+        previous = self.last_value
+        self._accept(value, at_s)
+        if problem is not None:  # only the owner's word let it through
             return Finding(
-                Verdict.JUMP_ACCEPTED,
-                (
-                    f"{self.name} moved from {previous:g} to {value:g} Wh and stayed there for "
-                    f"{self.limits.readings_to_accept_jump} consistent readings: accepted as a "
-                    f"new baseline (meter replaced or reset?)",
-                ),
+                Verdict.OWNER_ACCEPTED,
+                (f"{self.name}: {kwh(previous or 0)} -> {kwh(value)}, the owner's new baseline",),
             )
-        return Finding(Verdict.QUARANTINED, (problem,))
+        return Finding(Verdict.ACCEPTED)
+
+    def _absurd(self, value: float) -> str | None:
+        bound = lifetime_energy_wh(self.limits)
+        if not math.isfinite(value) or value < 0 or value > bound:
+            return (
+                f"{self.name} = {value:g} Wh is no register this connection can have counted "
+                f"(0..{bound:.3g} Wh: the fuse at full load for 50 years)"
+            )
+        return None
 
     def _problem(self, before: float, before_s: float, after: float, after_s: float) -> str | None:
         if after < before:
-            return f"{self.name} went down from {before:g} to {after:g} Wh"
+            return f"{self.name} went down from {kwh(before)} to {kwh(after)}"
         elapsed = after_s - before_s
         allowed = self.limits.max_energy_increase_wh(elapsed)
         if after - before > allowed:
             return (
-                f"{self.name} rose {after - before:g} Wh in {elapsed:.1f} s; "
-                f"the fuse allows at most {allowed:.0f} Wh"
+                f"{self.name} rose {kwh(after - before)} in {elapsed:.1f} s since the last "
+                f"published value; the fuse allows at most {kwh(allowed)}"
             )
         return None
+
+    def _hold(self, value: float, at_s: float, reason: str) -> Finding:
+        since = self.held.since_s if self.held is not None else at_s
+        self.held = Held(value, at_s, reason, since)
+        return Finding(Verdict.HELD, (reason,))
 
     def _accept(self, value: float, at_s: float) -> None:
         self.last_value = value
         self.last_at_s = at_s
+        self.held = None

@@ -3,17 +3,20 @@
 A verified frame can still carry a value no meter could have measured (a glitch in the
 meter, a layout read wrong). Whatever fails to decode or fails `guard.py` is quarantined:
 counted, logged with its data (throttled per table, the first line always said) and never
-published. The energy registers' last good values go to the state file, so the first reading
-after a restart is checked against them too.
+published. An energy register the guard holds back is logged (throttled per register) and
+reported as an `EnergyHeld` event for Home Assistant's problem entity. The energy registers'
+last published values go to the state file, so the first reading after a restart is checked
+against them too. A source the layout lists twice is published by nobody.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mepd.engine.guard import EnergyRegisterGuard, Verdict, check_present
+from mepd.engine.guard import EnergyRegisterGuard, Verdict, check_present, kwh
 from mepd.engine.startup import Layout
 from mepd.engine.state import MeterState
 from mepd.logs import Throttle
@@ -26,19 +29,32 @@ from mepd.protocol.tables import (
     decode_bt52,
 )
 from mepd.protocol.tables.names import ENERGY_REGISTERS
-from mepd.readings import EnergyReading, PresentReading
+from mepd.readings import EnergyHeld, EnergyReading, HeldRegister, PresentReading
 from mepd.settings import PlausibilityLimits
 
 log = logging.getLogger(__name__)
 
 # Quarantines are rare on a verified link; each is worth a line, a flood is not.
 QUARANTINE_LOG_INTERVAL_S = 60.0
+# A held-back register repeats at every energy read until it is plausible or accepted: said
+# at once, then every 10 minutes (with the count held back meanwhile).
+HELD_LOG_INTERVAL_S = 600.0
+
+
+@dataclass(frozen=True)
+class EnergyIntake:
+    """What one BT23 answer gave: the reading to publish, the held-back registers to report
+    (None: nothing changed), and whether the owner's acceptance was carried out."""
+
+    reading: EnergyReading | None
+    held: EnergyHeld | None
+    owner_accepted: bool = False
 
 
 class Intake:
     """Decodes BT28, BT23 and BT52 answers, checks them, and makes the events to emit.
 
-    `counters` is the poller's dict ("quarantined", "jumps_accepted", "readings" are counted
+    `counters` is the poller's dict ("quarantined", "energy_held", "readings" are counted
     here); `clock` is the loop's time, for the log throttle only.
     """
 
@@ -48,12 +64,21 @@ class Intake:
         self._limits = limits
         self._counters = counters
         self._say = Throttle(log, interval_s=QUARANTINE_LOG_INTERVAL_S, clock=clock)
+        self._say_held = Throttle(log, interval_s=HELD_LOG_INTERVAL_S, clock=clock)
         self._guards: dict[str, EnergyRegisterGuard] = {}
+        # The registers last reported held back; None: nothing reported since `adopt`.
+        self._held_names: tuple[str, ...] | None = None
+        self._duplicates_said: set[tuple[str, frozenset[str]]] = set()
         self.clock_offset_s: float | None = None  # meter clock minus host clock (BT52)
 
     def adopt(self, state: MeterState) -> None:
-        """Fresh guards for a meter, seeded with the state file's last good registers."""
+        """Fresh guards for a meter, seeded with the state file's last published registers.
+
+        The first energy read after this says what is held back, even nothing, so a problem
+        reported before (another run, another meter) clears.
+        """
         self._guards = {}
+        self._held_names = None
         for name in ENERGY_REGISTERS:
             guard = EnergyRegisterGuard(name, self._limits)
             if name in state.energy:
@@ -69,44 +94,102 @@ class Intake:
         except DecodeError as error:
             self._quarantine("BT28", (str(error),), data)
             return None
-        values = {m.name: m.value for m in present.values}
-        finding = check_present(values, self._limits)
+        self._say_duplicates("BT28 (BT27 present value sources)", present.values.duplicates)
+        values = Measurements.of(present.values.unique)
+        finding = check_present({m.name: m.value for m in values}, self._limits)
         if finding.verdict is Verdict.QUARANTINED:
             self._quarantine("BT28", finding.reasons, data)
             return None
         self._counters["readings"] += 1
-        return PresentReading(serial, present.values, host_time, self.meter_time(host_time))
+        return PresentReading(serial, values, host_time, self.meter_time(host_time))
 
     def energy(
-        self, data: bytes, layout: Layout, serial: str, host_time: datetime, state: MeterState
-    ) -> EnergyReading | None:
-        """BT23: each register on its own; the accepted ones go into `state`."""
+        self,
+        data: bytes,
+        layout: Layout,
+        serial: str,
+        host_time: datetime,
+        state: MeterState,
+        *,
+        owner_accepts: bool = False,
+    ) -> EnergyIntake:
+        """BT23: each register on its own; the published ones go into `state`.
+
+        `owner_accepts`: `mepd accept-energy` asked for the next reading as the new baseline;
+        carried out (and `EnergyIntake.owner_accepted` set) once a read decodes.
+        """
         try:
             totals = decode_bt23_summations(data, layout.dims, layout.data_selection)
         except DecodeError as error:
             self._quarantine("BT23", (str(error),), data)
-            return None
+            return EnergyIntake(None, None)
+        self._say_duplicates("BT23 (BT22 summation sources)", totals.summations.duplicates)
         accepted: list[Measurement] = []
         wall_s = host_time.timestamp()
-        for register in totals.summations:
+        for register in totals.summations.unique:
             guard = self._guards.get(register.name)
             if guard is None:
                 continue
+            guard.accept_next = owner_accepts
             finding = guard.check(register.value, wall_s)
-            if finding.verdict is Verdict.QUARANTINED:
-                self._quarantine("BT23", finding.reasons, data)
+            if finding.verdict is Verdict.HELD:
+                # Not published, like any quarantined value (the diagnostics entity counts it).
+                self._counters["quarantined"] += 1
+                self._counters["energy_held"] += 1
+                self._say_held.warning(
+                    f"held-{register.name}",
+                    "%s held back (not published): the meter says %s, the last published is "
+                    "%s; %s (if the meter was replaced or reset with the same serial, run "
+                    "`mepd accept-energy`)",
+                    register.name,
+                    kwh(register.value),
+                    "none" if guard.last_value is None else kwh(guard.last_value),
+                    finding.reasons[0],
+                )
                 continue
-            if finding.verdict is Verdict.JUMP_ACCEPTED:
-                self._counters["jumps_accepted"] += 1
+            if finding.verdict is Verdict.OWNER_ACCEPTED:
                 log.warning("%s", finding.reasons[0])
             accepted.append(register)
             state.energy[register.name] = (register.value, wall_s)
-        if not accepted:
-            return None
-        self._counters["readings"] += 1
-        return EnergyReading(
-            serial, Measurements.of(accepted), host_time, self.meter_time(host_time)
+        held = self._held_event(serial)
+        reading = None
+        if accepted:
+            self._counters["readings"] += 1
+            reading = EnergyReading(
+                serial, Measurements.of(accepted), host_time, self.meter_time(host_time)
+            )
+        return EnergyIntake(reading, held, owner_accepted=owner_accepts)
+
+    def _held_event(self, serial: str) -> EnergyHeld | None:
+        """The held registers, when there are any or there were some (then: cleared)."""
+        registers = tuple(
+            HeldRegister(
+                name,
+                guard.last_value,
+                guard.held.value,
+                guard.held.reason,
+                datetime.fromtimestamp(guard.held.since_s, UTC),
+            )
+            for name, guard in self._guards.items()
+            if guard.held is not None
         )
+        cleared = not registers and self._held_names != ()
+        for name in set(self._held_names or ()) - {r.name for r in registers}:
+            log.info("%s is plausible again: published again", name)
+        self._held_names = tuple(r.name for r in registers)
+        return EnergyHeld(serial, registers) if registers or cleared else None
+
+    def _say_duplicates(self, table: str, names: frozenset[str]) -> None:
+        """A layout that lists a source twice: said once per run, and that source left out."""
+        if names and (table, names) not in self._duplicates_said:
+            self._duplicates_said.add((table, names))
+            log.warning(
+                "the meter's %s lists %s more than once: the layout is ambiguous, so %s not "
+                "published (check the meter's configuration)",
+                table,
+                ", ".join(sorted(names)),
+                "it is" if len(names) == 1 else "they are",
+            )
 
     def clock(self, data: bytes, host_time: datetime) -> None:
         """BT52 (p.224): how far the meter's clock is from ours, for the readings' meter time."""

@@ -52,7 +52,7 @@ COUNTERS = (
     "port_reopens",
     "link_losses",
     "quarantined",
-    "jumps_accepted",
+    "energy_held",
     "readings",
 )
 
@@ -238,11 +238,24 @@ class Poller:
     async def _poll_energy(self) -> None:
         layout = self._require_layout()
         data = await read_plan(self._read, plan_bt23(layout.dims, layout.energy_summations))
-        reading = self._intake.energy(data, layout, self._serial(), self._wall(), self._store.state)
-        if reading is not None:
-            self._emit(reading)
+        request = self._store.accept_request()  # `mepd accept-energy`, if the owner ran it
+        taken = self._intake.energy(
+            data,
+            layout,
+            self._serial(),
+            self._wall(),
+            self._store.state,
+            owner_accepts=bool(request),
+        )
+        if taken.held is not None:
+            self._emit(taken.held)
+        if taken.reading is not None:
+            self._emit(taken.reading)
             self._on_result()
-            self._store.save(self._wall().timestamp())
+        if taken.reading is not None or taken.owner_accepted:
+            self._store.save(self._wall().timestamp(), force=taken.owner_accepted)
+        if request is not None and taken.owner_accepted:
+            self._store.accept_done(request)  # after the new baseline is saved
 
     async def _poll_clock(self) -> None:
         data = await self._read(PartialRead(BT52, 0, BT52_SIZE))

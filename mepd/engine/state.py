@@ -127,9 +127,95 @@ class StateStore:
         except OSError as error:
             log.debug("cannot link %s to %s: %s", pointer, target, error)
 
+    def accept_request(self) -> AcceptRequest | None:
+        """The owner's pending `mepd accept-energy`, if any (see `AcceptRequest`)."""
+        # Next to the configured name, where `mepd accept-energy` (which knows only the
+        # configuration) writes it, even once the state file is named by the meter's serial.
+        where = self._pointer or (self.file.path if self.file else None)
+        return read_accept_request(where) if where else None
+
+    def accept_done(self, request: AcceptRequest) -> None:
+        """The acceptance is carried out and the new baseline saved: remove the request."""
+        log.warning(
+            "carried out `mepd accept-energy` (asked %s, state file serial %s)",
+            request.requested,
+            request.serial or "none",
+        )
+        try:
+            request.path.unlink(missing_ok=True)
+        except OSError as error:
+            log.error(
+                "cannot remove %s (%s): the next energy reading would be accepted again; "
+                "remove it by hand",
+                request.path,
+                error,
+            )
+
 
 def _points_to(pointer: Path, target: Path) -> bool:
     return pointer.is_symlink() and pointer.resolve() == target.resolve()
+
+
+# --- the owner's acceptance of held-back energy ------------------------------------------------
+
+ACCEPT_SUFFIX = ".accept-energy"
+
+
+@dataclass(frozen=True)
+class AcceptRequest:
+    """`mepd accept-energy`: the next energy reading of this meter is the new baseline.
+
+    A small file next to the state file, written atomically by the command and removed by the
+    daemon once it has carried it out and saved the new baseline. A file of its own, because the
+    daemon rewrites the state file whole (a write from the command could be lost between the
+    daemon's read and its next write); the daemon looks for it at every energy read, so it works
+    whether mepd runs or not, and a restart before it is carried out loses nothing.
+    """
+
+    path: Path
+    requested: str  # when, as the command wrote it: for the log only
+    serial: str | None  # the serial the state file had then: for the log only
+
+
+def accept_request_path(state_path: Path) -> Path:
+    return state_path.with_name(state_path.name + ACCEPT_SUFFIX)
+
+
+def read_accept_request(state_path: Path) -> AcceptRequest | None:
+    """The pending request: any file there is one; its content only informs the log (and a
+    file root wrote with `sudo mepd accept-energy` counts even if the daemon cannot read it)."""
+    path = accept_request_path(state_path)
+    if not path.exists():
+        return None
+    try:
+        raw = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        raw = {}
+    raw = raw if isinstance(raw, dict) else {}
+    serial, requested = raw.get("serial"), raw.get("requested")
+    return AcceptRequest(
+        path,
+        requested[:40] if isinstance(requested, str) else "at an unknown time",
+        serial[:40] if isinstance(serial, str) else None,
+    )
+
+
+def write_accept_request(state_path: Path, serial: str | None, requested: str) -> Path:
+    """Ask the daemon to accept the next energy reading (atomically: it reads it any time)."""
+    path = accept_request_path(state_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".accept-")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump({"version": FORMAT_VERSION, "requested": requested, "serial": serial}, stream)
+            os.fchmod(stream.fileno(), 0o644)  # no secret in it: the daemon's user reads it
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except OSError:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
 
 
 class StateFormatError(ValueError):
@@ -168,6 +254,14 @@ class StateFile:
                 kept,
             )
             return MeterState()
+
+    def peek(self) -> MeterState | None:
+        """The saved state for a look only (`mepd accept-energy`): None if there is none or it
+        is not a state file; never moved aside, never written (the daemon owns the file)."""
+        try:
+            return parse_state(json.loads(self.path.read_bytes()))
+        except (OSError, ValueError, RecursionError):
+            return None
 
     def _keep_aside(self) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())

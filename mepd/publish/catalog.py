@@ -17,7 +17,9 @@ from typing import Literal
 
 from mepd.readings import Unit, ValueName
 
-Topic = Literal["present", "energy", "diagnostics", "link", "availability", "gateway"]
+Topic = Literal[
+    "present", "energy", "energy_held", "diagnostics", "link", "availability", "gateway"
+]
 Platform = Literal["sensor", "binary_sensor"]
 
 
@@ -41,8 +43,21 @@ class Key(StrEnum):
     CLOCK_OFFSET_S = "clock_offset_s"
     LINK = "link"
     AUTH_PROBLEM = "auth_problem"
+    ENERGY_HELD = "energy_held"
     METERS_ONLINE = "meters_online"
     STARTED = "started"
+
+
+class HeldKey(StrEnum):
+    """The attributes of the "Energy held back" problem entity (`payloads.held_payload`): the
+    first register held back in catalog order, and all of them in `registers`."""
+
+    REGISTER = "register"
+    LAST_PUBLISHED_KWH = "last_published_kwh"
+    HELD_KWH = "held_kwh"
+    REASON = "reason"
+    SINCE = "since"
+    REGISTERS = "registers"
 
 
 EntityKey = ValueName | Counter | Key
@@ -260,6 +275,12 @@ LINK: tuple[EntitySpec, ...] = (
     EntitySpec(
         Key.AUTH_PROBLEM, "Key rejected", "link", "binary_sensor", "problem", diagnostic=True
     ),
+)
+
+# Announced with the first BT23 read: on while the guard holds an energy register back (it fell,
+# or rose faster than the fuse allows), so the owner learns why the dashboard stands still.
+ENERGY_HELD = EntitySpec(
+    Key.ENERGY_HELD, "Energy held back", "energy_held", "binary_sensor", "problem"
 )
 
 GATEWAY: tuple[EntitySpec, ...] = (

@@ -27,7 +27,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from mepd import __version__
-from mepd.publish.catalog import DIAGNOSTICS, ENERGY, GATEWAY, LINK, PRESENT, EntitySpec
+from mepd.publish.catalog import (
+    DIAGNOSTICS,
+    ENERGY,
+    ENERGY_HELD,
+    GATEWAY,
+    LINK,
+    PRESENT,
+    EntitySpec,
+)
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.topics import (
     OFFLINE,
@@ -149,6 +157,9 @@ def meter_config(
     for spec in ENERGY:
         if spec.key in names:
             add(spec, topics.energy(serial), expire_s=expire_after(periods.energy_s))
+    if ENERGY_HELD.key in names:
+        held_topic = topics.energy_held(serial)
+        add(ENERGY_HELD, held_topic, availability=gateway_only, attributes_topic=held_topic)
     for spec in LINK:
         on_link = spec.topic == "link"
         add(

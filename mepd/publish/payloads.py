@@ -14,8 +14,14 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from mepd.publish.catalog import COUNTERS, ENERGY, PRESENT, EntitySpec, Key
-from mepd.readings import Diagnostics, EnergyReading, Measurements, PresentReading
+from mepd.publish.catalog import COUNTERS, ENERGY, PRESENT, EntitySpec, HeldKey, Key
+from mepd.readings import (
+    Diagnostics,
+    EnergyHeld,
+    EnergyReading,
+    Measurements,
+    PresentReading,
+)
 
 Fields = dict[str, "Decimal | int | bool | str"]
 _WH_PER_KWH = Decimal(1000)
@@ -73,6 +79,29 @@ def present_fields(reading: PresentReading) -> Fields:
 def energy_fields(reading: EnergyReading) -> Fields:
     """The energy registers that passed the guard, in kWh."""
     return _measured(ENERGY, reading.registers, kwh=True)
+
+
+def held_payload(held: EnergyHeld) -> bytes:
+    """The problem entity's state and attributes: on while any register is held back.
+
+    Attributes name the first register held back in catalog order (last published and held
+    value in kWh, why, since when) and list all of them; no time stamp of its own, so the
+    retained message changes only when what is held back does.
+    """
+    order: dict[str, int] = {spec.key: n for n, spec in enumerate(ENERGY)}
+    registers = sorted(held.registers, key=lambda r: order.get(r.name, len(order)))
+    fields: Fields = {Key.ENERGY_HELD: bool(registers)}
+    if registers:
+        first = registers[0]
+        fields[HeldKey.REGISTER] = first.name
+        if first.published is not None and (published := kilo(first.published)) is not None:
+            fields[HeldKey.LAST_PUBLISHED_KWH] = published
+        if (value := kilo(first.held)) is not None:
+            fields[HeldKey.HELD_KWH] = value
+        fields[HeldKey.REASON] = first.reason
+        fields[HeldKey.SINCE] = timestamp(first.since)
+        fields[HeldKey.REGISTERS] = ", ".join(r.name for r in registers)
+    return encode(fields)
 
 
 def diagnostics_fields(report: Diagnostics) -> Fields:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import assert_never
 
+from mepd.publish.catalog import Key
 from mepd.publish.client import MqttConnection, Will
 from mepd.publish.discovery import ReadPeriods, gateway_config, meter_config
 from mepd.publish.gateway import GatewayInfo
@@ -32,6 +33,7 @@ from mepd.publish.payloads import (
     diagnostics_fields,
     energy_fields,
     gateway_payload,
+    held_payload,
     link_payload,
     present_fields,
     stamped,
@@ -47,6 +49,7 @@ from mepd.publish.topics import (
 )
 from mepd.readings import (
     Diagnostics,
+    EnergyHeld,
     EnergyReading,
     Event,
     LinkStatus,
@@ -181,6 +184,8 @@ class Publisher:
                 self._on_present(event)
             case EnergyReading():
                 self._on_energy(event)
+            case EnergyHeld():
+                self._on_energy_held(event)
             case Diagnostics():
                 self._on_diagnostics(event)
             case _:
@@ -235,6 +240,14 @@ class Publisher:
             if fields:
                 self._learn(meter, fields.keys())
                 self._send(self.topics.energy(reading.meter), stamped(fields, reading.host_time))
+
+    def _on_energy_held(self, held: EnergyHeld) -> None:
+        """Status, like the link: retained and sent again on reconnect, so the problem stays
+        on (or off) in Home Assistant until the poller says otherwise."""
+        meter = self._meters.get(held.meter)
+        if meter is not None:
+            self._learn(meter, (Key.ENERGY_HELD,))
+            self._set_status(self.topics.energy_held(held.meter), held_payload(held))
 
     def _on_diagnostics(self, report: Diagnostics) -> None:
         meter = self._meters.get(report.meter)

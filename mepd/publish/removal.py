@@ -4,7 +4,8 @@ mepd never deletes its discovery configs on shutdown (a restart would make every
 vanish and come back, and lose its history settings). This removes them explicitly: it asks
 the broker for the retained device configs, keeps those mepd published (origin "mepd", ids
 starting "mepd_"), and for each sends an empty retained payload, which is Home Assistant's
-signal to remove the device; then it clears mepd's retained availability and link topics.
+signal to remove the device; then it clears mepd's retained availability, link and energy_held
+topics.
 Stop the daemon first, or it will announce everything again.
 """
 
@@ -43,6 +44,7 @@ async def remove_discovery(
         f"{prefix}/gateway/+/status",
         f"{prefix}/meter/+/availability",
         f"{prefix}/meter/+/link",
+        f"{prefix}/meter/+/energy_held",
     )
     found: dict[str, bytes] = {}
     heard = asyncio.Event()

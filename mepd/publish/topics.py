@@ -9,6 +9,7 @@ never on a hostname or an IP address, so a re-flashed or renamed Pi keeps its en
     <prefix>/meter/<serial>/link           JSON, retained: link state, reason, key problem
     <prefix>/meter/<serial>/present        JSON: power, voltage, current, ... (BT28)
     <prefix>/meter/<serial>/energy         JSON: energy registers in kWh (BT23)
+    <prefix>/meter/<serial>/energy_held    JSON, retained: energy registers held back, and why
     <prefix>/meter/<serial>/diagnostics    JSON: counters, clock offset, last good read
     <discovery>/device/mepd_<serial>/config           retained: the meter's HA device
     <discovery>/device/mepd_gateway_<gateway>/config  retained: the gateway's HA device
@@ -75,6 +76,9 @@ class Topics:
 
     def energy(self, serial: str) -> str:
         return self.meter(serial, "energy")
+
+    def energy_held(self, serial: str) -> str:
+        return self.meter(serial, "energy_held")
 
     def diagnostics(self, serial: str) -> str:
         return self.meter(serial, "diagnostics")

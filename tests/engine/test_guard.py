@@ -1,8 +1,9 @@
-"""The plausibility guard: the 117,000 kWh glitch, drops, and genuine meter replacements."""
+"""The plausibility guard: the 117,000 kWh glitch, drops, and the owner's acceptance."""
 
 from __future__ import annotations
 
 import logging
+import math
 from datetime import UTC, datetime
 
 import pytest
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mepd.drivers.simulator.profiles import PROFILES
-from mepd.engine.guard import EnergyRegisterGuard, Verdict, check_present
+from mepd.engine.guard import EnergyRegisterGuard, Verdict, check_present, lifetime_energy_wh
 from mepd.engine.intake import QUARANTINE_LOG_INTERVAL_S, Intake
 from mepd.engine.startup import Layout
 from mepd.settings import PlausibilityLimits
@@ -79,7 +80,7 @@ def test_the_117000_kwh_glitch_is_quarantined_and_the_baseline_kept() -> None:
     guard = EnergyRegisterGuard("energy_import", LIMITS)
     assert guard.check(12_345_000.0, 0.0).verdict is Verdict.ACCEPTED
     glitch = guard.check(12_345_000.0 + 117_000_000.0, 15.0)
-    assert glitch.verdict is Verdict.QUARANTINED
+    assert glitch.verdict is Verdict.HELD
     assert "fuse allows" in glitch.reasons[0]
     assert guard.last_value == 12_345_000.0
     assert guard.check(12_345_020.0, 30.0).verdict is Verdict.ACCEPTED
@@ -89,24 +90,60 @@ def test_a_drop_is_quarantined() -> None:
     guard = EnergyRegisterGuard("energy_import", LIMITS)
     guard.check(5000.0, 0.0)
     finding = guard.check(4999.0, 10.0)
-    assert finding.verdict is Verdict.QUARANTINED
+    assert finding.verdict is Verdict.HELD
     assert "went down" in finding.reasons[0]
 
 
-def test_a_replaced_meter_is_accepted_after_consistent_readings_and_said_so() -> None:
+def test_no_run_of_consistent_readings_moves_the_baseline() -> None:
+    # A replaced meter, a reset or a stale layout all repeat themselves perfectly: a day of
+    # consistent readings is no evidence. Only the owner moves the baseline.
     guard = EnergyRegisterGuard("energy_import", LIMITS)
     guard.check(9_000_000.0, 0.0)
-    verdicts = [guard.check(10.0 + step, 15.0 * (step + 1)).verdict for step in range(5)]
-    assert verdicts[:4] == [Verdict.QUARANTINED] * 4
-    assert verdicts[4] is Verdict.JUMP_ACCEPTED
-    assert guard.last_value == 14.0
+    verdicts = {guard.check(10.0 + step, 15.0 * (step + 1)).verdict for step in range(5760)}
+    assert verdicts == {Verdict.HELD}
+    assert guard.last_value == 9_000_000.0
+    assert guard.held is not None
+    assert (guard.held.value, guard.held.since_s) == (10.0 + 5759, 15.0)
+
+
+def test_the_owner_accepts_the_next_value_once() -> None:
+    guard = EnergyRegisterGuard("energy_import", LIMITS)
+    guard.check(9_000_000.0, 0.0)
+    assert guard.check(10.0, 15.0).verdict is Verdict.HELD
+    guard.accept_next = True
+    accepted = guard.check(12.0, 30.0)
+    assert accepted.verdict is Verdict.OWNER_ACCEPTED
+    assert "9,000.000 kWh -> 0.012 kWh" in accepted.reasons[0]
+    assert (guard.last_value, guard.held, guard.accept_next) == (12.0, None, False)
+    assert guard.check(11.0, 45.0).verdict is Verdict.HELD  # used up: falling is held again
+
+
+@pytest.mark.parametrize(
+    "value", [-1.0, math.nan, math.inf, 1e12 * 1000, lifetime_energy_wh(LIMITS) + 1]
+)
+def test_no_baseline_still_needs_a_register_a_house_can_hold(value: float) -> None:
+    # 1e12 kWh is far beyond the fuse at full load for 50 years (about 28.6 GWh).
+    guard = EnergyRegisterGuard("energy_import", LIMITS)
+    finding = guard.check(value, 0.0)
+    assert finding.verdict is Verdict.HELD
+    assert "no register this connection can have counted" in finding.reasons[0]
+    assert guard.last_value is None
+    guard.accept_next = True  # not even the owner can accept that
+    assert guard.check(value, 15.0).verdict is Verdict.HELD
+    assert guard.check(5_000_000.0, 30.0).verdict is Verdict.ACCEPTED
+
+
+def test_the_lifetime_bound_follows_the_fuse() -> None:
+    assert lifetime_energy_wh(LIMITS) == pytest.approx(28.58e9, rel=1e-3)  # 3 x 63 A
+    single = PlausibilityLimits(main_fuse_a=25.0, phases=1)
+    assert lifetime_energy_wh(single) == pytest.approx(lifetime_energy_wh(LIMITS) * 25 / 63 / 3)
 
 
 def test_glitches_that_disagree_with_each_other_never_become_a_baseline() -> None:
     guard = EnergyRegisterGuard("energy_import", LIMITS)
     guard.check(1000.0, 0.0)
     for step, value in enumerate([9e9, 1.0, 9e9, 1.0, 9e9, 1.0, 9e9]):
-        assert guard.check(value, 15.0 * (step + 1)).verdict is Verdict.QUARANTINED
+        assert guard.check(value, 15.0 * (step + 1)).verdict is Verdict.HELD
     assert guard.last_value == 1000.0
 
 
@@ -130,14 +167,14 @@ def test_any_spike_beyond_the_fuse_is_quarantined(spike: float, elapsed: float) 
     guard = EnergyRegisterGuard("energy_import", LIMITS)
     guard.check(1_000_000.0, 0.0)
     if spike > LIMITS.max_energy_increase_wh(elapsed):
-        assert guard.check(1_000_000.0 + spike, elapsed).verdict is Verdict.QUARANTINED
+        assert guard.check(1_000_000.0 + spike, elapsed).verdict is Verdict.HELD
 
 
 def test_quarantines_are_all_counted_and_logged_throttled_per_table(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     now = [0.0]
-    counters = dict.fromkeys(("quarantined", "jumps_accepted", "readings"), 0)
+    counters = dict.fromkeys(("quarantined", "energy_held", "readings"), 0)
     intake = Intake(LIMITS, counters, clock=lambda: now[0])
     layout = Layout(PROFILES["gen4"].dims, None, None, 4, None)
     host = datetime(2026, 1, 1, tzinfo=UTC)
@@ -151,5 +188,5 @@ def test_quarantines_are_all_counted_and_logged_throttled_per_table(
     assert [line.split()[1] for line in lines] == ["BT52", "BT28", "BT52"]
     assert "data 00" in lines[0]
     assert "(1 similar in the last 1 min not shown)" in lines[-1]
-    assert counters == {"quarantined": 4, "jumps_accepted": 0, "readings": 0}
+    assert counters == {"quarantined": 4, "energy_held": 0, "readings": 0}
     assert intake.clock_offset_s is None

@@ -14,7 +14,7 @@ import pytest
 from mepd.protocol.tables import SOURCES_BY_NAME, Measurement, Measurements
 from mepd.publish import BrokerError, Publisher, remove_discovery
 from mepd.publish.topics import Topics
-from mepd.readings import LinkStatus, MeterIdentity, PresentReading
+from mepd.readings import EnergyHeld, LinkStatus, MeterIdentity, PresentReading
 from tests.mosquitto import Mosquitto, free_port, retained
 from tests.publish.conftest import DISCOVERY, GATEWAY, PERIODS, settings_for
 
@@ -47,6 +47,7 @@ async def test_only_mepds_retained_messages_are_cleared(broker: Mosquitto) -> No
     emit(MeterIdentity("SIM-9", "ELON", "83334-3I", "4.32.02", "4.1", 1, 19, 84, 1, "pty"))
     values = Measurements.of([Measurement.of(SOURCES_BY_NAME["power_import"], 321)])
     emit(PresentReading("SIM-9", values, datetime.now(UTC), None))
+    emit(EnergyHeld("SIM-9", ()))
     await asyncio.sleep(0.2)
     await publisher.stop()
 
@@ -56,6 +57,7 @@ async def test_only_mepds_retained_messages_are_cleared(broker: Mosquitto) -> No
         TOPICS.gateway_status,
         TOPICS.availability("SIM-9"),
         TOPICS.link("SIM-9"),
+        TOPICS.energy_held("SIM-9"),
     }
     before = await retained(broker.port, ("#",))
     assert ours | set(FOREIGN) == set(before)

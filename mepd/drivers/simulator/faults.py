@@ -45,6 +45,9 @@ class FaultSettings:
     # The first N requests arrive with one byte flipped (a bit error at start-up): the meter
     # cannot verify their digest and answers a bare 0x0B, as for a wrong key (p.11).
     corrupt_first_requests: float = 0
+    # Wh added to BT23's total import register for as long as it is set (may be negative): a
+    # meter that glitches (+117,000,000 Wh, issue 14) or steps back (-1,000,000 Wh).
+    energy_offset_wh: float = 0.0
 
     def replace(self, **changes: object) -> FaultSettings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
@@ -52,6 +55,7 @@ class FaultSettings:
 
 FAULT_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(FaultSettings))
 _RATE_SUFFIX = "_rate"
+_SIGNED = frozenset({"energy_offset_wh"})
 
 
 def parse_fault(assignment: str) -> tuple[str, float | bool]:
@@ -77,6 +81,10 @@ def parse_fault(assignment: str) -> tuple[str, float | bool]:
         raise ConfigError(f"fault {name} takes a number, got {text!r}") from None
     if name.endswith(_RATE_SUFFIX) and not 0.0 <= value <= 1.0:
         raise ConfigError(f"fault {name} is a probability in [0, 1], got {text}")
+    if name in _SIGNED:
+        if not math.isfinite(value):
+            raise ConfigError(f"fault {name} takes a finite number, got {text}")
+        return name, value
     if value < 0 or math.isnan(value):  # NaN is not a duration either
         raise ConfigError(f"fault {name} cannot be negative, got {text}")
     return name, value

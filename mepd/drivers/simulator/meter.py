@@ -38,6 +38,7 @@ TLS mode (`enable_tls`, p.8-9; details in `tls.py`):
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import struct
 from dataclasses import dataclass
@@ -126,6 +127,7 @@ class Meter:
         self.history = history if history is not None else ServedHistory()
         self.key_mismatch = False
         self.reject_bt23_full_read = False
+        self.energy_offset_wh = 0  # a glitch: added to BT23's total import register
         # p.11: "no prior knowledge is needed"; a fresh meter is anywhere in the 32-bit space.
         self.sequence = rng.getrandbits(32)
         self.idt_version = 1
@@ -209,6 +211,8 @@ class Meter:
 
     def _read(self, request: FullRead | PartialRead, t: float, now: float) -> bytes:
         truth = self.physics.truth_at(t)
+        if self.energy_offset_wh and request.table == BT23:
+            truth = with_import_offset(truth, self.energy_offset_wh)
         data = self.tables.read(request.table, truth, LiveState(self.sequence, self.idt_version))
         if data is None:
             return _code(ResponseCode.TABLE_OPERATION_NOT_POSSIBLE)
@@ -254,6 +258,14 @@ class Meter:
 
     def truth_at(self, t: float) -> Truth:
         return self.physics.truth_at(t)
+
+
+def with_import_offset(truth: Truth, offset_wh: int) -> Truth:
+    """`truth` with the total import register off by `offset_wh` (never below 0): the
+    `energy_offset_wh` fault, a meter that glitches or a decode layout gone stale."""
+    energy = truth.energy
+    glitched = dataclasses.replace(energy, forward_wh=max(0, energy.forward_wh + offset_wh))
+    return dataclasses.replace(truth, energy=glitched)
 
 
 def _code(code: ResponseCode) -> bytes:

@@ -101,6 +101,7 @@ class MeterPort:
         self._faults = settings
         self.meter.key_mismatch = settings.key_mismatch
         self.meter.reject_bt23_full_read = settings.reject_bt23_full_read
+        self.meter.energy_offset_wh = round(settings.energy_offset_wh)
 
     def latch_up(self) -> None:
         """The transceiver latches up: nothing passes until its power is cycled (>= 1 s off)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -40,17 +41,28 @@ class Measurement:
 class Measurements:
     """Measurements in table order; `get`/`by_name` find one by its source name.
 
-    If a table lists a source twice, the first one wins the name lookup (both stay in order).
+    A table (BT27, BT22) that lists a source twice gives two values for one name, and nothing
+    says which is right: such a source is in `duplicates` and in neither `by_name` nor
+    `unique`, so the plausibility guard and the payload both leave it out (one rule for both;
+    `items` keeps every register in table order, for the encoders and dumps).
     """
 
     items: tuple[Measurement, ...] = ()
     by_name: Mapping[str, Measurement] = field(init=False, repr=False, compare=False)
+    duplicates: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        names: dict[str, Measurement] = {}
-        for item in self.items:
-            names.setdefault(item.source.name, item)
+        counts = Counter(item.source.name for item in self.items)
+        names = {item.source.name: item for item in self.items if counts[item.source.name] == 1}
         object.__setattr__(self, "by_name", MappingProxyType(names))
+        object.__setattr__(
+            self, "duplicates", frozenset(name for name, n in counts.items() if n > 1)
+        )
+
+    @property
+    def unique(self) -> tuple[Measurement, ...]:
+        """The items whose source the table lists once, in table order."""
+        return tuple(item for item in self.items if item.source.name not in self.duplicates)
 
     @classmethod
     def of(cls, items: Iterable[Measurement]) -> Measurements:

@@ -227,3 +227,22 @@ def test_alerts_once_a_second_held_off_after_a_frame(make_client: MakeClient) ->
     assert alerts(port.poll(client.now + 2.2)) == 1
     quiet = synced(make_client)
     assert alerts(quiet.port.poll(quiet.now + 5)) == 0
+
+
+def test_energy_offset_glitches_the_import_register_only(make_client: MakeClient) -> None:
+    client = synced(make_client, "gen3")
+
+    def registers() -> tuple[int, int]:
+        data = client.request(PartialRead(BT23, 0, 8)).data  # import, export (p.208)
+        return int.from_bytes(data[:4], "little"), int.from_bytes(data[4:], "little")
+
+    clean_import, clean_export = registers()
+    client.port.set_faults(energy_offset_wh=117_000_000)
+    glitched_import, glitched_export = registers()
+    assert glitched_import - clean_import >= 117_000_000
+    assert glitched_import - clean_import < 117_000_000 + 1000
+    assert glitched_export - clean_export < 1000
+    assert parse_fault("energy_offset_wh=-1000000") == ("energy_offset_wh", -1_000_000.0)
+    for bad in ("energy_offset_wh=nan", "energy_offset_wh=inf", "delay_seconds=-1"):
+        with pytest.raises(ConfigError):
+            parse_fault(bad)

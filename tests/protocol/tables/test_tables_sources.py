@@ -75,7 +75,7 @@ def test_units_are_distinct_and_render() -> None:
 
 
 def test_measurements_lookup() -> None:
-    items = Measurements.of([Measurement.of(SOURCES[15], 231456), Measurement.of(SOURCES[15], 1)])
+    items = Measurements.of([Measurement.of(SOURCES[15], 231456), Measurement.of(SOURCES[16], 1)])
     found = items.get("voltage_l1")
     assert found is not None
     assert found.value == 231.456  # divided, not multiplied by 0.001
@@ -83,3 +83,14 @@ def test_measurements_lookup() -> None:
     assert "voltage_l1" in items
     assert len(items) == 2
     assert items.by_name["voltage_l1"].raw == 231456
+
+
+def test_a_source_listed_twice_is_in_no_lookup() -> None:
+    # Two values for one name and nothing to say which is right: neither is used.
+    twice = [Measurement.of(SOURCES[15], 231456), Measurement.of(SOURCES[16], 1)]
+    items = Measurements.of([*twice, Measurement.of(SOURCES[15], 9)])
+    assert items.duplicates == {"voltage_l1"}
+    assert items.get("voltage_l1") is None
+    assert "voltage_l1" not in items
+    assert [item.name for item in items.unique] == [SOURCES[16].name]
+    assert len(items) == 3  # every register stays in table order, for encoders and dumps
