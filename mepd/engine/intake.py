@@ -82,7 +82,9 @@ class Intake:
     ) -> EnergyReading | None:
         """BT23: each register on its own; the accepted ones go into `state`."""
         try:
-            totals = decode_bt23_summations(data, layout.dims, layout.data_selection)
+            totals = decode_bt23_summations(
+                data, layout.dims, layout.data_selection, layout.energy_unit
+            )
         except DecodeError as error:
             self._quarantine("BT23", (str(error),), data)
             return None
