@@ -85,6 +85,7 @@ class Layout:
     energy_summations: int
     idt_version: int | None
     energy_unit: int = 1  # Wh per BT23 count: ET55 Energy Register Unit (p.158, p.207)
+    firmware: FirmwareVersion | None = None  # BT01, which says whether ET55 has the unit
 
     @property
     def reads_per_poll(self) -> tuple[int, int]:
@@ -107,8 +108,7 @@ async def read_meter(read: Read, *, port: str, security: str) -> tuple[MeterIden
     serial = utility.serial_number.strip() or (info.serial_number or "").strip()
     if not serial:
         raise DecodeError("the meter reports no serial number in ET03 or BT01")
-    layout = await read_layout(read)
-    layout = replace(layout, energy_unit=await read_energy_unit(read, info.firmware, layout.dims))
+    layout = replace(await read_layout(read), firmware=info.firmware)
     channel = None
     if info.firmware.major >= 4:
         channel = await read_channel(read)
@@ -126,7 +126,7 @@ async def read_meter(read: Read, *, port: str, security: str) -> tuple[MeterIden
         security=security,
     )
     log.info(
-        "meter %s (%s %s, firmware %s%s) on %s: %d present values, %d summations%s",
+        "meter %s (%s %s, firmware %s%s) on %s: %d present values, %d summations",
         serial,
         identity.manufacturer,
         identity.model,
@@ -135,7 +135,6 @@ async def read_meter(read: Read, *, port: str, security: str) -> tuple[MeterIden
         port,
         layout.dims.present_values,
         layout.dims.summations,
-        f", energy in units of {layout.energy_unit} Wh" if layout.energy_unit != 1 else "",
     )
     return identity, layout
 
@@ -152,6 +151,20 @@ async def read_layout(read: Read) -> Layout:
     idt_version = await read_idt_version(read)
     summations = energy_summations(dims, data_selection)
     return Layout(dims, selection, data_selection, summations, idt_version)
+
+
+async def with_energy_unit(read: Read, layout: Layout) -> Layout:
+    """`layout` with ET55's energy unit; the poller calls it once the identity is out.
+
+    Until it returns, the poller has no layout and polls nothing, so no BT23 is ever decoded
+    with a unit not read from this meter (p.158). After an IDT change it runs again (p.55).
+    """
+    if layout.firmware is None:
+        return layout
+    unit = await read_energy_unit(read, layout.firmware, layout.dims)
+    if unit != 1:
+        log.info("the meter counts energy in units of %d Wh (ET55, p.158)", unit)
+    return replace(layout, energy_unit=unit)
 
 
 async def read_energy_unit(read: Read, firmware: FirmwareVersion, dims: ActualRegister) -> int:

@@ -9,7 +9,7 @@ import pytest
 
 from mepd.drivers.simulator.profiles import PROFILES
 from mepd.drivers.simulator.tables import BT20, ET55
-from mepd.engine.startup import read_energy_unit
+from mepd.engine.startup import Layout, read_energy_unit, with_energy_unit
 from mepd.protocol import PartialRead
 from mepd.protocol.codes import ResponseCode
 from mepd.protocol.errors import ResponseError
@@ -81,3 +81,11 @@ async def test_a_unit_the_guide_does_not_list_is_taken_as_1_with_a_warning(
 ) -> None:
     assert await read_energy_unit(FakeMeter(7).read, FW_372, GEN3.dims) == 1
     assert any(r.levelno == logging.WARNING and "7" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.asyncio
+async def test_the_layout_gets_the_unit_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="mepd.engine.startup")
+    layout = Layout(GEN3.dims, None, None, 4, 1, firmware=FW_372)
+    assert (await with_energy_unit(FakeMeter(100).read, layout)).energy_unit == 100
+    assert any("units of 100 Wh" in r.getMessage() for r in caplog.records)
