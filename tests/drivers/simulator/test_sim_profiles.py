@@ -113,3 +113,9 @@ def test_every_profile_decodes_to_its_truth(profile: str) -> None:
     assert len(present.values) == len(meter.present_value_sources)
     for measured in present.values:
         assert measured.raw == meter_present_value(meter, truth, measured.source.id)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_the_rise_between_runs_stays_below_what_the_meter_class_passes(profile: str) -> None:
+    # 80 A (ET04 max current, gen3) x 230 V x 3 phases: no plausible-rate check can object.
+    assert PROFILES[profile].load.ceiling_va() < 80 * 230 * 3
