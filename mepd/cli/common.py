@@ -21,7 +21,16 @@ EXIT_INTERRUPTED = 130  # README's exit codes: Ctrl-C
 # What the simulator offers (`mepd.drivers.simulator`: PROFILES, DEMO_MBK, FAULT_NAMES, and
 # `mepd.drivers.tls_engine.ENGINES`), named here so that `--help` needs no simulator import.
 # tests/cli/test_commands.py checks that they agree.
-SIMULATED_PROFILES = ("gen3", "gen4")
+SIMULATED_PROFILES = (
+    "ct-10",
+    "ct-100",
+    "demands",
+    "dk-83331",
+    "fw-350",
+    "gen3",
+    "gen4",
+    "single-phase",
+)
 DEMO_KEY = "MEPD-DEMO-KEY-000001"  # documented, not a secret
 FAULT_NAMES = (
     "tx_corrupt_rate",

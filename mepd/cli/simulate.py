@@ -32,7 +32,13 @@ def register(subparsers: Any) -> None:
             "printed is the tty path."
         ),
     )
-    parser.add_argument("--profile", choices=SIMULATED_PROFILES, default="gen4")
+    parser.add_argument(
+        "--profile",
+        choices=SIMULATED_PROFILES,
+        default="gen4",
+        metavar="NAME",
+        help=f"which meter to be (default gen4): {', '.join(SIMULATED_PROFILES)}",
+    )
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="line speed (8N1)")
     parser.add_argument(
         "--key",

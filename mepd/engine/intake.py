@@ -119,7 +119,9 @@ class Intake:
         carried out (and `EnergyIntake.owner_accepted` set) once a read decodes.
         """
         try:
-            totals = decode_bt23_summations(data, layout.dims, layout.data_selection)
+            totals = decode_bt23_summations(
+                data, layout.dims, layout.data_selection, layout.energy_unit
+            )
         except DecodeError as error:
             self._quarantine("BT23", (str(error),), data)
             return EnergyIntake(None, None)

@@ -30,6 +30,7 @@ from mepd.engine.startup import (
     read_idt_version,
     read_meter,
     read_plan,
+    with_energy_unit,
 )
 from mepd.engine.state import StateStore
 from mepd.engine.timetable import Timetable
@@ -174,20 +175,19 @@ class Poller:
     # --- start-up: identity, dimensions, channel --------------------------------------------
 
     async def _start_up(self) -> None:
-        identity, self._layout = await read_meter(
+        identity, layout = await read_meter(
             self._read,
             port=self.transport.description,
             security=self._security.mode,
         )
-        self._timetable = Timetable.of(
-            fit_schedule(self.settings.schedule, self._layout, self._say)
-        )
+        self._timetable = Timetable.of(fit_schedule(self.settings.schedule, layout, self._say))
         # The link is up before the identity goes out, as when it went up at the first answer:
         # the publisher then announces the meter's entities as available at once.
         self._on_result()
         self.identity, self._link.serial = identity, identity.serial
         self._intake.adopt(self._store.adopt(identity.serial))
         self._emit(identity)
+        self._layout = await with_energy_unit(self._read, layout)  # ET55 (p.158)
         self._timetable.start(self._now())
 
     async def _check_idt_version(self) -> None:

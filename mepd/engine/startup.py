@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
@@ -18,6 +18,7 @@ from mepd.protocol.errors import DecodeError, ResponseError
 from mepd.protocol.tables import (
     BT00,
     BT01,
+    BT20,
     BT21,
     BT22,
     BT27,
@@ -25,6 +26,7 @@ from mepd.protocol.tables import (
     ET04,
     ET13,
     ET54,
+    ET55,
     ET70,
     SOURCES_BY_NAME,
     ActualRegister,
@@ -36,6 +38,7 @@ from mepd.protocol.tables import (
     bt27_size,
     decode_bt00,
     decode_bt01,
+    decode_bt20,
     decode_bt21,
     decode_bt22,
     decode_bt27,
@@ -43,13 +46,16 @@ from mepd.protocol.tables import (
     decode_et04,
     decode_et13_alert_flags,
     decode_et54,
+    decode_et55_energy_unit,
     decode_et70,
+    energy_unit_offset,
+    may_have_energy_unit,
     plan_bt23,
     plan_bt28,
     plan_reads,
 )
 from mepd.protocol.tables.bt00 import BT00_SIZE
-from mepd.protocol.tables.bt01 import BT01_SIZE
+from mepd.protocol.tables.bt01 import BT01_SIZE, FirmwareVersion
 from mepd.protocol.tables.bt21 import BT21_SIZE
 from mepd.protocol.tables.et03 import SERIAL_BYTES as ET03_SERIAL_BYTES
 from mepd.protocol.tables.et04 import IDT_VERSION
@@ -65,6 +71,8 @@ Read = Callable[[PartialRead], Awaitable[bytes]]
 
 # Default BT23 order (p.208): the ENERGY_REGISTERS are summations 0-3.
 _DEFAULT_ENERGY_SUMMATIONS = len(ENERGY_REGISTERS)
+# p.154: fw 3.70+ supports 4 tiers, optionally 8.
+_BASIC_TIERS, _MOST_TIERS = 4, 8
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,8 @@ class Layout:
     data_selection: DataSelection | None
     energy_summations: int
     idt_version: int | None
+    energy_unit: int = 1  # Wh per BT23 count: ET55 Energy Register Unit (p.158, p.207)
+    firmware: FirmwareVersion | None = None  # BT01, which says whether ET55 has the unit
 
     @property
     def reads_per_poll(self) -> tuple[int, int]:
@@ -98,7 +108,7 @@ async def read_meter(read: Read, *, port: str, security: str) -> tuple[MeterIden
     serial = utility.serial_number.strip() or (info.serial_number or "").strip()
     if not serial:
         raise DecodeError("the meter reports no serial number in ET03 or BT01")
-    layout = await read_layout(read)
+    layout = replace(await read_layout(read), firmware=info.firmware)
     channel = None
     if info.firmware.major >= 4:
         channel = await read_channel(read)
@@ -141,6 +151,52 @@ async def read_layout(read: Read) -> Layout:
     idt_version = await read_idt_version(read)
     summations = energy_summations(dims, data_selection)
     return Layout(dims, selection, data_selection, summations, idt_version)
+
+
+async def with_energy_unit(read: Read, layout: Layout) -> Layout:
+    """`layout` with ET55's energy unit; the poller calls it once the identity is out.
+
+    Until it returns, the poller has no layout and polls nothing, so no BT23 is ever decoded
+    with a unit not read from this meter (p.158). After an IDT change it runs again (p.55).
+    """
+    if layout.firmware is None:
+        return layout
+    unit = await read_energy_unit(read, layout.firmware, layout.dims)
+    if unit != 1:
+        log.info("the meter counts energy in units of %d Wh (ET55, p.158)", unit)
+    return replace(layout, energy_unit=unit)
+
+
+async def read_energy_unit(read: Read, firmware: FirmwareVersion, dims: ActualRegister) -> int:
+    """Wh per BT23 count, from ET55's Energy Register Unit (p.158, p.207): 1, 10 or 100.
+
+    Only fw 3.70+ has the field (p.118, p.158: all other devices count in 1 Wh), so older
+    meters cost no read. Its offset depends on BT20.7, the most tiers the meter supports
+    (p.155): 4 or 8 on fw 3.70+ (p.154). A meter using more than 4 (BT21.7) supports 8, so
+    one read of the unit's byte; otherwise BT20 first, two reads. Read again with the
+    rest of start-up when the IDT version changes (p.55). A meter that refuses either read,
+    or reports a unit the guide does not list, is taken to count in 1 Wh and says so once.
+    """
+    if not may_have_energy_unit(firmware.major, firmware.minor):
+        return 1
+    gen4 = firmware.major >= 4
+    try:
+        max_tiers = _MOST_TIERS
+        if dims.tiers <= _BASIC_TIERS:
+            max_tiers = max(decode_bt20(await read(PartialRead(BT20, 0, BT21_SIZE))).tiers, 1)
+        at = energy_unit_offset(max_tiers, gen4=gen4)
+        unit = decode_et55_energy_unit(
+            await read(PartialRead(ET55, at, 1)), offset=at, max_tiers=max_tiers, gen4=gen4
+        )
+    except ResponseError as refused:
+        log.info("meter has no ET55 energy register unit (%s): energy counts in 1 Wh", refused)
+        return 1
+    if unit.multiplier is None:
+        log.warning(
+            "ET55 energy register unit is %d, not 1, 10 or 100 (p.158): taking 1 Wh", unit.raw
+        )
+        return 1
+    return unit.multiplier
 
 
 async def read_idt_version(read: Read) -> int | None:

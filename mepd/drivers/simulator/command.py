@@ -72,9 +72,8 @@ def simulate(
         tls=tls,
         requires_tls=require_tls,
     )
-    asyncio.run(
-        _serve(port, f"simulated {profile} meter at {baud} baud", _security(tls, require_tls))
-    )
+    what = f"simulated {profile} meter ({PROFILES[profile].description}) at {baud} baud"
+    asyncio.run(_serve(port, what, _security(tls, require_tls)))
 
 
 def _security(tls: str | None, require_tls: bool) -> str:

@@ -47,9 +47,11 @@ def simulated_meter(
         MepKey(parse_key(mbk), KeyId.MBK),
         MepKey(parse_key(mak), KeyId.MAK) if mak is not None else None,
     )
-    physics = PhysicsModel(seed=seed, tiers=profile.dims.tiers)
+    physics = PhysicsModel(seed=seed, tiers=profile.physics_tiers, settings=profile.load)
     if start_wall is not None:
-        physics = PhysicsModel(seed=seed, tiers=profile.dims.tiers, start_wall=start_wall)
+        physics = PhysicsModel(
+            seed=seed, tiers=profile.physics_tiers, settings=profile.load, start_wall=start_wall
+        )
     meter = Meter(
         profile,
         keys,

@@ -14,6 +14,11 @@ the integers are made consistent the way a meter's are:
 Time is piecewise constant in steps of `STEP_S`: each step's noise comes from its own
 `random.Random` seeded with (seed, step), so `truth_at(t)` does not depend on which instants
 were asked before, and two models with the same seed agree everywhere.
+
+Registers never go backwards across runs: a model starting at wall time W begins with the
+registers a meter would have had it run at `LoadSettings.ceiling_va()` (no household can draw
+more, on any register) ever since `SIM_EPOCH`. A later run starts at least as far on as any
+earlier one can have got, so any number of `mepd demo` runs show a rising register.
 """
 
 from __future__ import annotations
@@ -29,6 +34,11 @@ NOMINAL_FREQUENCY_MHZ = 50_000
 _WS_PER_WH = 3600
 _APPLIANCE_WINDOW_S = 300.0
 _SECONDS_PER_DAY = 86_400.0
+SIM_EPOCH = 1_796_083_200.0  # 2026-12-01 00:00 UTC: registers count up from here (see above)
+_MAX_DAILY_SHAPE = 0.7 + 1.0 + 1.6  # `_daily_shape`: trough plus both peaks at their highest
+_MAX_NOISE = 1.1  # `_instant`: base load x (0.9 + 0.2 x random)
+_MAX_APPLIANCE = 1.5  # `_instant`: appliance x (0.5 + random)
+_CEILING_MARGIN = 1.05  # the integer quantisation of V and I, with room to spare
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,25 @@ class LoadSettings:
     solar_phases: tuple[int, ...] = (0,)  # a single-phase inverter on L1: L1 exports at noon
     voltage_noise_v: float = 1.5
     frequency_noise_mhz: float = 15.0
+    active_phases: int = 3  # 1: a single-phase meter; L2 and L3 carry nothing
+    always_exporting: tuple[int, ...] = ()  # phases whose generator never stops (day or night)
+
+    def ceiling_va(self) -> int:
+        """A bound on every register's rate (W, var, VA): the most apparent power possible."""
+        total = 0.0
+        low_pf = min(self.load_power_factor)
+        for phase in range(self.active_phases):
+            load = self.base_load_w[phase] * _MAX_DAILY_SHAPE * _MAX_NOISE
+            load += self.appliance_w * _MAX_APPLIANCE
+            total += load / low_pf + self._generation_peak(phase)
+        return math.ceil(total * _CEILING_MARGIN) + 10 * PHASES
+
+    def _generation_peak(self, phase: int) -> float:
+        if phase in self.always_exporting:
+            return self.solar_peak_w
+        if phase in self.solar_phases:
+            return self.solar_peak_w / len(self.solar_phases)
+        return 0.0
 
 
 @dataclass(frozen=True)
@@ -202,6 +231,9 @@ class PhysicsModel:
         initial[1] = start.randrange(100_000, 5_000_000) * _WS_PER_WH
         initial[2] = start.randrange(100_000, 3_000_000) * _WS_PER_WH
         initial[3] = start.randrange(10_000, 500_000) * _WS_PER_WH
+        # Runs before this one: at most the ceiling rate since SIM_EPOCH (see the docstring).
+        since_epoch = max(self.start_wall - SIM_EPOCH, 0.0)
+        initial = [value + round(self.settings.ceiling_va() * since_epoch) for value in initial]
         # The tiers share the history so that they add up to the total (tier 0 takes the rest).
         tiers = max(self.tiers, 1)
         shares = [[value // tiers for value in initial] for _ in range(tiers)]
@@ -272,6 +304,9 @@ class PhysicsModel:
         solar *= 0.85 + 0.15 * random.Random(f"{self.seed}:cloud:{window}").random()
         phases = []
         for phase in range(PHASES):
+            if phase >= settings.active_phases:
+                phases.append(_phase(0.0, 0.0, 0.0, phase * 12_000))  # nothing connected
+                continue
             appliances = random.Random(f"{self.seed}:appliance:{window}:{phase}")
             load = settings.base_load_w[phase] * _daily_shape(hour) * (0.9 + 0.2 * rng.random())
             if appliances.random() < settings.appliance_chance:
@@ -280,6 +315,8 @@ class PhysicsModel:
             load_pf = low + (high - low) * appliances.random()
             reactive = load * math.tan(math.acos(load_pf))
             generated = solar / len(settings.solar_phases) if phase in settings.solar_phases else 0
+            if phase in settings.always_exporting:  # a battery inverter, say: day and night
+                generated = settings.solar_peak_w * (0.9 + 0.1 * appliances.random())
             voltage = NOMINAL_VOLTAGE_V + rng.gauss(0.0, settings.voltage_noise_v)
             # A phase exporting lifts its voltage a little, as on a real feeder.
             voltage += 0.002 * (generated - load)

@@ -4,7 +4,11 @@ BT23 summations and BT28 present values are selected by source IDs (BT22, BT27);
 answers "what is source N now" in the units BT23/BT28 carry (p.216-220: W, var, VA, mA, mV,
 mHz, PF and sin(PA) x1000, angles in 1/100 degree; p.208: energy in whole Wh/varh/VAh).
 Values the household model does not have (pulse inputs, outages, error counter) are 0.
-The simulated meter has no CT/VT, so "post CT/VT" values equal the plain ones.
+
+`summation` and `present_value` are the truth as a direct-connected meter counts it. What a
+profile's meter reports (`meter_summation`, `meter_present_value`) may differ, as the guide
+says real ones do: BT23 counts in ET55's Energy Register Unit (p.158, p.207); a CT meter's
+BT28 values lack the CT ratio unless "post CT/VT" (p.215); a power factor may carry a sign.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import math
 from collections.abc import Callable
 
 from mepd.drivers.simulator.physics import Energy, PhaseTruth, Truth
+from mepd.drivers.simulator.profiles import MeterProfile
+from mepd.protocol.tables.sources import summation_source
+from mepd.protocol.tables.units import ENERGY_UNITS
 
 _FULL_TURN_CENTIDEG = 36_000
 
@@ -150,3 +157,34 @@ _PRESENT: dict[int, Callable[[Truth], int]] = {
     **{239 + i: _phase(i, lambda p: p.import_var) for i in range(3)},
     **{242 + i: _phase(i, lambda p: p.export_var) for i in range(3)},
 }
+
+
+# p.215-218: "multiplied by CT/VT ratio if enabled": Fwd/Rev W and var L1L2L3, per-phase W
+# and currents. Everything else in BT28 is the secondary side.
+_POST_CT_VT = frozenset({81, 82, 83, 84, *range(191, 200)})
+# Neither power nor current, so a CT does not scale them (a VT would; these meters have none).
+_NOT_CT_SCALED = frozenset(
+    {15, 16, 17, 18, 19, 21, 22, 23, 24, 25, *range(202, 208), 236, 237, 238}
+)
+_POWER_FACTOR_PHASE = {18: 0, 21: 1, 22: 2}
+
+
+def meter_summation(
+    profile: MeterProfile, truth: Truth, source_id: int, tier: int | None = None
+) -> int:
+    """A BT23 summation as `profile`'s meter holds it: Wh/varh/VAh in its energy unit (p.158)."""
+    value = summation(truth, source_id, tier)
+    if summation_source(source_id).unit in ENERGY_UNITS:
+        return value // profile.energy_unit
+    return value
+
+
+def meter_present_value(profile: MeterProfile, truth: Truth, source_id: int) -> int:
+    """A BT28 present value as `profile`'s meter reports it (the truth is the primary side)."""
+    value = present_value(truth, source_id)
+    phase = _POWER_FACTOR_PHASE.get(source_id)
+    if profile.signed_power_factor and phase is not None and truth.phases[phase].active_w < 0:
+        value = -value
+    if profile.ct_ratio != 1 and source_id not in _POST_CT_VT | _NOT_CT_SCALED:
+        value = round(value / profile.ct_ratio)
+    return value

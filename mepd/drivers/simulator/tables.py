@@ -1,8 +1,8 @@
 """The simulated meter's tables: static ones built once, live ones from the physics truth.
 
 Every table with a codec in `mepd.protocol.tables` is built with its encoder, so the simulator
-and the client share one definition of each layout. Tables nobody decodes yet (ET14,
-ET50-ET52, BT07, BT08) are laid out here by offset, citing the guide.
+and the client share one definition of each layout. The MEP client tables (ET13, ET14,
+ET50-ET54, BT07, BT08) are in `mep_tables.py`; BT20 and ET55 in `config_tables.py`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from mepd.drivers.simulator import config_tables, mep_tables
 from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
-from mepd.drivers.simulator.registers import present_value, summation
+from mepd.drivers.simulator.registers import meter_present_value, meter_summation, summation
 from mepd.protocol.codes import basic_table, extended_table
 from mepd.protocol.tables.bt00 import GeneralConfiguration, encode_bt00
 from mepd.protocol.tables.bt01 import ManufacturerInfo, encode_bt01
@@ -33,16 +34,15 @@ from mepd.protocol.tables.bt52 import ClockFlags, UtcClock, encode_bt52
 from mepd.protocol.tables.et03 import UtilityInformation, encode_et03
 from mepd.protocol.tables.et04 import SystemInformation, encode_et04
 from mepd.protocol.tables.et11 import ET11_SIZE, MfgDimensions, encode_et11
-from mepd.protocol.tables.et13 import encode_et13
-from mepd.protocol.tables.et54 import InterfaceCompatibility, encode_et54
 from mepd.protocol.tables.et70 import RamOnlyStatus, encode_et70
 from mepd.protocol.tables.measurements import Measurement, Measurements
 from mepd.protocol.tables.sources import source_for, summation_source
 
-BT00, BT01, BT07, BT08 = (basic_table(n) for n in (0, 1, 7, 8))
+BT00, BT01, BT07, BT08, BT20 = (basic_table(n) for n in (0, 1, 7, 8, 20))
 BT21, BT22, BT23, BT27, BT28, BT52 = (basic_table(n) for n in (21, 22, 23, 27, 28, 52))
 ET03, ET04, ET11, ET13, ET14 = (extended_table(n) for n in (3, 4, 11, 13, 14))
-ET50, ET51, ET52, ET54, ET59, ET70 = (extended_table(n) for n in (50, 51, 52, 54, 59, 70))
+ET50, ET51, ET52, ET54, ET55 = (extended_table(n) for n in (50, 51, 52, 54, 55))
+ET59, ET70 = extended_table(59), extended_table(70)
 
 # Appendix C (p.259-263) and p.13: what each key may write. Reads: every table, either key.
 MBK_WRITABLE = frozenset({BT07, ET50, ET51, ET52})
@@ -52,7 +52,6 @@ ET04_IDT_VERSION = 116  # p.65
 ET04_MEP_SEQUENCE_GEN3 = 103  # p.63: UINT32, unused on fw 4.0+
 ET04_MEP_SEQUENCES_GEN4 = 129  # p.66: ARRAY[2] of UINT32, one per MEP channel
 DEMAND_INTERVAL_S = 900.0
-_MEP_ELEMENT = 35 + 6 * 6  # notes §6.16: ET50 element = 35 + 6 x ET11.22 (6)
 
 
 def _utc(wall: float) -> datetime:
@@ -79,6 +78,10 @@ class MeterTables:
         if profile.mep_channel is not None:
             # p.173-174: 0-141 reserved, 142 channel, 143-155 reserved.
             self._static[ET70] = bytearray(encode_et70(RamOnlyStatus(profile.mep_channel)))
+        self._static[BT20] = bytearray(config_tables.bt20(profile))
+        et55 = config_tables.et55(profile)
+        if et55 is not None:
+            self._static[ET55] = bytearray(et55)
         self._live: dict[int, Callable[[Truth], bytes]] = {
             BT23: self._bt23,
             BT28: self._bt28,
@@ -131,7 +134,8 @@ class MeterTables:
 
         def block(tier: int | None) -> RegisterBlock:
             values = Measurements.of(
-                Measurement.of(summation_source(i), summation(truth, i, tier)) for i in sources
+                Measurement.of(summation_source(i), meter_summation(profile, truth, i, tier))
+                for i in sources
             )
             demands = tuple(
                 self._demand_record(truth, index, source, tier)
@@ -191,7 +195,7 @@ class MeterTables:
             for s in profile.present_demand_sources
         )
         values = Measurements.of(
-            Measurement.of(source_for(i), present_value(truth, i))
+            Measurement.of(source_for(i), meter_present_value(profile, truth, i))
             for i in profile.present_value_sources
         )
         return encode_bt28(PresentRegisterData(demands, values), dims)
@@ -344,70 +348,22 @@ def _et11(profile: MeterProfile) -> bytes:
     return encode_et11(dims, size=ET11_SIZE if gen4 else 32)
 
 
-def _devices(profile: MeterProfile) -> int:
-    return 6 if profile.generation >= 4 else 5
-
-
-def _mep_clients(profile: MeterProfile) -> int:
-    return 2 if profile.generation >= 4 else 1
-
-
-def _et13(profile: MeterProfile) -> bytes:
-    """p.80-83: one 66-byte entry per device; entry 4 is MEP1, 5 is MEP2; no alerts pending."""
-    return encode_et13(_devices(profile))
-
-
-def _et14(profile: MeterProfile) -> bytes:
-    """p.83-89: 6-byte header, then 36-byte entries."""
-    return bytes(6 + 36 * _devices(profile))
-
-
-def _et50(profile: MeterProfile) -> bytes:
-    """p.124-127: one element per MEP client; not registered (offset 30 bit 0 clear)."""
-    return bytes(_MEP_ELEMENT * _mep_clients(profile))
-
-
-def _et51(profile: MeterProfile) -> bytes:
-    """p.127-130: 10 bytes per MEP client with the guide's defaults."""
-    element = bytes((0x01,)) + struct.pack("<HBHHB", 60, 30, 600, 300, 1) + b"\x00"
-    return element * _mep_clients(profile)
-
-
-def _et52(profile: MeterProfile) -> bytes:
-    """p.130: the MEP transaction request table, 769 bytes (ET11.7)."""
-    return bytes(769)
-
-
-def _et54(profile: MeterProfile) -> bytes:
-    """p.132-138: interface compatibility bit 8 = multiple MEP clients (gen4)."""
-    return encode_et54(InterfaceCompatibility(0x0100 if profile.generation >= 4 else 0))
-
-
-def _bt07(profile: MeterProfile) -> bytes:
-    return bytes(8)
-
-
-def _bt08(profile: MeterProfile) -> bytes:
-    """p.165-166: procedure, PSN, result, 12 bytes of response data."""
-    return bytes(16)
-
-
 _STATIC_BUILDERS: dict[int, Callable[[MeterProfile], bytes]] = {
     BT00: _bt00,
     BT01: _bt01,
-    BT07: _bt07,
-    BT08: _bt08,
+    BT07: mep_tables.bt07,
+    BT08: mep_tables.bt08,
     BT21: lambda profile: encode_bt21(profile.dims),
     BT22: _bt22,
     BT27: _bt27,
     ET03: _et03,
     ET04: _et04,
     ET11: _et11,
-    ET13: _et13,
-    ET14: _et14,
-    ET50: _et50,
-    ET51: _et51,
-    ET52: _et52,
-    ET54: _et54,
-    ET59: _bt08,
+    ET13: mep_tables.et13,
+    ET14: mep_tables.et14,
+    ET50: mep_tables.et50,
+    ET51: mep_tables.et51,
+    ET52: mep_tables.et52,
+    ET54: mep_tables.et54,
+    ET59: mep_tables.bt08,
 }

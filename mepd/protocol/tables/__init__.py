@@ -48,6 +48,13 @@ from mepd.protocol.tables.et13 import (
     encode_et13,
 )
 from mepd.protocol.tables.et54 import InterfaceCompatibility, decode_et54, encode_et54
+from mepd.protocol.tables.et55 import (
+    EnergyRegisterUnit,
+    decode_et55_energy_unit,
+    encode_et55,
+    energy_unit_offset,
+    may_have_energy_unit,
+)
 from mepd.protocol.tables.et70 import RamOnlyStatus, decode_et70, encode_et70
 from mepd.protocol.tables.ids import (
     BT00,
@@ -64,6 +71,7 @@ from mepd.protocol.tables.ids import (
     ET11,
     ET13,
     ET54,
+    ET55,
     ET70,
 )
 from mepd.protocol.tables.measurements import Measurement, Measurements
@@ -98,6 +106,7 @@ __all__ = [
     "ET11",
     "ET13",
     "ET54",
+    "ET55",
     "ET70",
     "SOURCES",
     "SOURCES_BY_NAME",
@@ -108,6 +117,7 @@ __all__ = [
     "CurrentRegisterData",
     "DataSelection",
     "DemandRecord",
+    "EnergyRegisterUnit",
     "FirmwareVersion",
     "GeneralConfiguration",
     "InterfaceCompatibility",
@@ -148,6 +158,7 @@ __all__ = [
     "decode_et11",
     "decode_et13_alert_flags",
     "decode_et54",
+    "decode_et55_energy_unit",
     "decode_et70",
     "encode_bt00",
     "encode_bt01",
@@ -162,7 +173,10 @@ __all__ = [
     "encode_et11",
     "encode_et13",
     "encode_et54",
+    "encode_et55",
     "encode_et70",
+    "energy_unit_offset",
+    "may_have_energy_unit",
     "plan_bt23",
     "plan_bt28",
     "plan_reads",
