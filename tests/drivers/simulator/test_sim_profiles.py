@@ -86,10 +86,10 @@ def test_dk_83331_is_single_rate_and_exports_on_l1_while_l2_l3_import() -> None:
     for hour in range(0, 24, 5):  # day and night
         port = simulated_meter(meter, start_wall=WALL + hour * 3600.0)
         truth = port.meter.physics.truth_at(0.0)
-        phases = truth.phases  # type: ignore[attr-defined]
+        phases = truth.phases
         assert phases[0].active_w < 0 < phases[1].active_w
         assert phases[2].active_w > 0
-        assert meter_present_value(meter, truth, 18) < 0 < meter_present_value(meter, truth, 21)  # type: ignore[arg-type]
+        assert meter_present_value(meter, truth, 18) < 0 < meter_present_value(meter, truth, 21)
 
 
 @pytest.mark.parametrize("profile", ["ct-10", "ct-100"])

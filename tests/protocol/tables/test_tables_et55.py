@@ -79,10 +79,11 @@ def test_round_trips(raw: int, max_tiers: int, gen4: bool, extra: int) -> None:
     table = encode_et55(
         EnergyRegisterUnit(raw), max_tiers=max_tiers, gen4=gen4, size=at + 1 + extra
     )
-    where = {"max_tiers": max_tiers, "gen4": gen4}
-    assert decode_et55_energy_unit(table, offset=0, **where).raw == raw
-    assert decode_et55_energy_unit(table[at : at + 1], offset=at, **where) == EnergyRegisterUnit(
-        raw
-    )
+
+    def decode(data: bytes, offset: int) -> EnergyRegisterUnit:
+        return decode_et55_energy_unit(data, offset=offset, max_tiers=max_tiers, gen4=gen4)
+
+    assert decode(table, 0).raw == raw
+    assert decode(table[at : at + 1], at) == EnergyRegisterUnit(raw)
     with pytest.raises(DecodeError):  # one byte early: the field is not in the read
-        decode_et55_energy_unit(table[at - 1 : at], offset=at - 1, **where)
+        decode(table[at - 1 : at], at - 1)
