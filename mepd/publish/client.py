@@ -26,6 +26,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from mepd.backoff import Backoff
 from mepd.errors import MepdError
+from mepd.logs import Throttle
 from mepd.publish.paho_client import MAX_PACKET_BYTES, Will, connect, new_client
 from mepd.publish.problems import (
     CREDENTIALS_REFUSED,
@@ -44,6 +45,7 @@ from mepd.publish.socket_bridge import SocketBridge
 from mepd.publish.takeover import TakeoverWatch
 from mepd.publish.version import Next, VersionChoice
 from mepd.settings import MqttSettings
+from mepd.text import printable
 
 __all__ = ["BrokerError", "MqttConnection", "Will"]
 
@@ -106,6 +108,7 @@ class MqttConnection:
         self._task: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
         self._stopping = False
+        self._say = Throttle(log)
 
     # --- public ------------------------------------------------------------------------------
 
@@ -179,7 +182,9 @@ class MqttConnection:
             try:
                 lasted = await self._attempt()
             except Exception:  # a bug here must not end the reconnecting for good
-                log.exception("unexpected error in the MQTT connection to %s", self._where)
+                self._say.exception(
+                    "attempt", "unexpected error in the MQTT connection to %s", self._where
+                )
                 self._abandon()
                 lasted = None
             if self._stopped():
@@ -373,7 +378,9 @@ class MqttConnection:
         try:
             self._on_message_cb(message.topic, bytes(message.payload), bool(message.retain))
         except Exception:
-            log.exception("error while handling a message on %s", message.topic)
+            self._say.exception(
+                "message", "error while handling a message on %s", printable(message.topic)
+            )
 
     def _on_publish(
         self, _client: paho.Client, _userdata: Any, mid: int, _reason: Any, _props: Any
