@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mepd.cli.doctor_checks import KEY_FILE, SERVICE_USER, Check, Level
 from mepd.config.overrides import add_override_arguments
 from mepd.errors import ConfigError, MepdError
+from mepd.text import printable
 
 if TYPE_CHECKING:
     from mepd.config.resolved import Config, MeterConfig
@@ -64,10 +65,11 @@ def report(checks: Iterable[Check], out: TextIO) -> int:
     failed = 0
     for check in checks:
         mark = {Level.OK: "ok  ", Level.WARN: "warn", Level.FAIL: "FAIL"}[check.level]
-        print(f"{mark} {check.name}: {check.detail}", file=out)
+        # A detail may quote the broker, the meter or a file: escaped (issue 18, item 8).
+        print(f"{mark} {check.name}: {printable(check.detail)}", file=out)
         if check.fix and check.level is not Level.OK:
             for line in check.fix.splitlines():
-                print(f"     fix: {line}", file=out)
+                print(f"     fix: {printable(line)}", file=out)
         failed += check.level is Level.FAIL
     print(
         f"{failed} problem(s) found" if failed else "no problems found",

@@ -57,6 +57,7 @@ from mepd.readings import (
     PresentReading,
 )
 from mepd.settings import DiscoverySettings, MqttSettings
+from mepd.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -204,8 +205,8 @@ class Publisher:
             self._meters[identity.serial] = meter
             log.info(
                 "publishing meter %s under %s",
-                identity.serial,
-                self.topics.meter(identity.serial, "#"),
+                printable(identity.serial),
+                printable(self.topics.meter(identity.serial, "#")),
             )
         meter.identity = identity
         meter.periods = periods
