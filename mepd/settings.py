@@ -2,12 +2,13 @@
 
 `mepd.config` reads TOML into these; the engine, the drivers and the publisher take them. They
 live below all of those, so the configuration builds them without importing the engine or the
-publisher, and none of them sees TOML or pydantic. Secrets stay out of `repr`: `MepKey` redacts
-itself and `MqttSettings.password` is excluded.
+publisher, and none of them sees TOML or pydantic. Secrets stay out of `repr` and
+`dataclasses.asdict`: `MepKey` redacts itself and `MqttSettings.password` is a `Secret`.
 """
 
 from __future__ import annotations
 
+import hmac
 import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -158,13 +159,59 @@ class TlsSettings:
     verify_hostname: bool = True
 
 
+class Secret:
+    """A password, shown as `***` by repr, str and format; `reveal()` gives the text to the one
+    place that sends it.
+
+    Neither a dataclass nor a str, so `dataclasses.asdict` copies it as the `Secret` it is
+    instead of expanding it into plain text, and no f-string or log line can print it by
+    accident. Immutable: copies are the object itself. It does pickle with its value (the
+    configuration comes from a forked child over a pipe, `config/isolated.py`).
+    """
+
+    __slots__ = ("_value",)
+    _value: str
+
+    def __init__(self, value: str) -> None:
+        object.__setattr__(self, "_value", value)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a Secret is immutable")
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    def __str__(self) -> str:
+        return "***"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return NotImplemented
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash((Secret, self._value))
+
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, _memo: object) -> Secret:
+        return self
+
+    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
+        return Secret, (self._value,)
+
+
 @dataclass(frozen=True)
 class MqttSettings:
     host: str = "localhost"
     port: int | None = None  # None: 1883, or 8883 with TLS
     client_id: str | None = None  # None: "mepd-<gateway id>", stable across restarts
     username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    password: Secret | None = field(default=None, repr=False)
     tls: TlsSettings | None = None
     keepalive_s: int = 60
     topic_prefix: str = "mepd"

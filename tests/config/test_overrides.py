@@ -296,7 +296,8 @@ def test_mqtt_without_credentials_keeps_the_files(tmp_path: Path, environ: dict[
 
     mqtt = load(["--config", str(path), "--mqtt", "mqtt://localhost"], environ).mqtt
 
-    assert (mqtt.username, mqtt.password) == ("u", "p")
+    assert mqtt.password is not None
+    assert (mqtt.username, mqtt.password.reveal()) == ("u", "p")
 
 
 def test_mqtt_credentials_replace_the_files(tmp_path: Path, environ: dict[str, str]) -> None:
@@ -305,7 +306,8 @@ def test_mqtt_credentials_replace_the_files(tmp_path: Path, environ: dict[str, s
     with_password = load(["--config", str(path), "--mqtt", "mqtt://v:w@h"], environ).mqtt
     without = load(["--config", str(path), "--mqtt", "mqtt://v@h"], environ).mqtt
 
-    assert (with_password.username, with_password.password) == ("v", "w")
+    assert with_password.password is not None
+    assert (with_password.username, with_password.password.reveal()) == ("v", "w")
     assert (without.username, without.password) == ("v", None)
 
 
