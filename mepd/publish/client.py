@@ -280,7 +280,8 @@ class MqttConnection:
         if not done and self._connected:
             self._takeover.clear()
             self._problem = None
-            log.info(
+            self._say.info(
+                "held",
                 "the connection to the MQTT broker at %s has held for %.0f s: "
                 "no other client is taking it over",
                 self._where,
@@ -335,7 +336,7 @@ class MqttConnection:
             try:
                 self._on_connect_cb()
             except Exception:
-                log.exception("error while announcing to the MQTT broker")
+                self._say.exception("announce", "error while announcing to the MQTT broker")
 
     def _say_connected(self, step: Next) -> None:
         if step is Next.FELL_BACK:
@@ -343,8 +344,11 @@ class MqttConnection:
         if self._takeover.suspected:  # the problem stands until a connection holds (_hold)
             log.debug("connected to the MQTT broker at %s", self._where)
             return
-        level = logging.DEBUG if self._problem is None else logging.INFO
-        log.log(level, "connected to the MQTT broker at %s", self._where)
+        if self._problem is None:
+            log.debug("connected to the MQTT broker at %s", self._where)
+        else:
+            # A broker that keeps dropping us: said once in a while, with how many were not.
+            self._say.info("connected", "connected to the MQTT broker at %s", self._where)
         self._problem = None
 
     def _on_disconnect(
@@ -393,7 +397,7 @@ class MqttConnection:
 
     def _report(self, problem: str, *, level: int = logging.ERROR) -> None:
         if problem != self._problem:
-            log.log(level, "%s", problem)
+            self._say.log(level, problem, "%s", problem)
         else:
             log.debug("%s", problem)
         self._problem = problem
