@@ -15,7 +15,7 @@ from mepd.config.load import config_from_args
 from mepd.config.overrides import MqttUrl, add_override_arguments, parse_mqtt_url
 from mepd.errors import ConfigError
 from mepd.protocol.keys import MepKey
-from mepd.settings import TlsSettings
+from mepd.settings import Secret, TlsSettings
 from tests.config.helpers import DEMO_KEY, HEX_KEY, write
 
 
@@ -42,9 +42,12 @@ def load(argv: list[str], environ: dict[str, str] | None = None, **kwargs: bool)
         ("mqtt://[::1]", MqttUrl("::1", None, tls=False)),
         ("mqtts://[2001:db8::1]:8883", MqttUrl("2001:db8::1", 8883, tls=True)),
         ("mqtt://bob@host", MqttUrl("host", None, tls=False, username="bob")),
-        ("mqtt://bob:pw@host:1", MqttUrl("host", 1, False, "bob", "pw")),
-        ("mqtt://b%40b:p%3As%2Fs%40%25@host", MqttUrl("host", None, False, "b@b", "p:s/s@%")),
-        ("mqtt://b%C3%B8b:%C3%A6@host", MqttUrl("host", None, False, "bøb", "æ")),
+        ("mqtt://bob:pw@host:1", MqttUrl("host", 1, False, "bob", Secret("pw"))),
+        (
+            "mqtt://b%40b:p%3As%2Fs%40%25@host",
+            MqttUrl("host", None, False, "b@b", Secret("p:s/s@%")),
+        ),
+        ("mqtt://b%C3%B8b:%C3%A6@host", MqttUrl("host", None, False, "bøb", Secret("æ"))),
     ],
 )
 def test_good_urls(url: str, expected: MqttUrl) -> None:
@@ -116,7 +119,7 @@ def test_a_bad_url_never_shows_the_password(url: str) -> None:
 def test_any_password_survives_percent_encoding(password: str, port: int) -> None:
     url = f"mqtts://user:{quote(password, safe='')}@broker:{port}"
 
-    assert parse_mqtt_url(url) == MqttUrl("broker", port, True, "user", password)
+    assert parse_mqtt_url(url) == MqttUrl("broker", port, True, "user", Secret(password))
 
 
 @given(

@@ -18,6 +18,7 @@ import pytest
 from mepd.config.document import read_document
 from mepd.config.keysource import SecretUnavailable, read_private_file, shown_path
 from mepd.config.load import load_config
+from mepd.config.overrides import Overrides, parse_mqtt_url
 from mepd.settings import MqttSettings, Secret
 from tests.config.helpers import write
 
@@ -137,3 +138,11 @@ def test_an_existing_file_is_shown_even_with_the_shape_of_a_key(
 @pytest.mark.parametrize("text", [KEY, f"/etc/mepd/{KEY}"])
 def test_a_key_where_a_path_belongs_is_still_hidden(text: str) -> None:
     assert KEY not in shown_path(text)
+
+
+def test_the_command_line_url_keeps_its_password_a_secret() -> None:
+    url = parse_mqtt_url(f"mqtt://u:{PASSWORD}@broker")
+    overrides = Overrides(mqtt=url)
+    assert_no_secret(repr(url), str(dataclasses.asdict(url)), str(dataclasses.asdict(overrides)))
+    assert url.password is not None
+    assert url.password.reveal() == PASSWORD
