@@ -18,7 +18,9 @@ class Throttle:
     _last: dict[str, float] = field(default_factory=dict)
     _held: dict[str, int] = field(default_factory=dict)
 
-    def log(self, level: int, key: str, message: str, *args: object) -> bool:
+    def log(
+        self, level: int, key: str, message: str, *args: object, exc_info: bool = False
+    ) -> bool:
         now = self.clock()
         last = self._last.get(key)
         if last is not None and now - last < self.interval_s:
@@ -28,8 +30,16 @@ class Throttle:
         if held:
             message += f" ({held} similar in the last {self.interval_s / 60:.0f} min not shown)"
         self._last[key] = now
-        self.logger.log(level, message, *args)
+        self.logger.log(level, message, *args, exc_info=exc_info)
         return True
+
+    def info(self, key: str, message: str, *args: object) -> bool:
+        return self.log(logging.INFO, key, message, *args)
 
     def warning(self, key: str, message: str, *args: object) -> bool:
         return self.log(logging.WARNING, key, message, *args)
+
+    def exception(self, key: str, message: str, *args: object) -> bool:
+        """An ERROR with the traceback of the exception being handled, throttled like the rest:
+        a bug hit on every message must not flood the journal either."""
+        return self.log(logging.ERROR, key, message, *args, exc_info=True)

@@ -2,8 +2,8 @@
 
 `mepd.config` reads TOML into these; the engine, the drivers and the publisher take them. They
 live below all of those, so the configuration builds them without importing the engine or the
-publisher, and none of them sees TOML or pydantic. Secrets stay out of `repr`: `MepKey` redacts
-itself and `MqttSettings.password` is excluded.
+publisher, and none of them sees TOML or pydantic. Secrets stay out of `repr` and
+`dataclasses.asdict`: `MepKey` redacts itself and `MqttSettings.password` is a `Secret`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from mepd.errors import ConfigError
 from mepd.protocol.keys import MepKey
 from mepd.protocol.timing import MAX_AVERAGE_READS_PER_S, MIN_REQUEST_SPACING_S
 from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
+from mepd.secret import Secret as Secret  # noqa: PLC0414 - re-exported with the settings
 
 # --- how often each table is read (p.51, Appendix C p.259) ----------------------------------
 
@@ -162,7 +163,7 @@ class MqttSettings:
     port: int | None = None  # None: 1883, or 8883 with TLS
     client_id: str | None = None  # None: "mepd-<gateway id>", stable across restarts
     username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    password: Secret | None = field(default=None, repr=False)
     tls: TlsSettings | None = None
     keepalive_s: int = 60
     topic_prefix: str = "mepd"

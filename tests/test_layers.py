@@ -16,13 +16,24 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "mepd"
 
 # The foundation: imported by every layer, importing (almost) nothing.
-_FOUNDATION = ("mepd.errors", "mepd.backoff", "mepd.logs", "mepd.drivers.hat")
+_FOUNDATION = (
+    "mepd.errors",
+    "mepd.backoff",
+    "mepd.logs",
+    "mepd.text",
+    "mepd.secret",
+    "mepd.drivers.hat",
+)
 
 # layer -> the layers it may import, bottom of the stack first.
 LAYERS: dict[str, tuple[str, ...]] = {
     "mepd.errors": (),
     "mepd.backoff": (),
     "mepd.logs": (),
+    # Escaping what came from outside before it is printed or logged; imports nothing.
+    "mepd.text": (),
+    # The password type no repr or asdict shows; imports nothing.
+    "mepd.secret": (),
     # Pin numbers: data that the board's netlist is tested against; imports nothing.
     "mepd.drivers.hat": (),
     # Pure: bytes and time in, frames and decisions out (tests/protocol/test_purity.py).

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from mepd.cli.doctor_checks import KEY_FILE, SERVICE_USER, Check, Level
 from mepd.config.overrides import add_override_arguments
 from mepd.errors import ConfigError, MepdError
+from mepd.text import printable
 
 if TYPE_CHECKING:
     from mepd.config.resolved import Config, MeterConfig
@@ -79,10 +80,11 @@ async def _stream(checks: AsyncIterator[Check], out: TextIO) -> int:
 def _print_check(check: Check, out: TextIO) -> bool:
     """Print one check with its fix; True if it failed."""
     mark = {Level.OK: "ok  ", Level.WARN: "warn", Level.FAIL: "FAIL"}[check.level]
-    print(f"{mark} {check.name}: {check.detail}", file=out)
+    # A detail may quote the broker, the meter or a file: escaped (issue 18, item 8).
+    print(f"{mark} {check.name}: {printable(check.detail)}", file=out)
     if check.fix and check.level is not Level.OK:
         for line in check.fix.splitlines():
-            print(f"     fix: {line}", file=out)
+            print(f"     fix: {printable(line)}", file=out)
     out.flush()
     return check.level is Level.FAIL
 

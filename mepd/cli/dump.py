@@ -7,6 +7,7 @@ from typing import Any
 
 from mepd.cli.common import EXIT_OK, add_meter_argument, apply_log_level, choose_meter, make_control
 from mepd.config.overrides import METER_OPTIONS, add_override_arguments
+from mepd.text import printable
 
 
 def register(subparsers: Any) -> None:
@@ -66,7 +67,7 @@ def _dump(args: argparse.Namespace) -> int:
     print("\n".join(hex_lines(dump.data, dump.offset)) or "(no bytes)")
     if dump.decoded is not None:
         print("decoded:")
-        print("\n".join(describe(dump.decoded, "  ")))
+        print("\n".join(printable(line) for line in describe(dump.decoded, "  ")))
     elif dump.note:
-        print(f"not decoded: {dump.note}")
+        print(f"not decoded: {printable(dump.note)}")
     return EXIT_OK

@@ -32,6 +32,7 @@ from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
 from mepd.drivers.simulator.profiles import PROFILES
 from mepd.protocol import MepKey
 from mepd.service.daemon import serve
+from mepd.text import printable
 
 _CONNECT_TIMEOUT_S = 1.0
 
@@ -202,14 +203,15 @@ class _Printer:
         try:
             line = self._line(serial, leaf, payload)
         except (ValueError, TypeError, AttributeError):
-            line = f"{serial} {leaf}: {payload[:200]!r}"
+            line = f"{serial} {leaf}: {payload[:200].decode(errors='surrogateescape')}"
         if line:
+            # Topic and payload came from the broker: escaped (issue 18, item 8).
             with self._lock:
-                print(f"{time.strftime('%H:%M:%S')} {line}", file=self.out, flush=True)
+                print(f"{time.strftime('%H:%M:%S')} {printable(line)}", file=self.out, flush=True)
 
     def _line(self, serial: str, leaf: str, payload: bytes) -> str | None:
         if leaf == "availability":
-            return f"{serial} {payload.decode()}"
+            return f"{serial} {payload.decode(errors='surrogateescape')}"
         if leaf not in ("present", "energy"):
             return None
         values = json.loads(payload)

@@ -19,6 +19,7 @@ from mepd.engine.poller import Poller
 from mepd.errors import MepdError
 from mepd.readings import EnergyReading, Event, LinkStatus, MeterIdentity, PresentReading
 from mepd.settings import MeterSettings
+from mepd.text import printable
 
 # Start-up takes ~10 reads at the guide's pace; silence is declared after the recovery ladder
 # (two timeouts, a power cycle, a reopen: about 8 s); a wrong key after three 0x0B answers.
@@ -118,8 +119,10 @@ def _errors_held_back() -> Iterator[list[logging.LogRecord]]:
 def report(result: ProbeResult) -> list[str]:
     """What `mepd probe` prints: identity, then every value with its unit."""
     meter = result.identity
+    # The meter's own strings: escaped before they reach a terminal (issue 18, item 8).
+    serial, maker, model = map(printable, (meter.serial, meter.manufacturer, meter.model))
     lines = [
-        f"meter {meter.serial}: {meter.manufacturer} {meter.model}, firmware {meter.firmware}, "
+        f"meter {serial}: {maker} {model}, firmware {meter.firmware}, "
         f"hardware {meter.hardware}" + (f", MEP{meter.channel}" if meter.channel else ""),
         f"  {meter.present_values} present values, {meter.summations} summations, "
         f"on {meter.port}, {_SECURITY_NAMES.get(meter.security, meter.security)}",

@@ -8,6 +8,7 @@ from typing import Any
 
 from mepd.cli.common import EXIT_OK, apply_log_level
 from mepd.config.overrides import BROKER_OPTIONS, add_override_arguments
+from mepd.text import printable
 
 
 def register(subparsers: Any) -> None:
@@ -35,6 +36,6 @@ def _remove_discovery(args: argparse.Namespace) -> int:
     apply_log_level(config, args)
     removed = asyncio.run(remove_discovery(config.mqtt, config.discovery))
     for topic in removed:
-        print(f"cleared {topic}")
+        print(f"cleared {printable(topic)}")  # a topic name the broker gave
     print(f"removed {len(removed)} retained topic(s)", file=sys.stderr)
     return EXIT_OK

@@ -2,6 +2,11 @@
 
 The first line on stdout is the tty path. Runs until SIGINT or SIGTERM, then exits 0; a wrong
 option ends it at once with one line and exit code 2.
+
+A key on the command line is visible to every user in `ps`: `--key-file` and `--mak-file`
+read them from a private file instead (the same checks as mepd's own key file: mode 600,
+owned by the user running it or root). `--key` stays for the demo key and scripts; any other
+key given that way gets a warning.
 """
 
 from __future__ import annotations
@@ -40,12 +45,21 @@ def register(subparsers: Any) -> None:
         help=f"which meter to be (default gen4): {', '.join(SIMULATED_PROFILES)}",
     )
     parser.add_argument("--baud", type=int, default=DEFAULT_BAUD, help="line speed (8N1)")
-    parser.add_argument(
+    key = parser.add_mutually_exclusive_group()
+    key.add_argument(
         "--key",
-        default=DEMO_KEY,
-        help=f"the meter's MBK (default: the demo key {DEMO_KEY!r}, not a secret)",
+        default=None,
+        help=f"the meter's MBK (default: the demo key {DEMO_KEY!r}, not a secret); "
+        "visible in ps: prefer --key-file for any other key",
     )
-    parser.add_argument("--mak", default=None, help="the meter's MAK (default: none)")
+    key.add_argument(
+        "--key-file", default=None, metavar="PATH", help="read the MBK from a private file"
+    )
+    mak = parser.add_mutually_exclusive_group()
+    mak.add_argument("--mak", default=None, help="the meter's MAK (default: none); visible in ps")
+    mak.add_argument(
+        "--mak-file", default=None, metavar="PATH", help="read the MAK from a private file"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for physics and faults")
     parser.add_argument("--alerts", action="store_true", help="send 00 00 once a second")
     parser.add_argument(
@@ -70,22 +84,30 @@ def register(subparsers: Any) -> None:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    from mepd.config.keysource import SecretUnavailable  # noqa: PLC0415
     from mepd.drivers.simulator.command import check_options, simulate  # noqa: PLC0415
     from mepd.protocol.errors import KeyFormatError  # noqa: PLC0415
 
     try:
-        faults = check_options(
-            faults=args.fault, key=args.key, mak=args.mak, baud=args.baud, tls=args.tls
-        )
-    except (ConfigError, KeyFormatError) as error:
+        key = _secret(args.key, args.key_file, "meter key (MBK)")
+        key = DEMO_KEY if key is None else key
+        mak = _secret(args.mak, args.mak_file, "meter key (MAK)")
+        faults = check_options(faults=args.fault, key=key, mak=mak, baud=args.baud, tls=args.tls)
+    except (ConfigError, KeyFormatError, SecretUnavailable) as error:
         # One line; the key itself is never echoed (parse_key's messages describe its shape).
         print(f"mepd simulate: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if (args.key is not None and args.key != DEMO_KEY) or args.mak is not None:
+        print(
+            "mepd simulate: warning: a key given on the command line is visible to every "
+            "user in ps; use --key-file / --mak-file",
+            file=sys.stderr,
+        )
     simulate(
         args.profile,
         faults=faults,
-        key=args.key,
-        mak=args.mak,
+        key=key,
+        mak=mak,
         baud=args.baud,
         seed=args.seed,
         alerts=args.alerts,
@@ -93,3 +115,14 @@ def _simulate(args: argparse.Namespace) -> int:
         require_tls=args.require_tls,
     )
     return EXIT_OK
+
+
+def _secret(given: str | None, path: str | None, what: str) -> str | None:
+    """The key given on the command line, or read from its private file."""
+    if path is None:
+        return given
+    from pathlib import Path  # noqa: PLC0415
+
+    from mepd.config.keysource import read_private_file  # noqa: PLC0415
+
+    return read_private_file(Path(path), what)  # parse_key strips it, as for mepd's own

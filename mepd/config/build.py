@@ -29,6 +29,7 @@ from mepd.settings import (
     MqttSettings,
     PlausibilityLimits,
     Schedule,
+    Secret,
     TlsSettings,
 )
 
@@ -255,7 +256,7 @@ def _mqtt_settings(
         port=section.port,
         client_id=section.client_id,
         username=section.username,
-        password=password,
+        password=None if password is None else Secret(password),
         tls=tls,
         keepalive_s=section.keepalive_s,
         topic_prefix=section.topic_prefix,

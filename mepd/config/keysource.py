@@ -38,9 +38,17 @@ def looks_like_key(text: str) -> bool:
 
 
 def shown_path(text: str | Path) -> str:
-    """A path for a message, unless someone pasted the key where the path belongs."""
+    """A path for a message, unless someone pasted the key where the path belongs.
+
+    Told by shape, not length: a path with a slash is a path (only its last part could be a
+    pasted key), and so is the name of a file that exists; anything else with the shape of a
+    key is not shown. A 20-character path such as /etc/mepd/mbk-meter1 is shown.
+    """
     text = str(text)
-    if looks_like_key(text) or looks_like_key(Path(text).name):
+    if os.path.lexists(text):
+        return text
+    last = text.rstrip("/").rpartition("/")[2]
+    if looks_like_key(last):
         return "(the value is not shown: it looks like a MEP key)"
     return text
 
@@ -69,6 +77,13 @@ def read_private_file(path: Path, what: str) -> str:
         if not stat.S_ISREG(status.st_mode):
             raise SecretUnavailable(
                 f"{shown} is not a regular file; expected a file with the {what}"
+            )
+        if status.st_uid not in (os.geteuid(), 0):
+            user = user_name()
+            raise SecretUnavailable(
+                f"{shown} is owned by user {_owner_name(status.st_uid)}, so that user can "
+                f"replace the {what}; mepd accepts it only from {user} or root: "
+                f"chown {user} {shown}; chmod 600 {shown}"
             )
         mode = stat.S_IMODE(status.st_mode)
         if mode & _NOT_PRIVATE:
@@ -126,6 +141,13 @@ def _decoded(content: bytes, shown: str, what: str) -> str:
         return content.decode("utf-8")
     except UnicodeDecodeError:
         raise SecretUnavailable(f"{shown} is not UTF-8 text; expected the {what} as text") from None
+
+
+def _owner_name(uid: int) -> str:
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} ({uid})"
+    except KeyError:
+        return str(uid)
 
 
 def user_name() -> str:

@@ -112,7 +112,7 @@ def apply_overrides(document: Document, overrides: Overrides) -> Document:
             # The configured password belongs to the configured user: drop it with the user.
             mqtt_changes.update(
                 username=url.username,
-                password=None if url.password is None else SecretStr(url.password),
+                password=None if url.password is None else SecretStr(url.password.reveal()),
                 password_file=None,
                 password_credential=None,
             )

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from mepd.config.defaults import DEFAULT_CONFIG_PATH
 from mepd.errors import ConfigError
+from mepd.secret import Secret
 
 _SCHEMES = {"mqtt": False, "mqtts": True}  # scheme -> TLS
 # Host names as resolvers take them (underscores too: some home networks use them).
@@ -34,7 +35,7 @@ class MqttUrl:
     port: int | None  # None: the scheme's default (1883, or 8883 with TLS)
     tls: bool
     username: str | None = None
-    password: str | None = field(default=None, repr=False)
+    password: Secret | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,8 @@ def _parse_url(text: str) -> MqttUrl:
             if not password:
                 raise _UrlError("an empty password after ':'; leave out the ':' for none")
     host, port = _host_and_port(host_port)
-    return MqttUrl(host, port, _SCHEMES[scheme.lower()], username, password)
+    secret = None if password is None else Secret(password)
+    return MqttUrl(host, port, _SCHEMES[scheme.lower()], username, secret)
 
 
 def _decoded(text: str, what: str) -> str:

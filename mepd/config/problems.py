@@ -13,7 +13,7 @@ import difflib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, get_args
@@ -102,20 +102,27 @@ def key_lines(text: str) -> dict[Loc, int]:
 
 @dataclass
 class Source:
-    """The text a configuration came from, and which paths the command line replaced."""
+    """Where a configuration came from: its file, the line of each key path in it, and which
+    paths the command line replaced.
+
+    The text itself is not kept: it may hold an inline key or password, and a `repr`, a
+    `dataclasses.asdict` or a traceback's locals would show it (issue 18, item 9). Only the
+    line numbers are, found once when the file is read.
+    """
 
     path: Path | None  # None: the built-in defaults
-    text: str = ""
+    text: InitVar[str] = ""
     overridden: dict[Loc, str] = field(default_factory=dict)  # path -> "--serial"
-    _lines: dict[Loc, int] | None = field(default=None, repr=False, compare=False)
+    _lines: dict[Loc, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self, text: str) -> None:
+        self._lines = key_lines(text)
 
     @property
     def label(self) -> str:
         return str(self.path) if self.path is not None else "the built-in defaults"
 
     def line_of(self, loc: Loc) -> int | None:
-        if self._lines is None:
-            self._lines = key_lines(self.text)
         for end in range(len(loc), 0, -1):
             if loc[:end] in self._lines:
                 return self._lines[loc[:end]]

@@ -188,12 +188,25 @@ class Session:
         wait = self._last_sent_end + self._spacing_s - loop.time()
         if wait > 0:
             await asyncio.sleep(wait)
+        await self._drain()
         # Anything that arrived between exchanges answers nobody: drop it before asking.
         stale = self.transport.discard_input()
         await self.transport.write(frame)
         self.stats.frames_sent += 1
         self._last_sent_end = loop.time() + wire_seconds(len(frame), self.transport.baud)
         self.stats.stale_bytes += stale + self._wait.sent(self._last_sent_end)
+
+    async def _drain(self) -> None:
+        """After a verdict the answer may still come: wait until the line is idle, so its
+        tail is not read as the start of the next answer (or as alerts)."""
+        loop = asyncio.get_running_loop()
+        wait = self._wait
+        if not wait.must_drain(loop.time()):
+            return
+        wait.drain_start(loop.time())
+        while not wait.drain_over(now := loop.time()):
+            data = await self.transport.read(wait.drain_deadline() - now)
+            self.stats.stale_bytes += wait.drained(data, loop.time())
 
     async def _answer(self) -> bytes | Verdict:
         """The next frame body, or the verdict when none came in time (p.21)."""

@@ -64,6 +64,7 @@ from mepd.protocol.tables.et70 import CURRENT_CHANNEL
 from mepd.protocol.tables.names import ENERGY_REGISTERS
 from mepd.readings import MeterIdentity
 from mepd.settings import Schedule
+from mepd.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +128,9 @@ async def read_meter(read: Read, *, port: str, security: str) -> tuple[MeterIden
     )
     log.info(
         "meter %s (%s %s, firmware %s%s) on %s: %d present values, %d summations",
-        serial,
-        identity.manufacturer,
-        identity.model,
+        printable(serial),  # the meter's own strings: escaped (issue 18, item 8)
+        printable(identity.manufacturer),
+        printable(identity.model),
         identity.firmware,
         f", MEP{channel}" if channel else "",
         port,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass, field
 from enum import IntEnum
 
 from mepd.protocol.errors import KeyFormatError
@@ -61,20 +60,46 @@ def _describe_problem(candidate: str, hex_digits: str) -> str:
     return f"the key has {len(candidate)} characters; expected {_FORMS}"
 
 
-@dataclass(frozen=True)
 class MepKey:
-    """A 16-byte MEP key and which one it is. Its repr and str never show the key."""
+    """A 16-byte MEP key and which one it is. Its repr and str never show the key.
 
-    secret: bytes = field(repr=False)
-    key_id: KeyId = KeyId.MBK
+    Immutable, but not a dataclass: `dataclasses.asdict` of the settings holding it copies it
+    whole instead of expanding it into its bytes (issue 18, item 9).
+    """
 
-    def __post_init__(self) -> None:
-        if len(self.secret) != KEY_BYTES:
-            raise KeyFormatError(f"a MEP key is {KEY_BYTES} bytes, got {len(self.secret)}")
+    __slots__ = ("key_id", "secret")
+    secret: bytes
+    key_id: KeyId
+
+    def __init__(self, secret: bytes, key_id: KeyId = KeyId.MBK) -> None:
+        if len(secret) != KEY_BYTES:
+            raise KeyFormatError(f"a MEP key is {KEY_BYTES} bytes, got {len(secret)}")
+        object.__setattr__(self, "secret", bytes(secret))
+        object.__setattr__(self, "key_id", key_id)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a MepKey is immutable")
 
     @classmethod
     def parse(cls, text: str, key_id: KeyId = KeyId.MBK) -> MepKey:
         return cls(parse_key(text), key_id)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MepKey):
+            return NotImplemented
+        return (self.secret, self.key_id) == (other.secret, other.key_id)
+
+    def __hash__(self) -> int:
+        return hash((MepKey, self.secret, self.key_id))
+
+    def __copy__(self) -> MepKey:
+        return self
+
+    def __deepcopy__(self, _memo: object) -> MepKey:
+        return self
+
+    def __reduce__(self) -> tuple[type[MepKey], tuple[bytes, KeyId]]:
+        return MepKey, (self.secret, self.key_id)
 
     def __repr__(self) -> str:
         return f"MepKey({self.key_id.name}, <redacted>)"

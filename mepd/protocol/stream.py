@@ -5,6 +5,10 @@ it is one a frame can have (1..476, p.8); anything else is line garbage, skipped
 time until a plausible header appears. `00 00` is the meter's alert sequence (p.17), never a
 frame. Timing (segment gaps, timeouts) is the caller's business: a 25 ms gap inside a frame is
 normal (p.21), so the decoder never uses silence as a delimiter.
+
+Bytes inside a frame whose LEN is known are never alerts, even when the caller gave up on the
+frame (`abandon`): the rest of it, when it comes, is discarded as such, so the zeros of a late
+answer's table data cannot decode as `00 00` alerts.
 """
 
 from __future__ import annotations
@@ -44,11 +48,12 @@ ALERT_SEQUENCE = b"\x00\x00"
 class FrameDecoder:
     """Feeds bytes, returns events. Holds at most one partial frame (2 + 476 bytes)."""
 
-    __slots__ = ("_buffer", "_max_body")
+    __slots__ = ("_buffer", "_max_body", "_tail")
 
     def __init__(self, max_body: int = MAX_MESSAGE_BYTES) -> None:
         self._max_body = max_body
         self._buffer = bytearray()
+        self._tail = 0  # bytes still to come of an abandoned frame whose LEN was known
 
     @property
     def pending(self) -> int:
@@ -68,14 +73,39 @@ class FrameDecoder:
             return 0
         return LENGTH_BYTES + int.from_bytes(buffer[:LENGTH_BYTES], "big") - len(buffer)
 
+    @property
+    def tail(self) -> int:
+        """Bytes of an abandoned frame that may still arrive (and will be discarded)."""
+        return self._tail
+
     def reset(self) -> bytes:
-        """Drop a partial frame (after a timeout, say) and return what was dropped."""
+        """Drop a partial frame and forget any abandoned one (the line was idle or reopened);
+        return what was dropped."""
+        dropped = bytes(self._buffer)
+        self._buffer.clear()
+        self._tail = 0
+        return dropped
+
+    def abandon(self) -> bytes:
+        """Give up the partial frame (after a timeout): return what was dropped. If its LEN
+        was known, the bytes still missing are its tail, not frames or alerts: they are
+        discarded when they come, until `reset()` says the line went idle."""
+        self._tail += self.missing
         dropped = bytes(self._buffer)
         self._buffer.clear()
         return dropped
 
+    def skip(self, count: int) -> None:
+        """`count` bytes were read past the decoder (drained): they used up the tail first."""
+        self._tail = max(0, self._tail - count)
+
     def feed(self, data: bytes) -> list[Event]:
         events: list[Event] = []
+        if self._tail:
+            rest, data = data[: self._tail], data[self._tail :]
+            self._tail -= len(rest)
+            if rest:
+                events.append(Discarded(rest))
         step = LENGTH_BYTES + self._max_body
         # Take the input in slices so the buffer stays bounded whatever the caller passes.
         for start in range(0, len(data), step):

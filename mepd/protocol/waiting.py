@@ -8,6 +8,11 @@ the verdict is `Incomplete` if bytes other than alerts arrived (the meter answer
 line lost part of it: it did process the request, so no identical resend, p.11) and
 `Timeout` if nothing did (p.21: send the same packet once more).
 
+After a verdict the answer may still come, late: before the next request the caller drains
+the line until it is idle (`must_drain`, `drain_*`), so a late answer's tail is never read as
+the start of the next answer, and the decoder discards the rest of a frame whose LEN it knew
+(never alerts from the zeros in its table data).
+
 It also says how long the caller may sleep without reading: bytes cannot come faster than
 the baud rate, so while N bytes of a frame are missing, nothing useful can happen for most
 of N byte times. Times are plain floats on whatever clock the caller uses.
@@ -37,6 +42,12 @@ FRAME_COMPLETION_SLACK_S = 0.3
 FRAME_TAIL_S = 0.05
 # Shorter naps are not worth a timer: read as the bytes come.
 MIN_NAP_S = 0.01
+# p.21: a meter mid-answer pauses 25 ms between 117-byte segments; four such gaps of silence
+# mean it is not sending, so the line is idle and the next request may go.
+DRAIN_IDLE_S = 0.1
+# p.20 names delayed responses without a bound. For this long after a verdict a late answer
+# is still expected, and every request first drains the line.
+LATE_ANSWER_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -80,13 +91,17 @@ class ResponseWait:
         self._header_deadline = -math.inf
         self._frame_deadline: float | None = None
         self._heard = False  # bytes (not alerts) that made no frame arrived since `sent()`
+        self._unsettled_until = -math.inf  # a late answer may come until then
+        self._drain_start = -math.inf
+        self._last_byte = -math.inf  # when the last byte arrived, drained or not
 
     def sent(self, end: float) -> int:
         """The request's last byte leaves the wire at `end`: the response timeout starts there.
 
         Whatever arrived before answers nobody and is dropped; returns how many bytes that was.
         """
-        stale = self.reset()
+        # A stale partial frame is abandoned, not forgotten: the rest of it is no answer either.
+        stale = len(self._decoder.abandon()) + self._drop_frames()
         self._header_deadline = end + self._response_timeout_s
         self._frame_deadline = None
         self._heard = False
@@ -94,13 +109,17 @@ class ResponseWait:
 
     def reset(self) -> int:
         """Forget partial input and undelivered frames (after a reopen); return their bytes."""
-        dropped = len(self._decoder.reset())
-        dropped += sum(LENGTH_BYTES + len(body) for body in self._frames)
+        return len(self._decoder.reset()) + self._drop_frames()
+
+    def _drop_frames(self) -> int:
+        dropped = sum(LENGTH_BYTES + len(body) for body in self._frames)
         self._frames.clear()
         return dropped
 
     def received(self, data: bytes, now: float) -> list[Event]:
         """Bytes that arrived by `now`; returns the decoder's events (frames are kept too)."""
+        if data:
+            self._last_byte = now
         events = self._decoder.feed(data)
         for event in events:
             if isinstance(event, Frame):
@@ -138,7 +157,38 @@ class ResponseWait:
         """
         if self._frames or now < self.deadline():
             return None
-        dropped = len(self._decoder.reset())
+        dropped = len(self._decoder.abandon())
+        self._unsettled_until = now + LATE_ANSWER_S
         if dropped or self._heard:
             return Incomplete(dropped)
         return Timeout()
+
+    # --- draining the line after a verdict -------------------------------------------------
+
+    def must_drain(self, now: float) -> bool:
+        """A late answer may still be on its way: drain before the next request."""
+        return now < self._unsettled_until or self._decoder.tail > 0
+
+    def drain_start(self, now: float) -> None:
+        """The idle time counts from the last byte seen, so a silent line is idle at once."""
+        self._drain_start = now
+
+    def drained(self, data: bytes, now: float) -> int:
+        """Bytes read while draining: they answer nobody. Returns how many."""
+        if data:
+            self._decoder.skip(len(data))
+            self._last_byte = now
+        return len(data)
+
+    def drain_deadline(self) -> float:
+        """When the drain is over: the line idle for `DRAIN_IDLE_S`, or at most a full frame's
+        time (a line that never stops chattering does not stop the polling)."""
+        return min(self._last_byte + DRAIN_IDLE_S, self._drain_start + self._frame_time_s)
+
+    def drain_over(self, now: float) -> bool:
+        """True once the drain is over; an idle line also ends an abandoned frame's tail."""
+        if now < self.drain_deadline():
+            return False
+        if now >= self._last_byte + DRAIN_IDLE_S:
+            self._decoder.reset()
+        return True

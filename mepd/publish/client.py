@@ -26,6 +26,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from mepd.backoff import Backoff
 from mepd.errors import MepdError
+from mepd.logs import Throttle
 from mepd.publish.paho_client import MAX_PACKET_BYTES, Will, connect, new_client
 from mepd.publish.problems import (
     CREDENTIALS_REFUSED,
@@ -44,6 +45,7 @@ from mepd.publish.socket_bridge import SocketBridge
 from mepd.publish.takeover import TakeoverWatch
 from mepd.publish.version import Next, VersionChoice
 from mepd.settings import MqttSettings
+from mepd.text import printable
 
 __all__ = ["BrokerError", "MqttConnection", "Will"]
 
@@ -106,6 +108,7 @@ class MqttConnection:
         self._task: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
         self._stopping = False
+        self._say = Throttle(log)
 
     # --- public ------------------------------------------------------------------------------
 
@@ -179,7 +182,9 @@ class MqttConnection:
             try:
                 lasted = await self._attempt()
             except Exception:  # a bug here must not end the reconnecting for good
-                log.exception("unexpected error in the MQTT connection to %s", self._where)
+                self._say.exception(
+                    "attempt", "unexpected error in the MQTT connection to %s", self._where
+                )
                 self._abandon()
                 lasted = None
             if self._stopped():
@@ -275,7 +280,8 @@ class MqttConnection:
         if not done and self._connected:
             self._takeover.clear()
             self._problem = None
-            log.info(
+            self._say.info(
+                "held",
                 "the connection to the MQTT broker at %s has held for %.0f s: "
                 "no other client is taking it over",
                 self._where,
@@ -330,7 +336,7 @@ class MqttConnection:
             try:
                 self._on_connect_cb()
             except Exception:
-                log.exception("error while announcing to the MQTT broker")
+                self._say.exception("announce", "error while announcing to the MQTT broker")
 
     def _say_connected(self, step: Next) -> None:
         if step is Next.FELL_BACK:
@@ -338,8 +344,11 @@ class MqttConnection:
         if self._takeover.suspected:  # the problem stands until a connection holds (_hold)
             log.debug("connected to the MQTT broker at %s", self._where)
             return
-        level = logging.DEBUG if self._problem is None else logging.INFO
-        log.log(level, "connected to the MQTT broker at %s", self._where)
+        if self._problem is None:
+            log.debug("connected to the MQTT broker at %s", self._where)
+        else:
+            # A broker that keeps dropping us: said once in a while, with how many were not.
+            self._say.info("connected", "connected to the MQTT broker at %s", self._where)
         self._problem = None
 
     def _on_disconnect(
@@ -373,7 +382,9 @@ class MqttConnection:
         try:
             self._on_message_cb(message.topic, bytes(message.payload), bool(message.retain))
         except Exception:
-            log.exception("error while handling a message on %s", message.topic)
+            self._say.exception(
+                "message", "error while handling a message on %s", printable(message.topic)
+            )
 
     def _on_publish(
         self, _client: paho.Client, _userdata: Any, mid: int, _reason: Any, _props: Any
@@ -386,7 +397,7 @@ class MqttConnection:
 
     def _report(self, problem: str, *, level: int = logging.ERROR) -> None:
         if problem != self._problem:
-            log.log(level, "%s", problem)
+            self._say.log(level, problem, "%s", problem)
         else:
             log.debug("%s", problem)
         self._problem = problem

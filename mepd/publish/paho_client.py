@@ -58,7 +58,8 @@ def new_client(
         reconnect_on_failure=False,
     )
     if settings.username is not None:
-        client.username_pw_set(settings.username, settings.password)
+        password = None if settings.password is None else settings.password.reveal()
+        client.username_pw_set(settings.username, password)
     if settings.tls is not None:
         _set_tls(client, settings.tls)
     if will is not None:

@@ -10,7 +10,9 @@ Two kinds of message, two rules:
 A meter's entities are announced only for values it has actually reported; a new name makes
 the device config go out again. When Home Assistant says it is back (`online` on its status
 topic), the configs go out again after a random 1-10 s, so a fleet of gateways does not answer
-in the same instant.
+in the same instant. That is idempotent: an `online` while one is pending changes nothing, and
+they go out at most once a minute, however many `online`s arrive (anyone who may publish on
+the status topic could send a hundred thousand).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import assert_never
 
+from mepd.logs import Throttle
 from mepd.publish.catalog import Key
 from mepd.publish.client import MqttConnection, Will
 from mepd.publish.discovery import ReadPeriods, gateway_config, meter_config
@@ -57,10 +60,14 @@ from mepd.readings import (
     PresentReading,
 )
 from mepd.settings import DiscoverySettings, MqttSettings
+from mepd.text import printable
 
 log = logging.getLogger(__name__)
 
 REDISCOVERY_JITTER_S = (1.0, 10.0)
+# Home Assistant says `online` once per start; more often is a loop or a flood. The configs
+# are retained on the broker anyway, so answering once a minute loses nothing.
+REDISCOVERY_MIN_INTERVAL_S = 60.0
 STOP_ACK_TIMEOUT_S = 2.0
 STATUS_QOS = 1
 
@@ -110,6 +117,8 @@ class Publisher:
         self._retained: dict[str, bytes] = {}
         self._meters: dict[str, _Meter] = {}
         self._rediscovery: asyncio.Task[None] | None = None
+        self._rediscovered_at = -REDISCOVERY_MIN_INTERVAL_S  # loop time of the last one
+        self._say = Throttle(log)
         self._connection = MqttConnection(
             mqtt,
             mqtt.client_id or f"mepd-{topic_id(gateway.gateway_id)}",
@@ -166,7 +175,8 @@ class Publisher:
             self._dispatch(source, event)
         except Exception:
             # A publishing bug must never stop the meter being read.
-            log.exception("could not publish %s", type(event).__name__)
+            name = type(event).__name__
+            self._say.exception(f"publish {name}", "could not publish %s", name)
 
     def _dispatch(self, source: _Source, event: Event) -> None:
         match event:
@@ -200,8 +210,8 @@ class Publisher:
             self._meters[identity.serial] = meter
             log.info(
                 "publishing meter %s under %s",
-                identity.serial,
-                self.topics.meter(identity.serial, "#"),
+                printable(identity.serial),
+                printable(self.topics.meter(identity.serial, "#")),
             )
         meter.identity = identity
         meter.periods = periods
@@ -323,15 +333,23 @@ class Publisher:
         # A retained "online" is old news: the configs went out with this connection.
         if retained or topic != self._discovery.status_topic:
             return
-        if payload.strip() == ONLINE.encode():
-            if self._rediscovery is not None:
-                self._rediscovery.cancel()
-            self._rediscovery = asyncio.get_running_loop().create_task(self._rediscover())
+        if payload.strip() != ONLINE.encode():
+            return
+        if self._rediscovery is not None and not self._rediscovery.done():
+            return  # one is on its way: it sends the same configs
+        loop = asyncio.get_running_loop()
+        wait = self._rediscovered_at + REDISCOVERY_MIN_INTERVAL_S - loop.time()
+        delay = max(0.0, wait) + self._rng.uniform(*REDISCOVERY_JITTER_S)
+        self._say.info(
+            "rediscovery",
+            "Home Assistant is back online: sending discovery again in %.1f s",
+            delay,
+        )
+        self._rediscovery = loop.create_task(self._rediscover(delay))
 
-    async def _rediscover(self) -> None:
-        delay = self._rng.uniform(*REDISCOVERY_JITTER_S)
-        log.info("Home Assistant is back online: sending discovery again in %.1f s", delay)
+    async def _rediscover(self, delay: float) -> None:
         await self._sleep(delay)
+        self._rediscovered_at = asyncio.get_running_loop().time()
         prefix = f"{self._discovery.prefix}/"
         for topic, payload in self._retained.items():
             if topic.startswith(prefix):

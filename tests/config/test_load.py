@@ -22,6 +22,7 @@ from mepd.settings import (
     MqttSettings,
     PlausibilityLimits,
     Schedule,
+    Secret,
     TlsSettings,
 )
 from tests.config.helpers import DEMO_KEY, HEX_KEY, credentials, problem, write
@@ -429,7 +430,7 @@ def test_a_password_file(tmp_path: Path) -> None:
     mqtt = load_config(path, environ={}, require_key=False).mqtt
 
     assert mqtt.username == "mepd"
-    assert mqtt.password == "s3cret word"
+    assert mqtt.password == Secret("s3cret word")
     assert "s3cret" not in repr(mqtt)
 
 
@@ -448,7 +449,7 @@ def test_a_password_credential(tmp_path: Path) -> None:
     environ = credentials(tmp_path / "creds", {"mqtt": "pw\n"})
     path = write(tmp_path / "c.toml", '[mqtt]\nusername = "u"\npassword_credential = "mqtt"\n')
 
-    assert load_config(path, environ=environ, require_key=False).mqtt.password == "pw"
+    assert load_config(path, environ=environ, require_key=False).mqtt.password == Secret("pw")
 
 
 def test_a_password_needs_a_username(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from mepd.config.overrides import MqttUrl, add_override_arguments, parse_mqtt_ur
 from mepd.config.resolved import Config
 from mepd.errors import ConfigError
 from mepd.protocol.keys import MepKey
-from mepd.settings import TlsSettings
+from mepd.settings import Secret, TlsSettings
 from tests.config.helpers import DEMO_KEY, HEX_KEY, write
 
 
@@ -47,9 +47,12 @@ def load(
         ("mqtt://[::1]", MqttUrl("::1", None, tls=False)),
         ("mqtts://[2001:db8::1]:8883", MqttUrl("2001:db8::1", 8883, tls=True)),
         ("mqtt://bob@host", MqttUrl("host", None, tls=False, username="bob")),
-        ("mqtt://bob:pw@host:1", MqttUrl("host", 1, False, "bob", "pw")),
-        ("mqtt://b%40b:p%3As%2Fs%40%25@host", MqttUrl("host", None, False, "b@b", "p:s/s@%")),
-        ("mqtt://b%C3%B8b:%C3%A6@host", MqttUrl("host", None, False, "bøb", "æ")),
+        ("mqtt://bob:pw@host:1", MqttUrl("host", 1, False, "bob", Secret("pw"))),
+        (
+            "mqtt://b%40b:p%3As%2Fs%40%25@host",
+            MqttUrl("host", None, False, "b@b", Secret("p:s/s@%")),
+        ),
+        ("mqtt://b%C3%B8b:%C3%A6@host", MqttUrl("host", None, False, "bøb", Secret("æ"))),
     ],
 )
 def test_good_urls(url: str, expected: MqttUrl) -> None:
@@ -121,7 +124,7 @@ def test_a_bad_url_never_shows_the_password(url: str) -> None:
 def test_any_password_survives_percent_encoding(password: str, port: int) -> None:
     url = f"mqtts://user:{quote(password, safe='')}@broker:{port}"
 
-    assert parse_mqtt_url(url) == MqttUrl("broker", port, True, "user", password)
+    assert parse_mqtt_url(url) == MqttUrl("broker", port, True, "user", Secret(password))
 
 
 @given(
@@ -302,7 +305,8 @@ def test_mqtt_without_credentials_keeps_the_files(tmp_path: Path, environ: dict[
 
     mqtt = load(["--config", str(path), "--mqtt", "mqtt://localhost"], environ).mqtt
 
-    assert (mqtt.username, mqtt.password) == ("u", "p")
+    assert mqtt.password is not None
+    assert (mqtt.username, mqtt.password.reveal()) == ("u", "p")
 
 
 def test_mqtt_credentials_replace_the_files(tmp_path: Path, environ: dict[str, str]) -> None:
@@ -311,7 +315,8 @@ def test_mqtt_credentials_replace_the_files(tmp_path: Path, environ: dict[str, s
     with_password = load(["--config", str(path), "--mqtt", "mqtt://v:w@h"], environ).mqtt
     without = load(["--config", str(path), "--mqtt", "mqtt://v@h"], environ).mqtt
 
-    assert (with_password.username, with_password.password) == ("v", "w")
+    assert with_password.password is not None
+    assert (with_password.username, with_password.password.reveal()) == ("v", "w")
     assert (without.username, without.password) == ("v", None)
 
 

@@ -119,7 +119,8 @@ def test_a_loaded_config_never_shows_its_secrets(key: str, password: str) -> Non
         config = load_config(path, environ={})
 
     assert config.meters[0].key == MepKey.parse(key)
-    assert config.mqtt.password == password
+    assert config.mqtt.password is not None
+    assert config.mqtt.password.reveal() == password
     secret_bytes = MepKey.parse(key).secret
     for text in (
         repr(config),

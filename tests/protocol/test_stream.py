@@ -142,3 +142,26 @@ def test_a_huge_single_feed_keeps_the_buffer_bounded() -> None:
     assert sum(len(e.data) for e in events if isinstance(e, Discarded)) + decoder.pending == (
         100_000
     )
+
+
+def test_the_rest_of_an_abandoned_frame_is_never_alerts() -> None:
+    """Issue 18 item 7: zeros in a late answer's table data are not `00 00` alerts."""
+    decoder = FrameDecoder()
+    decoder.feed(b"\x00\x10" + b"\x00" * 4)  # LEN 16, 4 bytes in: 12 missing
+    assert decoder.abandon() == b"\x00\x10" + b"\x00" * 4
+    assert decoder.tail == 12
+    assert decoder.feed(b"\x00" * 8) == [Discarded(b"\x00" * 8)]
+    # The tail ends where LEN said; what follows is decoded again.
+    assert decoder.feed(b"\x00" * 4 + b"\x00\x00") == [Discarded(b"\x00" * 4), Alert()]
+    assert decoder.tail == 0
+
+
+def test_a_reset_line_forgets_the_tail_and_drained_bytes_use_it_up() -> None:
+    decoder = FrameDecoder()
+    decoder.feed(b"\x00\x10\x01")
+    decoder.abandon()
+    decoder.skip(5)
+    assert decoder.tail == 10
+    decoder.reset()  # the line was idle: the tail is not coming
+    assert decoder.tail == 0
+    assert decoder.feed(b"\x00\x00") == [Alert()]

@@ -8,8 +8,10 @@ from mepd.protocol.frames import LENGTH_BYTES, MAX_MESSAGE_BYTES
 from mepd.protocol.stream import Alert, Discarded, Frame
 from mepd.protocol.timing import response_wire_seconds, wire_seconds
 from mepd.protocol.waiting import (
+    DRAIN_IDLE_S,
     FRAME_COMPLETION_SLACK_S,
     FRAME_TAIL_S,
+    LATE_ANSWER_S,
     Incomplete,
     ResponseWait,
     Timeout,
@@ -119,3 +121,60 @@ def test_the_baud_rate_sets_the_frame_time() -> None:
         wait.received(b"\x01\x77", SENT_AT)
     assert fast.deadline() < slow.deadline()
     assert fast.nap(SENT_AT) < slow.nap(SENT_AT)
+
+
+def test_after_a_verdict_the_line_is_drained_until_idle() -> None:
+    """Issue 18 item 7: the next request waits until a late answer has stopped coming."""
+    wait = ResponseWait()
+    wait.sent(SENT_AT)
+    assert not wait.must_drain(SENT_AT)
+    wait.received(frame(b"\x00" * 40)[:10], SENT_AT + 0.3)  # a LEN, then the line fails
+    assert wait.expired(SENT_AT + 1.5) == Incomplete(10)
+    assert wait.must_drain(SENT_AT + 1.6)
+    wait.drain_start(SENT_AT + 1.6)
+    assert wait.drained(b"\x00" * 20, SENT_AT + 1.6) == 20  # the tail, late
+    assert wait.drain_deadline() == pytest.approx(SENT_AT + 1.6 + DRAIN_IDLE_S)
+    assert not wait.drain_over(SENT_AT + 1.65)  # bytes 50 ms ago: not idle yet
+    assert wait.drain_over(SENT_AT + 1.6 + DRAIN_IDLE_S)
+    # The line went idle: the next answer decodes from its own LEN, whatever was missing.
+    wait.sent(SENT_AT + 1.8)
+    assert wait.received(frame(b"\x07" * 9), SENT_AT + 1.9) == [Frame(b"\x07" * 9)]
+
+
+def test_a_silent_line_is_idle_at_once() -> None:
+    wait = ResponseWait()
+    wait.sent(SENT_AT)
+    assert wait.expired(SENT_AT + 0.5) == Timeout()
+    wait.drain_start(SENT_AT + 0.5)
+    assert wait.drain_over(SENT_AT + 0.5)  # p.21: the resend is not held up
+
+
+def test_the_tail_of_an_abandoned_frame_is_discarded_in_the_next_wait() -> None:
+    wait = ResponseWait()
+    wait.sent(SENT_AT)
+    wait.received(frame(b"\x00" * 40)[:10], SENT_AT + 0.3)
+    assert wait.expired(SENT_AT + 1.5) == Incomplete(10)
+    wait.sent(SENT_AT + 1.6)  # sent without draining: the 32 missing bytes are no alerts
+    events = wait.received(b"\x00" * 32 + frame(b"\x07" * 9), SENT_AT + 1.7)
+    assert events == [Discarded(b"\x00" * 32), Frame(b"\x07" * 9)]
+
+
+def test_a_chattering_line_is_drained_for_at_most_a_frame_time() -> None:
+    wait = ResponseWait()
+    wait.sent(SENT_AT)
+    wait.expired(SENT_AT + 0.5)
+    wait.drain_start(SENT_AT + 0.6)
+    for step in range(1, 200):
+        now = SENT_AT + 0.6 + step * 0.02
+        wait.drained(b"\xff", now)
+        if wait.drain_over(now):
+            break
+    assert now == pytest.approx(SENT_AT + 0.6 + FULL_FRAME_S, abs=0.02)
+
+
+def test_the_line_is_settled_a_while_after_the_last_verdict() -> None:
+    wait = ResponseWait()
+    wait.sent(SENT_AT)
+    wait.expired(SENT_AT + 0.5)
+    assert wait.must_drain(SENT_AT + 0.5 + LATE_ANSWER_S - 0.01)
+    assert not wait.must_drain(SENT_AT + 0.5 + LATE_ANSWER_S)

@@ -9,7 +9,7 @@ import pytest
 
 from mepd.publish.discovery import ReadPeriods
 from mepd.publish.gateway import GatewayInfo
-from mepd.settings import DiscoverySettings, MqttSettings, Schedule, TlsSettings
+from mepd.settings import DiscoverySettings, MqttSettings, Schedule, Secret, TlsSettings
 from tests.mosquitto import Mosquitto, TlsMaterial, tls_material
 
 USER = "mepd"
@@ -49,7 +49,7 @@ def settings_for(broker: Mosquitto, **changes: object) -> MqttSettings:
 def tls_settings_for(broker: Mosquitto, tls: TlsMaterial, **changes: object) -> MqttSettings:
     options: dict[str, object] = {
         "username": USER,
-        "password": PASSWORD,
+        "password": Secret(PASSWORD),
         "tls": TlsSettings(ca_file=tls.ca_file),
     }
     options.update(changes)

@@ -18,7 +18,7 @@ import pytest
 from mepd.publish import Publisher
 from mepd.publish.client import MqttConnection
 from mepd.publish.topics import Topics
-from mepd.settings import MqttSettings, TlsSettings
+from mepd.settings import MqttSettings, Secret, TlsSettings
 from tests.mosquitto import Listener, Mosquitto, TlsMaterial, free_port, retained, tls_material
 from tests.publish.conftest import (
     DISCOVERY,
@@ -60,7 +60,7 @@ async def test_a_wrong_password_is_one_clear_line_and_slow_retries(
     tls_broker: Mosquitto, tls: TlsMaterial, caplog: pytest.LogCaptureFixture
 ) -> None:
     wrong = "not-the-password-42"
-    settings = tls_settings_for(tls_broker, tls, password=wrong, reconnect_max_s=0.3)
+    settings = tls_settings_for(tls_broker, tls, password=Secret(wrong), reconnect_max_s=0.3)
     publisher = Publisher(settings, DISCOVERY, GATEWAY)
     with caplog.at_level(logging.DEBUG, logger="mepd"):
         await publisher.start()  # does not raise
@@ -98,7 +98,10 @@ async def test_a_certificate_from_another_ca_is_refused(
 ) -> None:
     stranger = tls_material(tmp_path / "stranger")
     settings = settings_for(
-        tls_broker, username=USER, password=PASSWORD, tls=TlsSettings(ca_file=stranger.ca_file)
+        tls_broker,
+        username=USER,
+        password=Secret(PASSWORD),
+        tls=TlsSettings(ca_file=stranger.ca_file),
     )
     publisher = Publisher(settings, DISCOVERY, GATEWAY)
     await publisher.start()

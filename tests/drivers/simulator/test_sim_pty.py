@@ -132,8 +132,10 @@ async def test_client_reads_a_consistent_meter_over_a_pty(profile: str) -> None:
     assert elapsed > (bt28_size(dims) + 11) / 960
 
 
-def blocking_exchange(fd: int, counter: SequenceCounter, table: int, count: int) -> bytes:
-    exchange = Exchange(PartialRead(table, 0, count), KEY, counter)
+def blocking_exchange(
+    fd: int, counter: SequenceCounter, table: int, count: int, key: MepKey = KEY
+) -> bytes:
+    exchange = Exchange(PartialRead(table, 0, count), key, counter)
     send = exchange.start()
     decoder = FrameDecoder()
     for _ in range(4):
@@ -217,3 +219,71 @@ async def test_in_process_link_paces_segments_at_the_baud_rate() -> None:
     assert arrivals[0] - sent >= 0.035  # the response delay
     expected = size / 960 + 2 * 0.025
     assert expected * 0.9 <= arrivals[-1] - arrivals[0] + 0.004 <= expected + 0.1
+
+
+SECRET_KEY = "Zq-simulated-key-042"  # 20 printable characters: a valid MBK
+
+
+def test_mepd_simulate_reads_its_key_from_a_file_not_the_command_line(tmp_path: Path) -> None:
+    """Issue 18 item 9: `simulate --key` showed the key to every user in `ps`."""
+    key_file = tmp_path / "mbk"
+    key_file.write_text(SECRET_KEY + "\n")
+    key_file.chmod(0o600)
+    process = subprocess.Popen(
+        [str(MEPD), "simulate", "--profile", "gen3", "--key-file", str(key_file)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        path = process.stdout.readline().strip()
+        command_line = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        assert SECRET_KEY.encode() not in command_line
+        fd = open_raw(path)
+        try:
+            key = MepKey.parse(SECRET_KEY)
+            data = blocking_exchange(fd, SequenceCounter(0), BT01, 16, key=key)
+        finally:
+            os.close(fd)
+        assert data[:4] == b"NES "
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    assert process.returncode == 0
+    assert "warning" not in stderr
+    assert SECRET_KEY not in stderr
+
+
+def test_mepd_simulate_refuses_a_key_file_others_can_read(tmp_path: Path) -> None:
+    key_file = tmp_path / "mbk"
+    key_file.write_text(SECRET_KEY)
+    key_file.chmod(0o644)
+    result = subprocess.run(
+        [str(MEPD), "simulate", "--key-file", str(key_file)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "chmod 600" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert SECRET_KEY not in result.stderr
+
+
+def test_mepd_simulate_warns_about_a_key_on_the_command_line() -> None:
+    process = subprocess.Popen(
+        [str(MEPD), "simulate", "--key", SECRET_KEY],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("/dev/")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=10)
+    assert "visible to every user in ps" in stderr
+    assert SECRET_KEY not in stderr
