@@ -20,7 +20,7 @@ from mepd.drivers.transport import Transport
 from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
 from mepd.engine.intake import Intake
 from mepd.engine.link import LinkState
-from mepd.engine.recovery import SILENCE_BACKOFF, RecoveryLadder, Step
+from mepd.engine.recovery import PORT_RETRY_BACKOFF, PROBE_EVERY_S, RecoveryLadder, Step
 from mepd.engine.security import AfterRefusal, SecurityNegotiation
 from mepd.engine.session import Session, session_for
 from mepd.engine.startup import (
@@ -95,6 +95,10 @@ class Poller:
         # What the recovery ladder actually did since the meter last answered, for the log.
         self._recovery = dict.fromkeys(("transceiver power cycles", "port reopens", "waits"), 0)
         self._last_diagnostics = float("-inf")
+        # Silent meter, ladder climbed: the next cycle sends one probe frame first, and the
+        # loop time of the last probe sets the cadence (`recovery.PROBE_EVERY_S`).
+        self._probing = False
+        self._last_probe = float("-inf")
         self.cycle_listeners: list[Callable[[], None]] = []
         # Loop time by which the loop promised to show progress again: the end of the last
         # cycle, or of a deliberate pause (backoffs last minutes; a stall does not end).
@@ -158,6 +162,8 @@ class Poller:
             await self.transport.open()
             self.session.reset_link()
             self._port_open = True
+        if self._probing:
+            await self._probe()
         if self._layout is None:
             await self._start_up()
         elif self._idt_check_pending:
@@ -170,6 +176,18 @@ class Poller:
         data = await self.session.read(request)
         self._on_success()
         return data
+
+    async def _probe(self) -> None:
+        """One frame to a silent meter: the clock (BT52, a few bytes, useful when answered).
+
+        Answered: every read is due now, power first, so readings resume at once.
+        """
+        self._last_probe = self._now()
+        data = await self.session.read(PartialRead(BT52, 0, BT52_SIZE), resend=False)
+        self._probing = False
+        self._on_success()
+        self._intake.clock(data, self._wall())
+        self._timetable.start(self._now())
 
     # --- start-up: identity, dimensions, channel --------------------------------------------
 
@@ -284,21 +302,19 @@ class Poller:
             )
         if step is Step.BACKOFF:
             attempt = self.ladder.backoff_attempt - 1
-            delay = SILENCE_BACKOFF.delay(attempt, self._rng)
-            if attempt in (0, 5) or attempt % 30 == 0:
+            if attempt in (0, 6) or attempt % 360 == 0:
                 self._say.warning(
                     f"backoff-{attempt}",
-                    "still no answer from the meter on %s after %d attempts; next try in %.0f s, "
-                    "the wait doubling up to %.0f s (check the cable, the MEP ENABLE line and "
+                    "still no answer from the meter on %s after %d attempts; probing it with "
+                    "one small read every %.0f s (check the cable, the MEP ENABLE line and "
                     "the meter's MEP port)",
                     self.transport.description,
                     self.ladder.failures,
-                    delay,
-                    SILENCE_BACKOFF.cap_s,
+                    PROBE_EVERY_S,
                 )
             self._show(self._link.down("meter does not answer"))
             self._recovery["waits"] += 1
-            await self._pause(delay)
+            self._probing = True
         if step in (Step.POWER_CYCLE, Step.BACKOFF) and self.control.can_power_cycle:
             self.counters["transceiver_resets"] += 1
             self._recovery["transceiver power cycles"] += 1
@@ -308,6 +324,9 @@ class Poller:
             self.counters["port_reopens"] += 1
             self._recovery["port reopens"] += 1
             await self._close_port()
+        if step is Step.BACKOFF:
+            # The power cycle counts into the wait: probes keep their cadence.
+            await self._pause(max(0.0, self._last_probe + PROBE_EVERY_S - self._now()))
 
     async def _after_link_error(self, error: MepdError) -> None:
         self._link_errors += 1
@@ -315,7 +334,7 @@ class Poller:
         if self._link_errors == 1:
             log.error("%s", error)
         self._show(self._link.down(str(error)))
-        await self._pause(SILENCE_BACKOFF.delay(self._link_errors - 1, self._rng))
+        await self._pause(PORT_RETRY_BACKOFF.delay(self._link_errors - 1, self._rng))
 
     async def _carry_out(self, decision: AfterRefusal) -> None:
         """What `SecurityNegotiation` decided after a refusal or a mode not offered."""
