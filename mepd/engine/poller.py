@@ -10,6 +10,7 @@ the plausibility guard (`guard.py`) that it would not swear to.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -27,9 +28,11 @@ from mepd.engine.startup import (
     Layout,
     explain_alerts,
     fit_schedule,
+    read_dimensions,
     read_idt_version,
     read_meter,
     read_plan,
+    with_data_selection,
 )
 from mepd.engine.state import StateStore
 from mepd.engine.timetable import Timetable
@@ -55,6 +58,11 @@ COUNTERS = (
     "jumps_accepted",
     "readings",
 )
+
+
+# Frames a routine poll leaves in the read budget for recovery reads: after an IDT change,
+# ET04, BT21, BT27 and BT22 (p.55), so BT28 follows without waiting for tokens.
+RESERVE_FRAMES = 4
 
 
 class Poller:
@@ -98,6 +106,11 @@ class Poller:
         # Silent meter, ladder climbed: the next cycle sends one probe frame first, and the
         # loop time of the last probe sets the cadence (`recovery.PROBE_EVERY_S`).
         self._probing = False
+        # After an IDT change, BT22 (what BT23 holds) is read before the next energy poll.
+        self._energy_layout_pending = False
+        # The next poll follows a start-up, an IDT change or a comeback: no reserve kept.
+        self._urgent = True
+        self._reserve_kept = False
         self._last_probe = float("-inf")
         self.cycle_listeners: list[Callable[[], None]] = []
         # Loop time by which the loop promised to show progress again: the end of the last
@@ -188,6 +201,7 @@ class Poller:
         self._on_success()
         self._intake.clock(data, self._wall())
         self._timetable.start(self._now())
+        self._urgent = True
 
     # --- start-up: identity, dimensions, channel --------------------------------------------
 
@@ -207,20 +221,43 @@ class Poller:
         self._intake.adopt(self._store.adopt(identity.serial))
         self._emit(identity)
         self._timetable.start(self._now())
+        self._urgent = True
 
     async def _check_idt_version(self) -> None:
-        """After a sequence jump: did the table layout change (p.55)?"""
-        self._idt_check_pending = False
+        """After a sequence jump: did the table layout change (p.55)?
+
+        Pending until answered and, on a change, until the dimensions are read again: no
+        table is read with dimensions that may be out of date.
+        """
         assert self._layout is not None
         idt_version = await read_idt_version(self._read)
         if idt_version == self._layout.idt_version:
+            self._idt_check_pending = False
             return
         log.info(
             "IDT version changed from %s to %s: reading the dimension tables again",
             self._layout.idt_version,
             idt_version,
         )
-        self._layout = None  # the next cycle runs start-up again
+        # p.55: only the dimensions can have changed (BT21, BT27, BT22), not who the meter is
+        # or which port this is: re-read those, then power at once (every read due now).
+        self._layout = await read_dimensions(self._read, idt_version, energy=False)
+        self._energy_layout_pending = True  # BT22 after the next power value
+        self._idt_check_pending = False
+        self._timetable = Timetable.of(
+            fit_schedule(self.settings.schedule, self._layout, self._say)
+        )
+        self._timetable.start(self._now())
+        self._urgent = True
+        if self.identity is not None:
+            dims = self._layout.dims
+            self.identity = dataclasses.replace(
+                self.identity,
+                summations=dims.summations,
+                present_values=dims.present_values,
+                idt_version=idt_version,
+            )
+            self._emit(self.identity)
 
     async def _check_alert_flags(self) -> None:
         """At most now and then: log what the alert is about. Never EP39, never ET50."""
@@ -236,8 +273,19 @@ class Poller:
     async def _poll_next(self) -> None:
         kind, due = self._timetable.next()
         wait = due - self._now()
+        # Once the budget's surplus has built RESERVE_FRAMES (p.51), routine polls leave them
+        # there, so an IDT change or a resync is read at once rather than at 1.25 s a frame.
+        # Polls never wait to build the reserve, and a burst that used it starts over.
+        reserve_wait = self.session.budget_wait(RESERVE_FRAMES + 1)
+        if self._urgent:
+            self._reserve_kept = False
+        elif self._reserve_kept:
+            wait = max(wait, reserve_wait)
+        elif reserve_wait <= 0:
+            self._reserve_kept = True
         if wait > 0:
             await self._pause(wait)
+        self._urgent = False
         self._timetable.taken(kind, self._now())
         await {
             "present": self._poll_present,
@@ -245,17 +293,32 @@ class Poller:
             "clock": self._poll_clock,
         }[kind]()
 
+    def _moved_under(self, kind: str) -> bool:
+        """A resync during this read: the answer may follow an IDT change (p.55), so it is
+        set aside until the IDT version is checked, and read again right after."""
+        if not self._idt_check_pending:
+            return False
+        self._timetable.due_now(kind, self._now())
+        return True
+
     async def _poll_present(self) -> None:
         layout = self._require_layout()
         data = await read_plan(self._read, plan_bt28(layout.dims))
+        if self._moved_under("present"):
+            return
         reading = self._intake.present(data, layout, self._serial(), self._wall())
         if reading is not None:
             self._emit(reading)
             self._on_result()
 
     async def _poll_energy(self) -> None:
+        if self._energy_layout_pending:
+            self._layout = await with_data_selection(self._read, self._require_layout())
+            self._energy_layout_pending = False
         layout = self._require_layout()
         data = await read_plan(self._read, plan_bt23(layout.dims, layout.energy_summations))
+        if self._moved_under("energy"):
+            return
         reading = self._intake.energy(data, layout, self._serial(), self._wall(), self._store.state)
         if reading is not None:
             self._emit(reading)
@@ -264,7 +327,10 @@ class Poller:
 
     async def _poll_clock(self) -> None:
         data = await self._read(PartialRead(BT52, 0, BT52_SIZE))
+        known = self._intake.clock_offset_s is not None
         self._intake.clock(data, self._wall())
+        if not known:
+            self._last_diagnostics = float("-inf")  # the clock offset goes out at once
 
     # --- failure handling ----------------------------------------------------------------------
 

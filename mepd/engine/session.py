@@ -60,6 +60,13 @@ class ReadBudget:
             self._stamp = loop.time()
         self._tokens -= 1.0
 
+    def seconds_until(self, tokens: float, now: float) -> float:
+        """How long until `tokens` frames could go out without waiting (0: now)."""
+        level = self._tokens
+        if self._stamp is not None:
+            level = min(self._burst, level + (now - self._stamp) * self._rate)
+        return max(0.0, (min(tokens, self._burst) - level) / self._rate)
+
 
 @dataclass
 class SessionStats:
@@ -118,6 +125,12 @@ class Session:
         self.key_proven = False  # a verified answer arrived since the link was (re)opened
         self.resync_listeners: list[Callable[[], None]] = []
         self.alert_listeners: list[Callable[[], None]] = []
+
+    def budget_wait(self, tokens: float) -> float:
+        """Seconds until the read budget holds `tokens` frames: the poller keeps a reserve
+        for recovery reads (an IDT change, a resync) by not spending the last ones on
+        routine polls."""
+        return self._read_budget.seconds_until(tokens, asyncio.get_running_loop().time())
 
     def reset_link(self) -> None:
         """Forget partial input; after a reopen or power cycle the key must prove itself again."""
