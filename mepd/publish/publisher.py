@@ -11,6 +11,13 @@ A meter's entities are announced only for values it has actually reported; a new
 the device config go out again. When Home Assistant says it is back (`online` on its status
 topic), the configs go out again after a random 1-10 s, so a fleet of gateways does not answer
 in the same instant.
+
+Home Assistant keeps no state across its restarts and subscribes to a state topic only once
+it has the config: so on its birth message, on every (re)connect and after a config changed,
+the latest value of each slow entity (energy within its freshness, diagnostics with the clock
+offset) goes out again once, `STATE_AFTER_CONFIG_S` after the configs. Present values are not
+replayed: the next read (every few seconds) is sooner than anyone could tell, and a value
+read while the broker was away stays unsent.
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from datetime import UTC, datetime
 from typing import assert_never
 
 from mepd.publish.client import MqttConnection, Will
-from mepd.publish.discovery import ReadPeriods, gateway_config, meter_config
+from mepd.publish.discovery import ReadPeriods, expire_after, gateway_config, meter_config
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.payloads import (
     diagnostics_fields,
@@ -57,7 +64,10 @@ from mepd.settings import DiscoverySettings, MqttSettings
 
 log = logging.getLogger(__name__)
 
-REDISCOVERY_JITTER_S = (1.0, 10.0)
+# After HA's birth: spread the gateways, yet every entity has a value within 10 s.
+REDISCOVERY_JITTER_S = (1.0, 5.0)
+# After the configs, before the replayed values: time for HA to subscribe to the state topics.
+STATE_AFTER_CONFIG_S = 1.0
 STOP_ACK_TIMEOUT_S = 2.0
 STATUS_QOS = 1
 
@@ -75,6 +85,8 @@ class _Meter:
     up: bool = False
     reason: str = ""
     auth_problem: bool = False
+    # Latest slow state per topic: payload, when sent, seconds it stays fresh (None: always).
+    latest: dict[str, tuple[bytes, datetime, float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -107,6 +119,7 @@ class Publisher:
         self._retained: dict[str, bytes] = {}
         self._meters: dict[str, _Meter] = {}
         self._rediscovery: asyncio.Task[None] | None = None
+        self._replay: asyncio.TimerHandle | None = None
         self._connection = MqttConnection(
             mqtt,
             mqtt.client_id or f"mepd-{topic_id(gateway.gateway_id)}",
@@ -145,6 +158,8 @@ class Publisher:
 
     async def stop(self) -> None:
         """Say `offline` (retained) for the meters and the gateway, then disconnect cleanly."""
+        if self._replay is not None:
+            self._replay.cancel()
         if self._rediscovery is not None:
             self._rediscovery.cancel()
             await asyncio.gather(self._rediscovery, return_exceptions=True)
@@ -234,14 +249,21 @@ class Publisher:
             fields = energy_fields(reading)
             if fields:
                 self._learn(meter, fields.keys())
-                self._send(self.topics.energy(reading.meter), stamped(fields, reading.host_time))
+                topic = self.topics.energy(reading.meter)
+                payload = stamped(fields, reading.host_time)
+                self._send(topic, payload)
+                freshness = expire_after(meter.periods.energy_s)
+                meter.latest[topic] = (payload, self._clock(), freshness)
 
     def _on_diagnostics(self, report: Diagnostics) -> None:
         meter = self._meters.get(report.meter)
         if meter is not None:
             fields = diagnostics_fields(report)
             self._learn(meter, fields.keys())
-            self._send(self.topics.diagnostics(report.meter), stamped(fields, self._clock()))
+            topic = self.topics.diagnostics(report.meter)
+            payload = stamped(fields, self._clock())
+            self._send(topic, payload)
+            meter.latest[topic] = (payload, self._clock(), None)
 
     # --- inside ----------------------------------------------------------------------------
 
@@ -284,7 +306,8 @@ class Publisher:
             periods=meter.periods,
         )
         topic = discovery_topic(self._discovery.prefix, meter_device_id(meter.identity.serial))
-        self._set_status(topic, _json(config))
+        if self._set_status(topic, _json(config)) is not None:
+            self._replay_soon()  # HA subscribes to the new entities' topics after this
 
     def _set_status(self, topic: str, payload: bytes) -> int | None:
         """Remember a retained message and send it if it changed; it goes again on reconnect."""
@@ -305,6 +328,23 @@ class Publisher:
         for topic, payload in self._retained.items():
             self._connection.publish(topic, payload, retain=True, qos=STATUS_QOS)
         self._send_gateway_state()
+        self._replay_soon()
+
+    def _replay_soon(self) -> None:
+        """The latest slow values again, once, after HA had time to subscribe."""
+        if self._replay is not None:
+            self._replay.cancel()
+        loop = asyncio.get_running_loop()
+        self._replay = loop.call_later(STATE_AFTER_CONFIG_S, self._send_latest)
+
+    def _send_latest(self) -> None:
+        self._replay = None
+        now = self._clock()
+        for meter in self._meters.values():
+            for topic, (payload, sent, fresh_s) in meter.latest.items():
+                if fresh_s is None or (now - sent).total_seconds() < fresh_s:
+                    self._send(topic, payload)
+        self._send_gateway_state()
 
     def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
         # A retained "online" is old news: the configs went out with this connection.
@@ -324,6 +364,7 @@ class Publisher:
             if topic.startswith(prefix):
                 self._connection.publish(topic, payload, retain=True, qos=STATUS_QOS)
         self._send_gateway_state()
+        self._replay_soon()
 
 
 def _json(document: object) -> bytes:
