@@ -21,7 +21,13 @@ from mepd.drivers.transport import Transport
 from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
 from mepd.engine.intake import Intake
 from mepd.engine.link import LinkState
-from mepd.engine.recovery import PORT_RETRY_BACKOFF, PROBE_EVERY_S, RecoveryLadder, Step
+from mepd.engine.recovery import (
+    PORT_RETRY_BACKOFF,
+    PROBE_EVERY_S,
+    RecoveryLadder,
+    Step,
+    probe_gap,
+)
 from mepd.engine.security import AfterRefusal, SecurityNegotiation
 from mepd.engine.session import Session, session_for
 from mepd.engine.startup import (
@@ -112,6 +118,7 @@ class Poller:
         self._urgent = True
         self._reserve_kept = False
         self._last_probe = float("-inf")
+        self._probes_sent = 0  # in this silence
         self.cycle_listeners: list[Callable[[], None]] = []
         # Loop time by which the loop promised to show progress again: the end of the last
         # cycle, or of a deliberate pause (backoffs last minutes; a stall does not end).
@@ -196,8 +203,10 @@ class Poller:
         Answered: every read is due now, power first, so readings resume at once.
         """
         self._last_probe = self._now()
+        self._probes_sent += 1
         data = await self.session.read(PartialRead(BT52, 0, BT52_SIZE), resend=False)
         self._probing = False
+        self._probes_sent = 0
         self._on_success()
         self._intake.clock(data, self._wall())
         self._timetable.start(self._now())
@@ -392,7 +401,8 @@ class Poller:
             await self._close_port()
         if step is Step.BACKOFF:
             # The power cycle counts into the wait: probes keep their cadence.
-            await self._pause(max(0.0, self._last_probe + PROBE_EVERY_S - self._now()))
+            gap = probe_gap(self._probes_sent)
+            await self._pause(max(0.0, self._last_probe + gap - self._now()))
 
     async def _after_link_error(self, error: MepdError) -> None:
         self._link_errors += 1

@@ -32,6 +32,18 @@ LADDER: tuple[Step, ...] = (Step.POWER_CYCLE, Step.REOPEN, Step.BACKOFF)
 # = 6 frames a minute at most (p.51 allows 60; the p.21 identical resend is not spent on a
 # probe), and a meter that answers again is found within 10 s.
 PROBE_EVERY_S = 10.0
+# The first probes of a silence come sooner: most silences are short (a gen3 optical session
+# holds the UART a few seconds, p.20), and the first minute is a minute once.
+FIRST_PROBE_GAPS_S = (2.0, 3.0, 5.0)
+
+
+def probe_gap(probes_sent: int) -> float:
+    """Seconds from one probe to the next, after `probes_sent` probes in this silence."""
+    if probes_sent <= len(FIRST_PROBE_GAPS_S):
+        return FIRST_PROBE_GAPS_S[probes_sent - 1] if probes_sent else 0.0
+    return PROBE_EVERY_S
+
+
 # The serial port itself failed (an adapter unplugged): reopening costs the meter nothing, so
 # retry soon and often; capped so a replugged adapter is back within seconds.
 PORT_RETRY_BACKOFF = Backoff(first_s=1.0, cap_s=5.0)

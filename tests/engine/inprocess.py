@@ -28,7 +28,7 @@ from mepd.settings import MeterSettings
 from tests.virtual_time import VirtualTimeLoop
 
 KEY = MepKey.parse(DEMO_MBK)
-START_WALL = 1_790_000_000.0
+START_WALL = 1_789_999_980.0  # on a minute: the simulator encodes event times as STIME_DATE
 T = TypeVar("T")
 
 
