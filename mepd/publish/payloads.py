@@ -15,7 +15,13 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from mepd.publish.catalog import COUNTERS, ENERGY, PRESENT, EntitySpec, Key
-from mepd.readings import Diagnostics, EnergyReading, Measurements, PresentReading
+from mepd.readings import (
+    Diagnostics,
+    EnergyReading,
+    LinkStatus,
+    Measurements,
+    PresentReading,
+)
 
 Fields = dict[str, "Decimal | int | bool | str"]
 _WH_PER_KWH = Decimal(1000)
@@ -100,11 +106,32 @@ def link_payload(up: bool, reason: str, auth_problem: bool, moment: datetime) ->
     )
 
 
-def gateway_payload(meters_online: int, started: datetime, moment: datetime) -> bytes:
+def gateway_payload(
+    meters_online: int,
+    started: datetime,
+    moment: datetime,
+    problems: Mapping[str, str] | None = None,
+) -> bytes:
+    """`problems`: per configured meter, its problem key and the problem ("ok" if none)."""
     return encode(
         {
             Key.METERS_ONLINE: meters_online,
             Key.STARTED: timestamp(started),
+            **(problems or {}),
             "ts": timestamp(moment),
         }
     )
+
+
+# Home Assistant keeps at most 255 characters of a state.
+_STATE_CHARS = 255
+
+
+def meter_problem(link: LinkStatus | None) -> str:
+    """A configured meter's problem in one state: "ok", "starting", or why it is down."""
+    if link is None:
+        return "starting"
+    if link.up:
+        return "ok"
+    text = f"key rejected: {link.reason}" if link.authentication_problem else link.reason
+    return text if len(text) <= _STATE_CHARS else text[: _STATE_CHARS - 1] + "…"

@@ -33,13 +33,20 @@ from datetime import UTC, datetime
 from typing import assert_never
 
 from mepd.publish.client import MqttConnection, Will
-from mepd.publish.discovery import ReadPeriods, expire_after, gateway_config, meter_config
+from mepd.publish.discovery import (
+    ReadPeriods,
+    expire_after,
+    gateway_config,
+    meter_config,
+    meter_problem_key,
+)
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.payloads import (
     diagnostics_fields,
     energy_fields,
     gateway_payload,
     link_payload,
+    meter_problem,
     present_fields,
     stamped,
 )
@@ -94,6 +101,7 @@ class _Source:
     """One poller's feed. Its first LinkStatus comes before the meter says who it is."""
 
     periods: ReadPeriods
+    name: str | None = None  # as configured (`[meters.<name>]`): known before the serial
     serial: str | None = None  # the meter that answered last
     link: LinkStatus | None = None  # the latest, to apply when the meter says who it is
 
@@ -120,6 +128,7 @@ class Publisher:
         self._meters: dict[str, _Meter] = {}
         self._rediscovery: asyncio.Task[None] | None = None
         self._replay: asyncio.TimerHandle | None = None
+        self._named: list[_Source] = []  # each gets a problem entity on the gateway
         self._connection = MqttConnection(
             mqtt,
             mqtt.client_id or f"mepd-{topic_id(gateway.gateway_id)}",
@@ -130,11 +139,7 @@ class Publisher:
             rng=self._rng,
         )
         self._set_status(self.topics.gateway_status, ONLINE.encode())  # the birth message
-        if discovery.enabled:
-            self._set_status(
-                discovery_topic(discovery.prefix, gateway_device_id(gateway.gateway_id)),
-                _json(gateway_config(gateway, self.topics)),
-            )
+        self._announce_gateway()
 
     # --- the daemon's interface ------------------------------------------------------------
 
@@ -151,10 +156,15 @@ class Publisher:
         """Begin connecting in the background; returns at once, broker or not."""
         await self._connection.start()
 
-    def feed(self, periods: ReadPeriods) -> Callable[[Event], None]:
+    def feed(self, periods: ReadPeriods, name: str | None = None) -> Callable[[Event], None]:
         """The emit callback for one meter's Poller, which reads it at `periods`:
-        non-blocking, never raises."""
-        return functools.partial(self._receive, _Source(periods))
+        non-blocking, never raises. `name` (the configured one) gives the meter a problem
+        entity on the gateway, visible before the meter ever said who it is."""
+        source = _Source(periods, name)
+        if name is not None:
+            self._named.append(source)
+            self._announce_gateway()
+        return functools.partial(self._receive, source)
 
     async def stop(self) -> None:
         """Say `offline` (retained) for the meters and the gateway, then disconnect cleanly."""
@@ -192,6 +202,8 @@ class Publisher:
                 serial = event.meter or source.serial
                 if serial is not None:
                     self._on_link(serial, event)
+                elif source.name is not None:
+                    self._send_gateway_state()  # the meter's problem, on the gateway
             case PresentReading():
                 self._on_present(event)
             case EnergyReading():
@@ -322,7 +334,20 @@ class Publisher:
 
     def _send_gateway_state(self) -> None:
         online = sum(1 for meter in self._meters.values() if meter.up)
-        self._send(self.topics.gateway_state, gateway_payload(online, self._started, self._clock()))
+        problems = {meter_problem_key(s.name): meter_problem(s.link) for s in self._named if s.name}
+        self._send(
+            self.topics.gateway_state,
+            gateway_payload(online, self._started, self._clock(), problems),
+        )
+
+    def _announce_gateway(self) -> None:
+        if not self._discovery.enabled:
+            return
+        names = [source.name for source in self._named if source.name is not None]
+        self._set_status(
+            discovery_topic(self._discovery.prefix, gateway_device_id(self._gateway.gateway_id)),
+            _json(gateway_config(self._gateway, self.topics, names)),
+        )
 
     def _on_connect(self) -> None:
         for topic, payload in self._retained.items():

@@ -184,7 +184,7 @@ async def serve(
             control: LinkControl = GpioLinkControl(meter.gpio) if meter.gpio else NoLinkControl()
             controls.append(control)
             periods = ReadPeriods(meter.schedule.present_s, meter.schedule.energy_s)
-            emit = _fan_out(daemon.observe(index), publisher.feed(periods))
+            emit = _fan_out(daemon.observe(index), publisher.feed(periods, meter.name))
             pollers.append(
                 Poller(meter.settings(), SerialPort(meter.port, meter.baud), control, emit)
             )
