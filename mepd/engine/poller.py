@@ -302,10 +302,13 @@ class Poller:
             "clock": self._poll_clock,
         }[kind]()
 
-    def _moved_under(self, kind: str) -> bool:
-        """A resync during this read: the answer may follow an IDT change (p.55), so it is
-        set aside until the IDT version is checked, and read again right after."""
+    async def _moved_under(self, kind: str, layout: Layout) -> bool:
+        """A resync during this read: the answer may follow an IDT change (p.55). Check the
+        IDT version now; if it changed, the answer is set aside and read again at once."""
         if not self._idt_check_pending:
+            return False
+        await self._check_idt_version()
+        if self._layout is layout:
             return False
         self._timetable.due_now(kind, self._now())
         return True
@@ -313,7 +316,7 @@ class Poller:
     async def _poll_present(self) -> None:
         layout = self._require_layout()
         data = await read_plan(self._read, plan_bt28(layout.dims))
-        if self._moved_under("present"):
+        if await self._moved_under("present", layout):
             return
         reading = self._intake.present(data, layout, self._serial(), self._wall())
         if reading is not None:
@@ -326,7 +329,7 @@ class Poller:
             self._energy_layout_pending = False
         layout = self._require_layout()
         data = await read_plan(self._read, plan_bt23(layout.dims, layout.energy_summations))
-        if self._moved_under("energy"):
+        if await self._moved_under("energy", layout):
             return
         reading = self._intake.energy(data, layout, self._serial(), self._wall(), self._store.state)
         if reading is not None:
