@@ -10,6 +10,7 @@ the plausibility guard (`guard.py`) that it would not swear to.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -20,16 +21,24 @@ from mepd.drivers.transport import Transport
 from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
 from mepd.engine.intake import Intake
 from mepd.engine.link import LinkState
-from mepd.engine.recovery import SILENCE_BACKOFF, RecoveryLadder, Step
+from mepd.engine.recovery import (
+    PORT_RETRY_BACKOFF,
+    PROBE_EVERY_S,
+    RecoveryLadder,
+    Step,
+    probe_gap,
+)
 from mepd.engine.security import AfterRefusal, SecurityNegotiation
 from mepd.engine.session import Session, session_for
 from mepd.engine.startup import (
     Layout,
     explain_alerts,
     fit_schedule,
+    read_dimensions,
     read_idt_version,
     read_meter,
     read_plan,
+    with_data_selection,
     with_energy_unit,
 )
 from mepd.engine.state import StateStore
@@ -56,6 +65,11 @@ COUNTERS = (
     "energy_held",
     "readings",
 )
+
+
+# Frames a routine poll leaves in the read budget for recovery reads: after an IDT change,
+# ET04, BT21, BT27 and BT22 (p.55), so BT28 follows without waiting for tokens.
+RESERVE_FRAMES = 4
 
 
 class Poller:
@@ -96,6 +110,16 @@ class Poller:
         # What the recovery ladder actually did since the meter last answered, for the log.
         self._recovery = dict.fromkeys(("transceiver power cycles", "port reopens", "waits"), 0)
         self._last_diagnostics = float("-inf")
+        # Silent meter, ladder climbed: the next cycle sends one probe frame first, and the
+        # loop time of the last probe sets the cadence (`recovery.PROBE_EVERY_S`).
+        self._probing = False
+        # After an IDT change, BT22 (what BT23 holds) is read before the next energy poll.
+        self._energy_layout_pending = False
+        # The next poll follows a start-up, an IDT change or a comeback: no reserve kept.
+        self._urgent = True
+        self._reserve_kept = False
+        self._last_probe = float("-inf")
+        self._probes_sent = 0  # in this silence
         self.cycle_listeners: list[Callable[[], None]] = []
         # Loop time by which the loop promised to show progress again: the end of the last
         # cycle, or of a deliberate pause (backoffs last minutes; a stall does not end).
@@ -159,6 +183,8 @@ class Poller:
             await self.transport.open()
             self.session.reset_link()
             self._port_open = True
+        if self._probing:
+            await self._probe()
         if self._layout is None:
             await self._start_up()
         elif self._idt_check_pending:
@@ -171,6 +197,21 @@ class Poller:
         data = await self.session.read(request)
         self._on_success()
         return data
+
+    async def _probe(self) -> None:
+        """One frame to a silent meter: the clock (BT52, a few bytes, useful when answered).
+
+        Answered: every read is due now, power first, so readings resume at once.
+        """
+        self._last_probe = self._now()
+        self._probes_sent += 1
+        data = await self.session.read(PartialRead(BT52, 0, BT52_SIZE), resend=False)
+        self._probing = False
+        self._probes_sent = 0
+        self._on_success()
+        self._intake.clock(data, self._wall())
+        self._timetable.start(self._now())
+        self._urgent = True
 
     # --- start-up: identity, dimensions, channel --------------------------------------------
 
@@ -189,20 +230,43 @@ class Poller:
         self._emit(identity)
         self._layout = await with_energy_unit(self._read, layout)  # ET55 (p.158)
         self._timetable.start(self._now())
+        self._urgent = True
 
     async def _check_idt_version(self) -> None:
-        """After a sequence jump: did the table layout change (p.55)?"""
-        self._idt_check_pending = False
+        """After a sequence jump: did the table layout change (p.55)?
+
+        Pending until answered and, on a change, until the dimensions are read again: no
+        table is read with dimensions that may be out of date.
+        """
         assert self._layout is not None
         idt_version = await read_idt_version(self._read)
         if idt_version == self._layout.idt_version:
+            self._idt_check_pending = False
             return
         log.info(
             "IDT version changed from %s to %s: reading the dimension tables again",
             self._layout.idt_version,
             idt_version,
         )
-        self._layout = None  # the next cycle runs start-up again
+        # p.55: only the dimensions can have changed (BT21, BT27, BT22), not who the meter is
+        # or which port this is: re-read those, then power at once (every read due now).
+        self._layout = await read_dimensions(self._read, idt_version, energy=False)
+        self._energy_layout_pending = True  # BT22 after the next power value
+        self._idt_check_pending = False
+        self._timetable = Timetable.of(
+            fit_schedule(self.settings.schedule, self._layout, self._say)
+        )
+        self._timetable.start(self._now())
+        self._urgent = True
+        if self.identity is not None:
+            dims = self._layout.dims
+            self.identity = dataclasses.replace(
+                self.identity,
+                summations=dims.summations,
+                present_values=dims.present_values,
+                idt_version=idt_version,
+            )
+            self._emit(self.identity)
 
     async def _check_alert_flags(self) -> None:
         """At most now and then: log what the alert is about. Never EP39, never ET50."""
@@ -218,8 +282,19 @@ class Poller:
     async def _poll_next(self) -> None:
         kind, due = self._timetable.next()
         wait = due - self._now()
+        # Once the budget's surplus has built RESERVE_FRAMES (p.51), routine polls leave them
+        # there, so an IDT change or a resync is read at once rather than at 1.25 s a frame.
+        # Polls never wait to build the reserve, and a burst that used it starts over.
+        reserve_wait = self.session.budget_wait(RESERVE_FRAMES + 1)
+        if self._urgent:
+            self._reserve_kept = False
+        elif self._reserve_kept:
+            wait = max(wait, reserve_wait)
+        elif reserve_wait <= 0:
+            self._reserve_kept = True
         if wait > 0:
             await self._pause(wait)
+        self._urgent = False
         self._timetable.taken(kind, self._now())
         await {
             "present": self._poll_present,
@@ -227,17 +302,35 @@ class Poller:
             "clock": self._poll_clock,
         }[kind]()
 
+    async def _moved_under(self, kind: str, layout: Layout) -> bool:
+        """A resync during this read: the answer may follow an IDT change (p.55). Check the
+        IDT version now; if it changed, the answer is set aside and read again at once."""
+        if not self._idt_check_pending:
+            return False
+        await self._check_idt_version()
+        if self._layout is layout:
+            return False
+        self._timetable.due_now(kind, self._now())
+        return True
+
     async def _poll_present(self) -> None:
         layout = self._require_layout()
         data = await read_plan(self._read, plan_bt28(layout.dims))
+        if await self._moved_under("present", layout):
+            return
         reading = self._intake.present(data, layout, self._serial(), self._wall())
         if reading is not None:
             self._emit(reading)
             self._on_result()
 
     async def _poll_energy(self) -> None:
+        if self._energy_layout_pending:
+            self._layout = await with_data_selection(self._read, self._require_layout())
+            self._energy_layout_pending = False
         layout = self._require_layout()
         data = await read_plan(self._read, plan_bt23(layout.dims, layout.energy_summations))
+        if await self._moved_under("energy", layout):
+            return
         request = self._store.accept_request()  # `mepd accept-energy`, if the owner ran it
         taken = self._intake.energy(
             data,
@@ -259,7 +352,10 @@ class Poller:
 
     async def _poll_clock(self) -> None:
         data = await self._read(PartialRead(BT52, 0, BT52_SIZE))
+        known = self._intake.clock_offset_s is not None
         self._intake.clock(data, self._wall())
+        if not known:
+            self._last_diagnostics = float("-inf")  # the clock offset goes out at once
 
     # --- failure handling ----------------------------------------------------------------------
 
@@ -297,21 +393,19 @@ class Poller:
             )
         if step is Step.BACKOFF:
             attempt = self.ladder.backoff_attempt - 1
-            delay = SILENCE_BACKOFF.delay(attempt, self._rng)
-            if attempt in (0, 5) or attempt % 30 == 0:
+            if attempt in (0, 6) or attempt % 360 == 0:
                 self._say.warning(
                     f"backoff-{attempt}",
-                    "still no answer from the meter on %s after %d attempts; next try in %.0f s, "
-                    "the wait doubling up to %.0f s (check the cable, the MEP ENABLE line and "
+                    "still no answer from the meter on %s after %d attempts; probing it with "
+                    "one small read every %.0f s (check the cable, the MEP ENABLE line and "
                     "the meter's MEP port)",
                     self.transport.description,
                     self.ladder.failures,
-                    delay,
-                    SILENCE_BACKOFF.cap_s,
+                    PROBE_EVERY_S,
                 )
             self._show(self._link.down("meter does not answer"))
             self._recovery["waits"] += 1
-            await self._pause(delay)
+            self._probing = True
         if step in (Step.POWER_CYCLE, Step.BACKOFF) and self.control.can_power_cycle:
             self.counters["transceiver_resets"] += 1
             self._recovery["transceiver power cycles"] += 1
@@ -321,6 +415,10 @@ class Poller:
             self.counters["port_reopens"] += 1
             self._recovery["port reopens"] += 1
             await self._close_port()
+        if step is Step.BACKOFF:
+            # The power cycle counts into the wait: probes keep their cadence.
+            gap = probe_gap(self._probes_sent)
+            await self._pause(max(0.0, self._last_probe + gap - self._now()))
 
     async def _after_link_error(self, error: MepdError) -> None:
         self._link_errors += 1
@@ -328,7 +426,7 @@ class Poller:
         if self._link_errors == 1:
             log.error("%s", error)
         self._show(self._link.down(str(error)))
-        await self._pause(SILENCE_BACKOFF.delay(self._link_errors - 1, self._rng))
+        await self._pause(PORT_RETRY_BACKOFF.delay(self._link_errors - 1, self._rng))
 
     async def _carry_out(self, decision: AfterRefusal) -> None:
         """What `SecurityNegotiation` decided after a refusal or a mode not offered."""

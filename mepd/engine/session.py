@@ -19,7 +19,12 @@ from typing import Literal
 from mepd.drivers.transport import ReadPausing, Transport
 from mepd.engine.rc4_link import Link, Rc4Link, Settled, Steps
 from mepd.protocol import Alert, Complete, Discarded, MepKey, Request, Response, ResponseCode
-from mepd.protocol.errors import AuthenticationError, ResponseError, SequenceError
+from mepd.protocol.errors import (
+    AuthenticationError,
+    MepTimeoutError,
+    ResponseError,
+    SequenceError,
+)
 from mepd.protocol.exchange import Retry
 from mepd.protocol.stream import Event
 from mepd.protocol.timing import MIN_REQUEST_SPACING_S, RESPONSE_TIMEOUT_S, wire_seconds
@@ -54,6 +59,13 @@ class ReadBudget:
             self._tokens = 1.0
             self._stamp = loop.time()
         self._tokens -= 1.0
+
+    def seconds_until(self, tokens: float, now: float) -> float:
+        """How long until `tokens` frames could go out without waiting (0: now)."""
+        level = self._tokens
+        if self._stamp is not None:
+            level = min(self._burst, level + (now - self._stamp) * self._rate)
+        return max(0.0, (min(tokens, self._burst) - level) / self._rate)
 
 
 @dataclass
@@ -114,27 +126,35 @@ class Session:
         self.resync_listeners: list[Callable[[], None]] = []
         self.alert_listeners: list[Callable[[], None]] = []
 
+    def budget_wait(self, tokens: float) -> float:
+        """Seconds until the read budget holds `tokens` frames: the poller keeps a reserve
+        for recovery reads (an IDT change, a resync) by not spending the last ones on
+        routine polls."""
+        return self._read_budget.seconds_until(tokens, asyncio.get_running_loop().time())
+
     def reset_link(self) -> None:
         """Forget partial input; after a reopen or power cycle the key must prove itself again."""
         self._wait.reset()
         self.link.reset()
         self.key_proven = False
 
-    async def read(self, request: Request) -> bytes:
-        return (await self.request(request)).data
+    async def read(self, request: Request, *, resend: bool = True) -> bytes:
+        """`resend=False`: a probe of a silent meter, one frame; silence raises at once
+        (`MepTimeoutError`) instead of spending the identical resend (p.21) on it."""
+        return (await self.request(request, resend=resend)).data
 
-    async def request(self, request: Request) -> Response:
+    async def request(self, request: Request, *, resend: bool = True) -> Response:
         parts = self.link.parts(request)
         if len(parts) == 1:
-            return await self._request_one(request)
-        data = b"".join([(await self._request_one(part)).data for part in parts])
+            return await self._request_one(request, resend)
+        data = b"".join([(await self._request_one(part, resend)).data for part in parts])
         return Response(ResponseCode.OK, data)
 
-    async def _request_one(self, request: Request) -> Response:
+    async def _request_one(self, request: Request, resend: bool = True) -> Response:
         attempt = self.link.attempt(request)
         self.stats.exchanges += 1
         try:
-            result = await self._run(attempt.steps)
+            result = await self._run(attempt.steps, resend)
         except ResponseError as error:
             self._book(error)
             raise
@@ -161,7 +181,7 @@ class Session:
             for listener in self.resync_listeners:
                 listener()
 
-    async def _run(self, steps: Steps) -> Complete:
+    async def _run(self, steps: Steps, resend: bool = True) -> Complete:
         """Send what `steps` says, feed it each answer or silence, until it completes."""
         step = steps.start()
         while True:
@@ -169,6 +189,8 @@ class Session:
             answer = await self._answer()
             if isinstance(answer, Timeout):
                 self.stats.timeouts += 1
+                if not resend:
+                    raise MepTimeoutError("no answer to a probe within 500 ms (p.21)")
                 step = steps.on_timeout()
                 self.stats.identical_resends += step.retry is Retry.IDENTICAL
                 continue

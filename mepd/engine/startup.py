@@ -8,6 +8,7 @@ these functions hold no state: the poller runs them again when the IDT version c
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -142,16 +143,30 @@ async def read_meter(read: Read, *, port: str, security: str) -> tuple[MeterIden
 
 async def read_layout(read: Read) -> Layout:
     """BT21, BT27, BT22 and the IDT version."""
+    layout = await read_dimensions(read, None)
+    return dataclasses.replace(layout, idt_version=await read_idt_version(read))
+
+
+async def read_dimensions(read: Read, idt_version: int | None, *, energy: bool = True) -> Layout:
+    """BT21, BT27 and BT22 alone: what an IDT-version change can alter for the tables mepd
+    reads (p.55: BT23 and BT28 are dimensioned by BT21 or ET42; BT00, ET03 and the channel
+    are not), with the version the caller has just read. `energy=False` leaves BT22 (BT23's
+    selection) for `with_data_selection`, so power can be read first."""
     dims = decode_bt21(await read(PartialRead(BT21, 0, BT21_SIZE)))
     selection = None
     if bt27_size(dims):
         selection = decode_bt27(await read_plan(read, plan_reads(BT27, bt27_size(dims))), dims)
-    data_selection = None
+    layout = Layout(dims, selection, None, 0, idt_version)
+    return await with_data_selection(read, layout) if energy else layout
+
+
+async def with_data_selection(read: Read, layout: Layout) -> Layout:
+    """`layout` with BT22 read: which summations BT23 holds, so energy can be read."""
+    dims, data_selection = layout.dims, None
     if bt22_size(dims):
         data_selection = decode_bt22(await read_plan(read, plan_reads(BT22, bt22_size(dims))), dims)
-    idt_version = await read_idt_version(read)
     summations = energy_summations(dims, data_selection)
-    return Layout(dims, selection, data_selection, summations, idt_version)
+    return dataclasses.replace(layout, data_selection=data_selection, energy_summations=summations)
 
 
 async def with_energy_unit(read: Read, layout: Layout) -> Layout:

@@ -37,3 +37,8 @@ class Timetable:
     def taken(self, kind: str, now: float) -> None:
         """`kind` is being read at `now`: its next turn is one period on, or now if late."""
         self._due[kind] = max(self._due[kind] + self._periods[kind], now)
+
+    def due_now(self, kind: str, now: float) -> None:
+        """`kind` again at once: its last read was set aside (the meter's layout may have
+        moved under it, p.55)."""
+        self._due[kind] = min(self._due[kind], now)

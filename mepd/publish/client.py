@@ -55,6 +55,11 @@ log = logging.getLogger(__name__)
 CONNACK_TIMEOUT_S = 10.0
 # A connection that lasted this long was a success: the backoff starts again from the bottom.
 STABLE_AFTER_S = 30.0
+# The first minutes of an outage (a broker restart, a reboot of its host): retry at least
+# this often, so the first value goes out within 3 s of the broker accepting connections
+# again; a connection attempt costs a broker that is down nothing. Then the usual doubling.
+FAST_RETRY_CAP_S = 2.0
+FAST_RETRY_FOR_S = 120.0
 # Enough doublings to reach any cap (2 ** 30 s is decades); beyond it, floats overflow.
 _CAPPED = 30
 
@@ -87,6 +92,11 @@ class MqttConnection:
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter
         self._backoff = Backoff(
             first_s=settings.reconnect_min_s, cap_s=settings.reconnect_max_s, jitter=0.2
+        )
+        self._fast_backoff = Backoff(
+            first_s=settings.reconnect_min_s,
+            cap_s=min(FAST_RETRY_CAP_S, settings.reconnect_max_s),
+            jitter=0.2,
         )
         self._where = broker_address(settings)
         self._max_packet_bytes = max_packet_bytes
@@ -178,6 +188,9 @@ class MqttConnection:
 
     async def _run(self) -> None:
         failures = 0
+        outage_since: float | None = None
+        fast_failures = 0
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 lasted = await self._attempt()
@@ -194,17 +207,30 @@ class MqttConnection:
                 continue
             if lasted is not None and lasted >= STABLE_AFTER_S:
                 failures = 0
+            if lasted is not None or outage_since is None:
+                outage_since = loop.time()  # a connection just ended, or the first attempt
+                fast_failures = 0
             refused = self._refused is not None and self._refused.value in CREDENTIALS_REFUSED
-            delay = self.retry_delay(failures, credentials_refused=refused)
-            failures += 1
+            if not refused and loop.time() - outage_since < FAST_RETRY_FOR_S:
+                delay = self.retry_delay(fast_failures, fast=True)
+                fast_failures += 1
+            else:
+                delay = self.retry_delay(failures, credentials_refused=refused)
+                failures += 1
             log.debug("next connection attempt to %s in %.1f s", self._where, delay)
             await asyncio.sleep(delay)
 
-    def retry_delay(self, failures: int, *, credentials_refused: bool = False) -> float:
+    def retry_delay(
+        self, failures: int, *, credentials_refused: bool = False, fast: bool = False
+    ) -> float:
         """Seconds before the next attempt: doubling from reconnect_min_s up to
         reconnect_max_s, +-20 % jitter so gateways that lost the same broker do not return
-        in step. Refused credentials do not heal by themselves: straight to the slowest."""
+        in step. `fast` (the first FAST_RETRY_FOR_S of an outage): capped at
+        FAST_RETRY_CAP_S, so a restarted broker is found within seconds. Refused credentials
+        do not heal by themselves: straight to the slowest."""
         attempt = _CAPPED if credentials_refused else min(failures, _CAPPED)
+        if fast and not credentials_refused:
+            return self._fast_backoff.delay(attempt, self._rng)
         return self._backoff.delay(attempt, self._rng)
 
     def _stopped(self) -> bool:

@@ -191,10 +191,17 @@ def meter_config(
     }
 
 
-def gateway_config(gateway: GatewayInfo, topics: Topics) -> Config:
+def meter_problem_key(name: str) -> str:
+    """The gateway-state key of a configured meter's problem (`[meters.<name>]`)."""
+    return f"meter_{entity_slug(name)}_problem"
+
+
+def gateway_config(gateway: GatewayInfo, topics: Topics, meters: Collection[str] = ()) -> Config:
+    """The gateway device; `meters` (configured names) each get a problem entity, so a meter
+    that never said who it is (a wrong key at first start) is still visible."""
     device_id = gateway_device_id(gateway.gateway_id)
     prefix = f"mepd_gateway_{entity_slug(gateway.gateway_id)}"
-    components = {
+    components: dict[str, Config] = {
         spec.key: _component(
             spec,
             device_id=device_id,
@@ -203,6 +210,17 @@ def gateway_config(gateway: GatewayInfo, topics: Topics) -> Config:
         )
         for spec in GATEWAY
     }
+    for name in meters:
+        key = meter_problem_key(name)
+        components[key] = {
+            "p": "sensor",
+            "name": f"Meter {name} problem",
+            "unique_id": f"{device_id}_{key}",
+            "default_entity_id": f"sensor.{prefix}_{key}",
+            "state_topic": topics.gateway_state,
+            "value_template": value_template(key),
+            "icon": "mdi:meter-electric-outline",
+        }
     device: Config = {
         "identifiers": [device_id],
         # What a person recognises in a device list: the board, never a hostname or an IP

@@ -19,6 +19,7 @@ from mepd.readings import (
     Diagnostics,
     EnergyHeld,
     EnergyReading,
+    LinkStatus,
     Measurements,
     PresentReading,
 )
@@ -129,11 +130,32 @@ def link_payload(up: bool, reason: str, auth_problem: bool, moment: datetime) ->
     )
 
 
-def gateway_payload(meters_online: int, started: datetime, moment: datetime) -> bytes:
+def gateway_payload(
+    meters_online: int,
+    started: datetime,
+    moment: datetime,
+    problems: Mapping[str, str] | None = None,
+) -> bytes:
+    """`problems`: per configured meter, its problem key and the problem ("ok" if none)."""
     return encode(
         {
             Key.METERS_ONLINE: meters_online,
             Key.STARTED: timestamp(started),
+            **(problems or {}),
             "ts": timestamp(moment),
         }
     )
+
+
+# Home Assistant keeps at most 255 characters of a state.
+_STATE_CHARS = 255
+
+
+def meter_problem(link: LinkStatus | None) -> str:
+    """A configured meter's problem in one state: "ok", "starting", or why it is down."""
+    if link is None:
+        return "starting"
+    if link.up:
+        return "ok"
+    text = f"key rejected: {link.reason}" if link.authentication_problem else link.reason
+    return text if len(text) <= _STATE_CHARS else text[: _STATE_CHARS - 1] + "…"

@@ -9,10 +9,17 @@ Two kinds of message, two rules:
 
 A meter's entities are announced only for values it has actually reported; a new name makes
 the device config go out again. When Home Assistant says it is back (`online` on its status
-topic), the configs go out again after a random 1-10 s, so a fleet of gateways does not answer
+topic), the configs go out again after a random 1-5 s, so a fleet of gateways does not answer
 in the same instant. That is idempotent: an `online` while one is pending changes nothing, and
 they go out at most once a minute, however many `online`s arrive (anyone who may publish on
 the status topic could send a hundred thousand).
+
+Home Assistant keeps no state across its restarts and subscribes to a state topic only once
+it has the config: so on its birth message, on every (re)connect and after a config changed,
+the latest value of each slow entity (energy within its freshness, diagnostics with the clock
+offset) goes out again once, `STATE_AFTER_CONFIG_S` after the configs. Present values are not
+replayed: the next read (every few seconds) is sooner than anyone could tell, and a value
+read while the broker was away stays unsent.
 """
 
 from __future__ import annotations
@@ -30,7 +37,13 @@ from typing import assert_never
 from mepd.logs import Throttle
 from mepd.publish.catalog import Key
 from mepd.publish.client import MqttConnection, Will
-from mepd.publish.discovery import ReadPeriods, gateway_config, meter_config
+from mepd.publish.discovery import (
+    ReadPeriods,
+    expire_after,
+    gateway_config,
+    meter_config,
+    meter_problem_key,
+)
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.payloads import (
     diagnostics_fields,
@@ -38,6 +51,7 @@ from mepd.publish.payloads import (
     gateway_payload,
     held_payload,
     link_payload,
+    meter_problem,
     present_fields,
     stamped,
 )
@@ -64,7 +78,10 @@ from mepd.text import printable
 
 log = logging.getLogger(__name__)
 
-REDISCOVERY_JITTER_S = (1.0, 10.0)
+# After HA's birth: spread the gateways, yet every entity has a value within 10 s.
+REDISCOVERY_JITTER_S = (1.0, 5.0)
+# After the configs, before the replayed values: time for HA to subscribe to the state topics.
+STATE_AFTER_CONFIG_S = 1.0
 # Home Assistant says `online` once per start; more often is a loop or a flood. The configs
 # are retained on the broker anyway, so answering once a minute loses nothing.
 REDISCOVERY_MIN_INTERVAL_S = 60.0
@@ -85,6 +102,8 @@ class _Meter:
     up: bool = False
     reason: str = ""
     auth_problem: bool = False
+    # Latest slow state per topic: payload, when sent, seconds it stays fresh (None: always).
+    latest: dict[str, tuple[bytes, datetime, float | None]] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,6 +111,7 @@ class _Source:
     """One poller's feed. Its first LinkStatus comes before the meter says who it is."""
 
     periods: ReadPeriods
+    name: str | None = None  # as configured (`[meters.<name>]`): known before the serial
     serial: str | None = None  # the meter that answered last
     link: LinkStatus | None = None  # the latest, to apply when the meter says who it is
 
@@ -119,6 +139,8 @@ class Publisher:
         self._rediscovery: asyncio.Task[None] | None = None
         self._rediscovered_at = -REDISCOVERY_MIN_INTERVAL_S  # loop time of the last one
         self._say = Throttle(log)
+        self._replay: asyncio.TimerHandle | None = None
+        self._named: list[_Source] = []  # each gets a problem entity on the gateway
         self._connection = MqttConnection(
             mqtt,
             mqtt.client_id or f"mepd-{topic_id(gateway.gateway_id)}",
@@ -129,11 +151,7 @@ class Publisher:
             rng=self._rng,
         )
         self._set_status(self.topics.gateway_status, ONLINE.encode())  # the birth message
-        if discovery.enabled:
-            self._set_status(
-                discovery_topic(discovery.prefix, gateway_device_id(gateway.gateway_id)),
-                _json(gateway_config(gateway, self.topics)),
-            )
+        self._announce_gateway()
 
     # --- the daemon's interface ------------------------------------------------------------
 
@@ -150,13 +168,20 @@ class Publisher:
         """Begin connecting in the background; returns at once, broker or not."""
         await self._connection.start()
 
-    def feed(self, periods: ReadPeriods) -> Callable[[Event], None]:
+    def feed(self, periods: ReadPeriods, name: str | None = None) -> Callable[[Event], None]:
         """The emit callback for one meter's Poller, which reads it at `periods`:
-        non-blocking, never raises."""
-        return functools.partial(self._receive, _Source(periods))
+        non-blocking, never raises. `name` (the configured one) gives the meter a problem
+        entity on the gateway, visible before the meter ever said who it is."""
+        source = _Source(periods, name)
+        if name is not None:
+            self._named.append(source)
+            self._announce_gateway()
+        return functools.partial(self._receive, source)
 
     async def stop(self) -> None:
         """Say `offline` (retained) for the meters and the gateway, then disconnect cleanly."""
+        if self._replay is not None:
+            self._replay.cancel()
         if self._rediscovery is not None:
             self._rediscovery.cancel()
             await asyncio.gather(self._rediscovery, return_exceptions=True)
@@ -190,6 +215,8 @@ class Publisher:
                 serial = event.meter or source.serial
                 if serial is not None:
                     self._on_link(serial, event)
+                elif source.name is not None:
+                    self._send_gateway_state()  # the meter's problem, on the gateway
             case PresentReading():
                 self._on_present(event)
             case EnergyReading():
@@ -249,7 +276,11 @@ class Publisher:
             fields = energy_fields(reading)
             if fields:
                 self._learn(meter, fields.keys())
-                self._send(self.topics.energy(reading.meter), stamped(fields, reading.host_time))
+                topic = self.topics.energy(reading.meter)
+                payload = stamped(fields, reading.host_time)
+                self._send(topic, payload)
+                freshness = expire_after(meter.periods.energy_s)
+                meter.latest[topic] = (payload, self._clock(), freshness)
 
     def _on_energy_held(self, held: EnergyHeld) -> None:
         """Status, like the link: retained and sent again on reconnect, so the problem stays
@@ -264,7 +295,10 @@ class Publisher:
         if meter is not None:
             fields = diagnostics_fields(report)
             self._learn(meter, fields.keys())
-            self._send(self.topics.diagnostics(report.meter), stamped(fields, self._clock()))
+            topic = self.topics.diagnostics(report.meter)
+            payload = stamped(fields, self._clock())
+            self._send(topic, payload)
+            meter.latest[topic] = (payload, self._clock(), None)
 
     # --- inside ----------------------------------------------------------------------------
 
@@ -307,7 +341,8 @@ class Publisher:
             periods=meter.periods,
         )
         topic = discovery_topic(self._discovery.prefix, meter_device_id(meter.identity.serial))
-        self._set_status(topic, _json(config))
+        if self._set_status(topic, _json(config)) is not None:
+            self._replay_soon()  # HA subscribes to the new entities' topics after this
 
     def _set_status(self, topic: str, payload: bytes) -> int | None:
         """Remember a retained message and send it if it changed; it goes again on reconnect."""
@@ -322,11 +357,41 @@ class Publisher:
 
     def _send_gateway_state(self) -> None:
         online = sum(1 for meter in self._meters.values() if meter.up)
-        self._send(self.topics.gateway_state, gateway_payload(online, self._started, self._clock()))
+        problems = {meter_problem_key(s.name): meter_problem(s.link) for s in self._named if s.name}
+        self._send(
+            self.topics.gateway_state,
+            gateway_payload(online, self._started, self._clock(), problems),
+        )
+
+    def _announce_gateway(self) -> None:
+        if not self._discovery.enabled:
+            return
+        names = [source.name for source in self._named if source.name is not None]
+        self._set_status(
+            discovery_topic(self._discovery.prefix, gateway_device_id(self._gateway.gateway_id)),
+            _json(gateway_config(self._gateway, self.topics, names)),
+        )
 
     def _on_connect(self) -> None:
         for topic, payload in self._retained.items():
             self._connection.publish(topic, payload, retain=True, qos=STATUS_QOS)
+        self._send_gateway_state()
+        self._replay_soon()
+
+    def _replay_soon(self) -> None:
+        """The latest slow values again, once, after HA had time to subscribe."""
+        if self._replay is not None:
+            self._replay.cancel()
+        loop = asyncio.get_running_loop()
+        self._replay = loop.call_later(STATE_AFTER_CONFIG_S, self._send_latest)
+
+    def _send_latest(self) -> None:
+        self._replay = None
+        now = self._clock()
+        for meter in self._meters.values():
+            for topic, (payload, sent, fresh_s) in meter.latest.items():
+                if fresh_s is None or (now - sent).total_seconds() < fresh_s:
+                    self._send(topic, payload)
         self._send_gateway_state()
 
     def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
@@ -355,6 +420,7 @@ class Publisher:
             if topic.startswith(prefix):
                 self._connection.publish(topic, payload, retain=True, qos=STATUS_QOS)
         self._send_gateway_state()
+        self._replay_soon()
 
 
 def _json(document: object) -> bytes:

@@ -200,7 +200,7 @@ async def serve(
             control = link_control_for(meter.gpio, auto=meter.gpio_auto, uart=port)
             controls.append(control)
             periods = ReadPeriods(meter.schedule.present_s, meter.schedule.energy_s)
-            emit = _fan_out(daemon.observe(index), publisher.feed(periods))
+            emit = _fan_out(daemon.observe(index), publisher.feed(periods, meter.name))
             pollers.append(Poller(meter.settings(), port, control, emit))
         log.info(
             "mepd %s: %d meter(s), MQTT %s, gateway id %s",

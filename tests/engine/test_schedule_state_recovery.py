@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from mepd.backoff import Backoff
-from mepd.engine.recovery import SILENCE_BACKOFF, WRONG_KEY_BACKOFF, RecoveryLadder, Step
+from mepd.engine.recovery import PORT_RETRY_BACKOFF, WRONG_KEY_BACKOFF, RecoveryLadder, Step
 from mepd.engine.state import MeterState, StateFile, StateStore
 from mepd.engine.timetable import Timetable
 from mepd.errors import ConfigError
@@ -79,7 +79,7 @@ def test_backoff_grows_and_caps() -> None:
     rng = random.Random(1)
     delays = [Backoff(1.0, 30.0, jitter=0.0).delay(n, rng) for n in range(8)]
     assert delays == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]
-    assert all(d <= 60.0 * 1.1 for d in (SILENCE_BACKOFF.delay(n, rng) for n in range(20)))
+    assert all(d <= 60.0 * 1.1 for d in (PORT_RETRY_BACKOFF.delay(n, rng) for n in range(20)))
 
 
 def test_wrong_key_backoff_allows_only_a_handful_of_requests_a_minute() -> None:

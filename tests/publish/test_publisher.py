@@ -143,9 +143,13 @@ async def test_home_assistant_coming_online_triggers_rediscovery(broker: Mosquit
             meter_feeding(publisher.feed(PERIODS)),
         ):
             await heard.wait_for(config_with("energy_import"))
-            await asyncio.sleep(0.3)
+            # Wait until every entity the meter reports is announced (a value seen for the
+            # first time sends the config again, which is not a rediscovery).
+            sent = (-1, -1)
+            while sent != (len(heard.on(METER_CONFIG)), len(heard.on(GATEWAY_CONFIG))):
+                sent = len(heard.on(METER_CONFIG)), len(heard.on(GATEWAY_CONFIG))
+                await asyncio.sleep(1.0)
             assert delays == []
-            sent = len(heard.on(METER_CONFIG)), len(heard.on(GATEWAY_CONFIG))
             await asyncio.to_thread(home_assistant_says, "offline")  # its Last Will
             await asyncio.sleep(0.5)
             assert (len(heard.on(METER_CONFIG)), len(heard.on(GATEWAY_CONFIG))) == sent

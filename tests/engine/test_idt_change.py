@@ -1,0 +1,52 @@
+"""An IDT-version change re-reads the dimensions only (p.55), and power comes back within 3 s."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+import mepd.engine.poller as poller_module
+from mepd.engine import startup
+from mepd.readings import EnergyReading, MeterIdentity, PresentReading
+from tests.engine.inprocess import in_virtual_time, running
+
+
+@pytest.mark.parametrize("profile", ["gen3", "gen4"])
+def test_an_idt_bump_rereads_the_dimensions_and_power_is_back_within_3_s(
+    profile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_ups = []
+    read_meter = startup.read_meter  # what the poller calls, counted below
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        start_ups.append(1)
+        return await read_meter(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(poller_module, "read_meter", counted)
+
+    async def scenario() -> tuple[list[float], list[MeterIdentity], int]:
+        rng = random.Random(3)
+        gaps = []
+        async with running(profile) as rig:
+            await rig.wait_for(PresentReading, 2)
+            loop = asyncio.get_running_loop()
+            for _ in range(3):
+                await asyncio.sleep(90.0 + rng.uniform(0.0, 1.5))
+                rig.port.bump_idt_version()
+                bumped = loop.time()
+                count = len(rig.of(PresentReading))
+                gaps.append(await rig.wait_for(PresentReading, count + 1) - bumped)
+            energy = len(rig.of(EnergyReading))
+            await rig.wait_for(EnergyReading, energy + 1)  # BT22 was read again after power
+            return gaps, rig.of(MeterIdentity), rig.port.stats.read_rate_violations
+
+    gaps, identities, violations = in_virtual_time(scenario)
+    assert violations == 0
+    assert max(gaps) <= 3.0
+    assert len(start_ups) == 1  # BT00, BT01, ET03 and the channel are not read again
+    assert [i.idt_version for i in identities] == [
+        (identities[0].idt_version or 0) + n for n in range(4)
+    ]
+    assert len({i.serial for i in identities}) == 1
