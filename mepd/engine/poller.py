@@ -20,25 +20,20 @@ from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
 from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
 from mepd.engine.intake import Intake
+from mepd.engine.line import Line
 from mepd.engine.link import LinkState
-from mepd.engine.recovery import (
-    PORT_RETRY_BACKOFF,
-    PROBE_EVERY_S,
-    RecoveryLadder,
-    Step,
-    probe_gap,
-)
+from mepd.engine.recovery import RecoveryLadder
 from mepd.engine.security import AfterRefusal, SecurityNegotiation
 from mepd.engine.session import Session, session_for
 from mepd.engine.startup import (
     Layout,
+    after_idt_change,
+    energy_tables,
     explain_alerts,
     fit_schedule,
-    read_dimensions,
     read_idt_version,
     read_meter,
     read_plan,
-    with_data_selection,
     with_energy_unit,
 )
 from mepd.engine.state import StateStore
@@ -68,8 +63,8 @@ COUNTERS = (
 
 
 # Frames a routine poll leaves in the read budget for recovery reads: after an IDT change,
-# ET04, BT21, BT27 and BT22 (p.55), so BT28 follows without waiting for tokens.
-RESERVE_FRAMES = 4
+# ET04, BT21, BT27, BT22 and the ET55 unit (p.55, p.158), so BT28 follows without waiting.
+RESERVE_FRAMES = 5
 
 
 class Poller:
@@ -89,8 +84,8 @@ class Poller:
         self._emit = emit
         self._wall = wall_clock
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter
-        self.ladder = RecoveryLadder(control.can_power_cycle)
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
+        self._line = Line(transport, control, self.counters, clock=self._now, rng=self._rng)
         self.identity: MeterIdentity | None = None
         self._layout: Layout | None = None
         self._store = StateStore(settings.state_path)
@@ -99,27 +94,18 @@ class Poller:
         self.session = self._new_session()
         self._link = LinkState(settings.stale_after_s)
         self._intake = Intake(settings.limits, self.counters, self._now)
-        self._port_open = False
         self._last_success: datetime | None = None
         self._timetable = Timetable.of(settings.schedule)
         self._idt_check_pending = False
         self._alert_pending = False
         self._last_alert_check = float("-inf")
-        self._link_errors = 0
         self._failures = FailureRun()
-        # What the recovery ladder actually did since the meter last answered, for the log.
-        self._recovery = dict.fromkeys(("transceiver power cycles", "port reopens", "waits"), 0)
         self._last_diagnostics = float("-inf")
-        # Silent meter, ladder climbed: the next cycle sends one probe frame first, and the
-        # loop time of the last probe sets the cadence (`recovery.PROBE_EVERY_S`).
-        self._probing = False
         # After an IDT change, BT22 (what BT23 holds) is read before the next energy poll.
         self._energy_layout_pending = False
         # The next poll follows a start-up, an IDT change or a comeback: no reserve kept.
         self._urgent = True
         self._reserve_kept = False
-        self._last_probe = float("-inf")
-        self._probes_sent = 0  # in this silence
         self.cycle_listeners: list[Callable[[], None]] = []
         # Loop time by which the loop promised to show progress again: the end of the last
         # cycle, or of a deliberate pause (backoffs last minutes; a stall does not end).
@@ -179,11 +165,8 @@ class Poller:
             await self._pause(policy.pause_s)
 
     async def _cycle(self) -> None:
-        if not self._port_open:
-            await self.transport.open()
-            self.session.reset_link()
-            self._port_open = True
-        if self._probing:
+        await self._line.open(self.session)
+        if self._line.probing:
             await self._probe()
         if self._layout is None:
             await self._start_up()
@@ -203,11 +186,8 @@ class Poller:
 
         Answered: every read is due now, power first, so readings resume at once.
         """
-        self._last_probe = self._now()
-        self._probes_sent += 1
+        self._line.probe_sent()
         data = await self.session.read(PartialRead(BT52, 0, BT52_SIZE), resend=False)
-        self._probing = False
-        self._probes_sent = 0
         self._on_success()
         self._intake.clock(data, self._wall())
         self._timetable.start(self._now())
@@ -243,15 +223,10 @@ class Poller:
         if idt_version == self._layout.idt_version:
             self._idt_check_pending = False
             return
-        log.info(
-            "IDT version changed from %s to %s: reading the dimension tables again",
-            self._layout.idt_version,
-            idt_version,
-        )
-        # p.55: only the dimensions can have changed (BT21, BT27, BT22), not who the meter is
-        # or which port this is: re-read those, then power at once (every read due now).
-        self._layout = await read_dimensions(self._read, idt_version, energy=False)
-        self._energy_layout_pending = True  # BT22 after the next power value
+        # p.55: only the dimensions can have changed (BT21, BT27, BT22, and ET55's unit), not
+        # who the meter is or which port this is: re-read those, power first (all due now).
+        self._layout = await after_idt_change(self._read, self._layout, idt_version)
+        self._energy_layout_pending = True  # BT22 and ET55 after the next power value
         self._idt_check_pending = False
         self._timetable = Timetable.of(
             fit_schedule(self.settings.schedule, self._layout, self._say)
@@ -325,7 +300,7 @@ class Poller:
 
     async def _poll_energy(self) -> None:
         if self._energy_layout_pending:
-            self._layout = await with_data_selection(self._read, self._require_layout())
+            self._layout = await energy_tables(self._read, self._require_layout())
             self._energy_layout_pending = False
         layout = self._require_layout()
         data = await read_plan(self._read, plan_bt23(layout.dims, layout.energy_summations))
@@ -365,13 +340,11 @@ class Poller:
             self._store.state.security = answer.remember
             self._store.save(self._wall().timestamp(), force=True)
         self._last_success = self._wall()
-        self._link_errors = 0
         if answer.key_accepted_again:
             log.warning("the meter accepts the key again")
-        if self.ladder.succeeded():
-            done = ", ".join(f"{n} {what}" for what, n in self._recovery.items() if n)
-            self._say.warning("answers", "meter answers again (%s)", done or "no recovery needed")
-            self._recovery = dict.fromkeys(self._recovery, 0)
+        done = self._line.answered()
+        if done is not None:
+            self._say.warning("answers", "meter answers again (%s)", done)
 
     def _on_result(self) -> None:
         """A poll gave something usable (start-up done, a reading, the clock): the link is up.
@@ -383,50 +356,15 @@ class Poller:
         self._show(self._link.answered(self._now()))
 
     async def _after_silence(self) -> None:
-        step = self.ladder.next_step()
-        if self.ladder.failures == 1:
-            self._say.warning(
-                "silent",
-                "meter on %s stopped answering (no response within 500 ms, twice): %s",
-                self.transport.description,
-                step.value,
-            )
-        if step is Step.BACKOFF:
-            attempt = self.ladder.backoff_attempt - 1
-            if attempt in (0, 6) or attempt % 360 == 0:
-                self._say.warning(
-                    f"backoff-{attempt}",
-                    "still no answer from the meter on %s after %d attempts; probing it with "
-                    "one small read every %.0f s (check the cable, the MEP ENABLE line and "
-                    "the meter's MEP port)",
-                    self.transport.description,
-                    self.ladder.failures,
-                    PROBE_EVERY_S,
-                )
+        down, pause = await self._line.after_silence(self.session, self._say)
+        if down:
             self._show(self._link.down("meter does not answer"))
-            self._recovery["waits"] += 1
-            self._probing = True
-        if step in (Step.POWER_CYCLE, Step.BACKOFF) and self.control.can_power_cycle:
-            self.counters["transceiver_resets"] += 1
-            self._recovery["transceiver power cycles"] += 1
-            await self.control.power_cycle()
-            self.session.reset_link()
-        if step in (Step.REOPEN, Step.BACKOFF):
-            self.counters["port_reopens"] += 1
-            self._recovery["port reopens"] += 1
-            await self._close_port()
-        if step is Step.BACKOFF:
-            # The power cycle counts into the wait: probes keep their cadence.
-            gap = probe_gap(self._probes_sent)
-            await self._pause(max(0.0, self._last_probe + gap - self._now()))
+        await self._pause(pause)
 
     async def _after_link_error(self, error: MepdError) -> None:
-        self._link_errors += 1
-        await self._close_port()
-        if self._link_errors == 1:
-            log.error("%s", error)
+        pause = await self._line.after_port_error(error)
         self._show(self._link.down(str(error)))
-        await self._pause(PORT_RETRY_BACKOFF.delay(self._link_errors - 1, self._rng))
+        await self._pause(pause)
 
     async def _carry_out(self, decision: AfterRefusal) -> None:
         """What `SecurityNegotiation` decided after a refusal or a mode not offered."""
@@ -466,6 +404,10 @@ class Poller:
         self._emit(change)
 
     # --- bookkeeping ---------------------------------------------------------------------------
+
+    @property
+    def ladder(self) -> RecoveryLadder:
+        return self._line.ladder
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()
@@ -516,11 +458,7 @@ class Poller:
             self._last_diagnostics = now
             self._emit(report)
 
-    async def _close_port(self) -> None:
-        self._port_open = False
-        await self.transport.close()
-
     async def _shut_down(self) -> None:
         self._store.save(self._wall().timestamp(), force=True)
         self.control.stop()
-        await self._close_port()
+        await self._line.close()

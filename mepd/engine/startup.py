@@ -88,6 +88,7 @@ class Layout:
     idt_version: int | None
     energy_unit: int = 1  # Wh per BT23 count: ET55 Energy Register Unit (p.158, p.207)
     firmware: FirmwareVersion | None = None  # BT01, which says whether ET55 has the unit
+    most_tiers: int | None = None  # BT20.7 once read: it places ET55's unit (p.155)
 
     @property
     def reads_per_poll(self) -> tuple[int, int]:
@@ -160,6 +161,26 @@ async def read_dimensions(read: Read, idt_version: int | None, *, energy: bool =
     return await with_data_selection(read, layout) if energy else layout
 
 
+async def after_idt_change(read: Read, old: Layout, idt_version: int | None) -> Layout:
+    """The dimensions again after an IDT-version change (p.55), BT22 and ET55 left for
+    `energy_tables`: power can be read first. The firmware carries over (who the meter is does
+    not change), and so does the energy unit until ET55 is read again."""
+    log.info(
+        "IDT version changed from %s to %s: reading the dimension tables again",
+        old.idt_version,
+        idt_version,
+    )
+    layout = await read_dimensions(read, idt_version, energy=False)
+    return dataclasses.replace(
+        layout, firmware=old.firmware, energy_unit=old.energy_unit, most_tiers=old.most_tiers
+    )
+
+
+async def energy_tables(read: Read, layout: Layout) -> Layout:
+    """`layout` with BT22 (which summations BT23 holds) and ET55's energy unit read again."""
+    return await with_energy_unit(read, await with_data_selection(read, layout))
+
+
 async def with_data_selection(read: Read, layout: Layout) -> Layout:
     """`layout` with BT22 read: which summations BT23 holds, so energy can be read."""
     dims, data_selection = layout.dims, None
@@ -177,42 +198,55 @@ async def with_energy_unit(read: Read, layout: Layout) -> Layout:
     """
     if layout.firmware is None:
         return layout
-    unit = await read_energy_unit(read, layout.firmware, layout.dims)
-    if unit != 1:
+    unit, most_tiers = await read_energy_unit_where(
+        read, layout.firmware, layout.dims, layout.most_tiers
+    )
+    if unit not in (1, layout.energy_unit):
         log.info("the meter counts energy in units of %d Wh (ET55, p.158)", unit)
-    return replace(layout, energy_unit=unit)
+    return replace(layout, energy_unit=unit, most_tiers=most_tiers)
 
 
 async def read_energy_unit(read: Read, firmware: FirmwareVersion, dims: ActualRegister) -> int:
-    """Wh per BT23 count, from ET55's Energy Register Unit (p.158, p.207): 1, 10 or 100.
+    """Wh per BT23 count, from ET55's Energy Register Unit (p.158, p.207): 1, 10 or 100."""
+    unit, _ = await read_energy_unit_where(read, firmware, dims)
+    return unit
+
+
+async def read_energy_unit_where(
+    read: Read, firmware: FirmwareVersion, dims: ActualRegister, most_tiers: int | None = None
+) -> tuple[int, int | None]:
+    """The energy unit and BT20.7 (the most tiers the meter supports), which places it.
 
     Only fw 3.70+ has the field (p.118, p.158: all other devices count in 1 Wh), so older
-    meters cost no read. Its offset depends on BT20.7, the most tiers the meter supports
-    (p.155): 4 or 8 on fw 3.70+ (p.154). A meter using more than 4 (BT21.7) supports 8, so
-    one read of the unit's byte; otherwise BT20 first, two reads. Read again with the
-    rest of start-up when the IDT version changes (p.55). A meter that refuses either read,
-    or reports a unit the guide does not list, is taken to count in 1 Wh and says so once.
+    meters cost no read. Its offset depends on BT20.7 (p.155): 4 or 8 on fw 3.70+ (p.154). A
+    meter using more than 4 (BT21.7) supports 8, so one read of the unit's byte; otherwise
+    BT20 first, two reads, unless `most_tiers` is already known: BT20 holds the firmware's
+    limits, which no reprogramming changes, so after an IDT change (p.55) only the unit's byte
+    is read again. A meter that refuses either read, or reports a unit the guide does not
+    list, is taken to count in 1 Wh and says so once.
     """
     if not may_have_energy_unit(firmware.major, firmware.minor):
-        return 1
+        return 1, most_tiers
     gen4 = firmware.major >= 4
     try:
-        max_tiers = _MOST_TIERS
-        if dims.tiers <= _BASIC_TIERS:
-            max_tiers = max(decode_bt20(await read(PartialRead(BT20, 0, BT21_SIZE))).tiers, 1)
-        at = energy_unit_offset(max_tiers, gen4=gen4)
+        if most_tiers is None:
+            most_tiers = _MOST_TIERS
+            if dims.tiers <= _BASIC_TIERS:
+                bt20 = decode_bt20(await read(PartialRead(BT20, 0, BT21_SIZE)))
+                most_tiers = max(bt20.tiers, 1)
+        at = energy_unit_offset(most_tiers, gen4=gen4)
         unit = decode_et55_energy_unit(
-            await read(PartialRead(ET55, at, 1)), offset=at, max_tiers=max_tiers, gen4=gen4
+            await read(PartialRead(ET55, at, 1)), offset=at, max_tiers=most_tiers, gen4=gen4
         )
     except ResponseError as refused:
         log.info("meter has no ET55 energy register unit (%s): energy counts in 1 Wh", refused)
-        return 1
+        return 1, most_tiers
     if unit.multiplier is None:
         log.warning(
             "ET55 energy register unit is %d, not 1, 10 or 100 (p.158): taking 1 Wh", unit.raw
         )
-        return 1
-    return unit.multiplier
+        return 1, most_tiers
+    return unit.multiplier, most_tiers
 
 
 async def read_idt_version(read: Read) -> int | None:

@@ -8,6 +8,8 @@ import random
 import pytest
 
 import mepd.engine.poller as poller_module
+from mepd.drivers.simulator.profiles import PROFILES
+from mepd.drivers.simulator.registers import meter_summation
 from mepd.engine import startup
 from mepd.readings import EnergyReading, MeterIdentity, PresentReading
 from tests.engine.inprocess import in_virtual_time, running
@@ -50,3 +52,32 @@ def test_an_idt_bump_rereads_the_dimensions_and_power_is_back_within_3_s(
         (identities[0].idt_version or 0) + n for n in range(4)
     ]
     assert len({i.serial for i in identities}) == 1
+
+
+@pytest.mark.parametrize("profile", ["ct-10", "ct-100"])
+def test_an_idt_change_keeps_the_energy_unit_of_a_ct_meter(profile: str) -> None:
+    """ET55's unit (p.158) is read again after an IDT change, never dropped to 1 Wh."""
+    meter = PROFILES[profile]
+
+    async def scenario() -> tuple[list[float], set[float], int]:
+        async with running(profile) as rig:
+            await rig.wait_for(EnergyReading, 1)
+            rig.port.bump_idt_version()
+            energy = len(rig.of(EnergyReading))
+            await rig.wait_for(EnergyReading, energy + 2)
+            published = [
+                register.value
+                for reading in rig.of(EnergyReading)
+                if (register := reading.registers.get("energy_import")) is not None
+            ]
+            served = {
+                float(meter_summation(meter, s.truth, 0) * meter.energy_unit)
+                for s in rig.port.meter.history
+                if s.table == 23
+            }
+            return published, served, rig.port.stats.read_rate_violations
+
+    published, served, violations = in_virtual_time(scenario)
+    assert violations == 0
+    assert len(published) >= 3
+    assert set(published) <= served  # in Wh before and after the change
