@@ -10,7 +10,6 @@ the plausibility guard (`guard.py`) that it would not swear to.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import random
 from collections.abc import Callable
@@ -22,28 +21,22 @@ from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
 from mepd.engine.intake import Intake
 from mepd.engine.line import Line
 from mepd.engine.link import LinkState
+from mepd.engine.meter_tables import MeterTables
 from mepd.engine.recovery import RecoveryLadder
 from mepd.engine.security import AfterRefusal, SecurityNegotiation
 from mepd.engine.session import Session, session_for
 from mepd.engine.startup import (
     Layout,
-    after_idt_change,
-    energy_tables,
-    explain_alerts,
     fit_schedule,
-    read_idt_version,
     read_meter,
     read_plan,
     with_energy_unit,
 )
 from mepd.engine.state import StateStore
-from mepd.engine.timetable import Timetable
+from mepd.engine.timetable import ReadReserve, Timetable
 from mepd.errors import MepdError
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
-from mepd.protocol.errors import (
-    DecodeError,
-)
 from mepd.protocol.tables import BT52, plan_bt23, plan_bt28
 from mepd.protocol.tables.bt52 import BT52_SIZE
 from mepd.readings import Diagnostics, Event, LinkStatus, MeterIdentity
@@ -86,8 +79,7 @@ class Poller:
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
         self._line = Line(transport, control, self.counters, clock=self._now, rng=self._rng)
-        self.identity: MeterIdentity | None = None
-        self._layout: Layout | None = None
+        self._tables = MeterTables(settings.alert_check_every_s)
         self._store = StateStore(settings.state_path)
         remembered = self._store.state.security
         self._security = SecurityNegotiation(settings.security, remembered, self._rng)
@@ -96,16 +88,9 @@ class Poller:
         self._intake = Intake(settings.limits, self.counters, self._now)
         self._last_success: datetime | None = None
         self._timetable = Timetable.of(settings.schedule)
-        self._idt_check_pending = False
-        self._alert_pending = False
-        self._last_alert_check = float("-inf")
         self._failures = FailureRun()
         self._last_diagnostics = float("-inf")
-        # After an IDT change, BT22 (what BT23 holds) is read before the next energy poll.
-        self._energy_layout_pending = False
-        # The next poll follows a start-up, an IDT change or a comeback: no reserve kept.
-        self._urgent = True
-        self._reserve_kept = False
+        self._reserve = ReadReserve(RESERVE_FRAMES)
         self.cycle_listeners: list[Callable[[], None]] = []
         # Loop time by which the loop promised to show progress again: the end of the last
         # cycle, or of a deliberate pause (backoffs last minutes; a stall does not end).
@@ -168,12 +153,12 @@ class Poller:
         await self._line.open(self.session)
         if self._line.probing:
             await self._probe()
-        if self._layout is None:
+        if self._tables.layout is None:
             await self._start_up()
-        elif self._idt_check_pending:
+        elif self._tables.idt_check_pending:
             await self._check_idt_version()
-        if self._alert_pending:
-            await self._check_alert_flags()
+        if self._tables.alert_pending:
+            await self._tables.check_alerts(self._read, self._now())
         await self._poll_next()
 
     async def _read(self, request: PartialRead) -> bytes:
@@ -191,7 +176,7 @@ class Poller:
         self._on_success()
         self._intake.clock(data, self._wall())
         self._timetable.start(self._now())
-        self._urgent = True
+        self._reserve.urgent = True
 
     # --- start-up: identity, dimensions, channel --------------------------------------------
 
@@ -205,71 +190,35 @@ class Poller:
         # The link is up before the identity goes out, as when it went up at the first answer:
         # the publisher then announces the meter's entities as available at once.
         self._on_result()
-        self.identity, self._link.serial = identity, identity.serial
+        self._tables.identity, self._link.serial = identity, identity.serial
         self._intake.adopt(self._store.adopt(identity.serial))
         self._emit(identity)
-        self._layout = await with_energy_unit(self._read, layout)  # ET55 (p.158)
+        self._tables.layout = await with_energy_unit(self._read, layout)  # ET55 (p.158)
         self._timetable.start(self._now())
-        self._urgent = True
+        self._reserve.urgent = True
 
     async def _check_idt_version(self) -> None:
-        """After a sequence jump: did the table layout change (p.55)?
-
-        Pending until answered and, on a change, until the dimensions are read again: no
-        table is read with dimensions that may be out of date.
-        """
-        assert self._layout is not None
-        idt_version = await read_idt_version(self._read)
-        if idt_version == self._layout.idt_version:
-            self._idt_check_pending = False
+        """After a sequence jump (p.55): if the layout changed, power first (all due now)."""
+        if not await self._tables.check_idt_version(self._read):
             return
-        # p.55: only the dimensions can have changed (BT21, BT27, BT22, and ET55's unit), not
-        # who the meter is or which port this is: re-read those, power first (all due now).
-        self._layout = await after_idt_change(self._read, self._layout, idt_version)
-        self._energy_layout_pending = True  # BT22 and ET55 after the next power value
-        self._idt_check_pending = False
-        self._timetable = Timetable.of(
-            fit_schedule(self.settings.schedule, self._layout, self._say)
-        )
+        layout = self._tables.require()
+        self._timetable = Timetable.of(fit_schedule(self.settings.schedule, layout, self._say))
         self._timetable.start(self._now())
-        self._urgent = True
-        if self.identity is not None:
-            dims = self._layout.dims
-            self.identity = dataclasses.replace(
-                self.identity,
-                summations=dims.summations,
-                present_values=dims.present_values,
-                idt_version=idt_version,
-            )
-            self._emit(self.identity)
-
-    async def _check_alert_flags(self) -> None:
-        """At most now and then: log what the alert is about. Never EP39, never ET50."""
-        self._alert_pending = False
-        now = self._now()
-        if now - self._last_alert_check < self.settings.alert_check_every_s:
-            return
-        self._last_alert_check = now
-        await explain_alerts(self._read, (self.identity.channel if self.identity else None) or 1)
+        self._reserve.urgent = True
+        if self._tables.identity is not None:
+            self._emit(self._tables.identity)
 
     # --- polling -------------------------------------------------------------------------------
 
     async def _poll_next(self) -> None:
         kind, due = self._timetable.next()
-        wait = due - self._now()
-        # Once the budget's surplus has built RESERVE_FRAMES (p.51), routine polls leave them
-        # there, so an IDT change or a resync is read at once rather than at 1.25 s a frame.
-        # Polls never wait to build the reserve, and a burst that used it starts over.
-        reserve_wait = self.session.budget_wait(RESERVE_FRAMES + 1)
-        if self._urgent:
-            self._reserve_kept = False
-        elif self._reserve_kept:
-            wait = max(wait, reserve_wait)
-        elif reserve_wait <= 0:
-            self._reserve_kept = True
+        reserve = self._reserve
+        wait = max(
+            due - self._now(), reserve.extra_wait(self.session.budget_wait(reserve.frames + 1))
+        )
         if wait > 0:
             await self._pause(wait)
-        self._urgent = False
+        reserve.urgent = False
         self._timetable.taken(kind, self._now())
         await {
             "present": self._poll_present,
@@ -280,29 +229,26 @@ class Poller:
     async def _moved_under(self, kind: str, layout: Layout) -> bool:
         """A resync during this read: the answer may follow an IDT change (p.55). Check the
         IDT version now; if it changed, the answer is set aside and read again at once."""
-        if not self._idt_check_pending:
+        if not self._tables.idt_check_pending:
             return False
         await self._check_idt_version()
-        if self._layout is layout:
+        if self._tables.layout is layout:
             return False
         self._timetable.due_now(kind, self._now())
         return True
 
     async def _poll_present(self) -> None:
-        layout = self._require_layout()
+        layout = self._tables.require()
         data = await read_plan(self._read, plan_bt28(layout.dims))
         if await self._moved_under("present", layout):
             return
-        reading = self._intake.present(data, layout, self._serial(), self._wall())
+        reading = self._intake.present(data, layout, self._tables.serial(), self._wall())
         if reading is not None:
             self._emit(reading)
             self._on_result()
 
     async def _poll_energy(self) -> None:
-        if self._energy_layout_pending:
-            self._layout = await energy_tables(self._read, self._require_layout())
-            self._energy_layout_pending = False
-        layout = self._require_layout()
+        layout = await self._tables.energy_layout(self._read)
         data = await read_plan(self._read, plan_bt23(layout.dims, layout.energy_summations))
         if await self._moved_under("energy", layout):
             return
@@ -310,7 +256,7 @@ class Poller:
         taken = self._intake.energy(
             data,
             layout,
-            self._serial(),
+            self._tables.serial(),
             self._wall(),
             self._store.state,
             owner_accepts=bool(request),
@@ -391,8 +337,8 @@ class Poller:
             tls_client_id=self.settings.tls_client_id,
             tls_engine=self.settings.tls_engine,
         )
-        session.resync_listeners.append(self._on_resync)
-        session.alert_listeners.append(self._on_alert)
+        session.resync_listeners.append(self._tables.on_resync)
+        session.alert_listeners.append(self._tables.on_alert)
         return session
 
     def _show(self, change: LinkStatus | None) -> None:
@@ -421,21 +367,9 @@ class Poller:
         """Seconds since the loop should have shown progress (<= 0: healthy); for the watchdog."""
         return now - self._progress_due
 
-    def _on_resync(self) -> None:
-        if self._layout is not None:
-            self._idt_check_pending = True
-
-    def _on_alert(self) -> None:
-        self._alert_pending = True
-
-    def _require_layout(self) -> Layout:
-        if self._layout is None:
-            raise DecodeError("dimension tables not read yet")
-        return self._layout
-
-    def _serial(self) -> str:
-        assert self.identity is not None
-        return self.identity.serial
+    @property
+    def identity(self) -> MeterIdentity | None:
+        return self._tables.identity
 
     def diagnostics(self) -> Diagnostics | None:
         if self.identity is None:

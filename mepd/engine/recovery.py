@@ -47,8 +47,9 @@ def probe_gap(probes_sent: int) -> float:
 # The serial port itself failed (an adapter unplugged): reopening costs the meter nothing, so
 # retry soon and often; capped so a replugged adapter is back within seconds.
 PORT_RETRY_BACKOFF = Backoff(first_s=1.0, cap_s=5.0)
-# 0x0B: a corrupted request heals in seconds; a wrong key never does, so slow right down.
-AUTH_RETRY_BACKOFF = Backoff(first_s=2.0, cap_s=8.0, jitter=0.0)
+# 0x0B: a corrupted request heals at once (one retry after 1 s); a wrong key never does, so
+# slow right down after three (WRONG_KEY_BACKOFF).
+AUTH_RETRY_BACKOFF = Backoff(first_s=1.0, cap_s=8.0, jitter=0.0)
 WRONG_KEY_BACKOFF = Backoff(first_s=30.0, cap_s=600.0)
 # Consecutive 0x0B answers, with no verified answer since the link was reset, that mean the
 # key is wrong rather than the line noisy.

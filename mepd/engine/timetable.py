@@ -42,3 +42,29 @@ class Timetable:
         """`kind` again at once: its last read was set aside (the meter's layout may have
         moved under it, p.55)."""
         self._due[kind] = min(self._due[kind], now)
+
+
+class ReadReserve:
+    """Frames routine polls leave in the read budget (p.51) for recovery reads.
+
+    Once the budget's surplus has built the reserve, routine polls wait rather than spend it,
+    so an IDT change or a resync is read at once instead of at 1.25 s a frame. Polls never
+    wait to build it, and an urgent burst (start-up, an IDT change, a comeback) that used it
+    starts over.
+    """
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        self.urgent = True  # the next poll follows a start-up, an IDT change or a comeback
+        self._kept = False
+
+    def extra_wait(self, budget_wait: float) -> float:
+        """How long a routine poll waits for the reserve; `budget_wait` is how long until the
+        budget holds the reserve and one frame more."""
+        if self.urgent:
+            self._kept = False
+        elif self._kept:
+            return budget_wait
+        elif budget_wait <= 0:
+            self._kept = True
+        return 0.0

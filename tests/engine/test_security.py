@@ -73,7 +73,7 @@ def test_once_the_meter_has_answered_a_refusal_is_first_taken_for_noise() -> Non
     second = security.on_refusal(ever_answered=True)
     assert first == AfterRefusal(AUTH_RETRY_BACKOFF.delay(0))
     assert second == AfterRefusal(AUTH_RETRY_BACKOFF.delay(1))
-    assert (first.pause_s, second.pause_s) == (2.0, 4.0)
+    assert (first.pause_s, second.pause_s) == (1.0, 2.0)
     assert security.mode == "rc4"
     third = security.on_refusal(ever_answered=True)
     assert third.switch_to == "tls"
@@ -161,7 +161,7 @@ def test_a_fixed_mode_never_switches(configured: Security) -> None:
     assert {d.switch_to for d in decisions} == {None}
     assert security.mode == configured
     assert not security.on_trial
-    assert [d.pause_s for d in decisions[:2]] == [2.0, 4.0]
+    assert [d.pause_s for d in decisions[:2]] == [1.0, 2.0]
     message = rejection_message(configured, configured, None)
     assert [d.rejected for d in decisions] == [None, None, message] + [None] * 3
     assert [d.pause_s for d in decisions[2:]] == wrong_key_pauses(4)
@@ -215,8 +215,8 @@ def test_an_answer_after_a_rejection_takes_the_verdict_back() -> None:
     assert security.on_answer(remembered=None) == AfterAnswer(key_accepted_again=True)
     assert not security.key_rejected
     assert security.failures == 0
-    # A fresh start: the next 0x0B is noise again, retried after 2 s.
-    assert security.on_refusal(ever_answered=True) == AfterRefusal(2.0)
+    # A fresh start: the next 0x0B is noise again, retried after 1 s.
+    assert security.on_refusal(ever_answered=True) == AfterRefusal(1.0)
     assert security.on_answer(remembered=None) == AfterAnswer()  # nothing to take back
 
 
