@@ -1,4 +1,4 @@
-"""The soak: 10,000 polls through a noisy line, and nothing published differs from the truth.
+"""The soak: thousands of polls through a noisy line, and nothing published differs from the truth.
 
 Runs the real session, poller and guard against the simulator in-process, on an event loop
 whose clock jumps ahead when everything waits (tests/virtual_time.py), so the guide's pacing
@@ -8,6 +8,7 @@ whose clock jumps ahead when everything waits (tests/virtual_time.py), so the gu
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
 
 import pytest
@@ -27,7 +28,8 @@ from mepd.settings import MeterSettings
 from tests.virtual_time import VirtualTimeLoop
 
 START_WALL = 1_790_000_000.0
-POLLS = 10_000
+# 3,000 polls in the test command (about 15 s of CPU); `bench/soak.py` runs 10,000 and more.
+POLLS = int(os.environ.get("MEPD_SOAK_POLLS", "3000"))
 # Present values the meter computes straight from its physics (averages are excluded).
 COMPARED = (
     "power_import",
@@ -84,9 +86,9 @@ async def _soak(profile: str) -> tuple[list[tuple[float, Event]], MeterPort, Pol
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(300)  # about 70 s of CPU alone (the 10,000 polls are the point)
+@pytest.mark.timeout(600)  # 10,000 polls (bench/soak.py) take about 70 s of CPU
 @pytest.mark.parametrize("profile", ["gen3"])
-def test_ten_thousand_noisy_polls_publish_only_the_truth(profile: str) -> None:
+def test_thousands_of_noisy_polls_publish_only_the_truth(profile: str) -> None:
     loop = VirtualTimeLoop()
     try:
         events, port, poller = loop.run_until_complete(_soak(profile))
