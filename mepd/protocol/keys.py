@@ -44,6 +44,20 @@ def parse_key(text: str) -> bytes:
     raise KeyFormatError(_describe_problem(candidate, hex_digits))
 
 
+def supplied_key_bytes(text: str) -> bytes:
+    """All the bytes of a key as supplied (20, or 16 from 32 hex digits), nothing dropped.
+
+    The optical port's Security service compares all 20 bytes (OPG p.13, c1218 notes §5.5),
+    unlike MEP, which uses the first 16 (p.13).
+    """
+    candidate = text.strip()
+    if len(candidate) == _SUPPLIED_BYTES and all(ch in _PRINTABLE for ch in candidate):
+        return candidate.encode("ascii")
+    parse_key(text)  # raises with the shape's description if the text is no key at all
+    hex_digits = candidate.translate(_HEX_SEPARATORS)
+    return bytes.fromhex(hex_digits[2:] if hex_digits[:2].lower() == "0x" else hex_digits)
+
+
 def _describe_problem(candidate: str, hex_digits: str) -> str:
     if not candidate:
         return f"the key is empty; expected {_FORMS}"
@@ -67,6 +81,8 @@ class MepKey:
 
     secret: bytes = field(repr=False)
     key_id: KeyId = KeyId.MBK
+    # The key as supplied (usually 20 bytes): the optical port's password (OPG p.13).
+    supplied: bytes = field(default=b"", repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.secret) != KEY_BYTES:
@@ -74,7 +90,7 @@ class MepKey:
 
     @classmethod
     def parse(cls, text: str, key_id: KeyId = KeyId.MBK) -> MepKey:
-        return cls(parse_key(text), key_id)
+        return cls(parse_key(text), key_id, supplied_key_bytes(text))
 
     def __repr__(self) -> str:
         return f"MepKey({self.key_id.name}, <redacted>)"

@@ -45,6 +45,10 @@ class FaultSettings:
     # The first N requests arrive with one byte flipped (a bit error at start-up): the meter
     # cannot verify their digest and answers a bare 0x0B, as for a wrong key (p.11).
     corrupt_first_requests: float = 0
+    # Optical port only (C12.18): per request packet, a NAK although it arrived intact; per
+    # request, `bsy` instead of the answer (c1218 notes §2.7, §5.10).
+    nak_rate: float = 0.0
+    busy_rate: float = 0.0
 
     def replace(self, **changes: object) -> FaultSettings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
