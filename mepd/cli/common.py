@@ -37,6 +37,9 @@ FAULT_NAMES = (
     "tls_session_loss_rate",
     "key_mismatch",
     "reject_bt23_full_read",
+    "corrupt_first_requests",
+    "nak_rate",
+    "busy_rate",
 )
 TLS_ENGINES = ("pure", "mbedtls")
 DEFAULT_BAUD = 9600  # p.20

@@ -45,6 +45,7 @@ class Overrides:
     mqtt: MqttUrl | None = None
     key_file: Path | None = None
     discovery_prefix: str | None = None
+    interface: str | None = None  # "mep" or "optical", for the one meter
 
 
 class _UrlError(ValueError):
@@ -179,6 +180,21 @@ def add_override_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+INTERFACES = ("mep", "optical")
+
+
+def add_interface_argument(parser: argparse.ArgumentParser) -> None:
+    """--interface mep|optical: which port of the one meter (run, probe, dump, doctor)."""
+    parser.add_argument(
+        "--interface",
+        choices=INTERFACES,
+        default=None,
+        help="read the meter through its MEP port or its optical port (a USB IR head, ANSI "
+        "C12.18; the key is then the optical password); replaces the meter's interface "
+        "(only with a single meter)",
+    )
+
+
 def overrides_from_args(args: argparse.Namespace) -> Overrides:
     """What --serial, --mqtt, --key-file and --discovery-prefix replace (None: not given)."""
     mqtt = getattr(args, "mqtt", None)
@@ -190,4 +206,5 @@ def overrides_from_args(args: argparse.Namespace) -> Overrides:
         mqtt=mqtt,
         key_file=None if key_file is None else Path(key_file),
         discovery_prefix=getattr(args, "discovery_prefix", None),
+        interface=getattr(args, "interface", None),
     )

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from mepd.drivers.gpio import LinkControl
@@ -20,6 +21,7 @@ from mepd.drivers.transport import Transport
 from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
 from mepd.engine.intake import Intake
 from mepd.engine.link import LinkState
+from mepd.engine.optical_session import OpticalSession
 from mepd.engine.recovery import SILENCE_BACKOFF, RecoveryLadder, Step
 from mepd.engine.security import AfterRefusal, SecurityNegotiation
 from mepd.engine.session import Session, session_for
@@ -179,6 +181,8 @@ class Poller:
             port=self.transport.description,
             security=self._security.mode,
         )
+        if self.settings.interface == "optical":
+            identity = replace(identity, interface="optical", security="c12.18")
         self._timetable = Timetable.of(
             fit_schedule(self.settings.schedule, self._layout, self._say)
         )
@@ -333,7 +337,12 @@ class Poller:
     def _answered(self) -> bool:
         return self._last_success is not None
 
-    def _new_session(self) -> Session:
+    def _new_session(self) -> Session | OpticalSession:
+        session: Session | OpticalSession
+        if self.settings.interface == "optical":
+            session = OpticalSession(self.transport, self.settings.key.supplied)
+            session.resync_listeners.append(self._on_resync)
+            return session
         session = session_for(
             self._security.mode,
             self.transport,
@@ -406,6 +415,9 @@ class Poller:
             self._emit(report)
 
     async def _close_port(self) -> None:
+        if self._port_open and isinstance(self.session, OpticalSession):
+            # Logoff and Terminate: a Gen 2/3 meter's MEP port is blocked until then (OPG p.14).
+            await self.session.close()
         self._port_open = False
         await self.transport.close()
 
