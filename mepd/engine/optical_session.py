@@ -88,13 +88,14 @@ class OpticalSession:
         self._lock = asyncio.Lock()
         self._idle: asyncio.Task[None] | None = None
         self.sessions = 0
+        self._clean = True  # the meter is in Base state as far as we know
 
     # --- the poller's surface --------------------------------------------------------------------
 
     def reset_link(self) -> None:
         """After a reopen or power cycle: the meter's session is gone; log on again."""
         self._cancel_idle()
-        self.link.reset()
+        self.link.reset(keep_toggle=True)
         self._opened_at = None
         self.key_proven = False
 
@@ -160,7 +161,9 @@ class OpticalSession:
 
     async def _open(self) -> None:
         """Identify, Negotiate, Logon, Security (notes §4, §8.4)."""
-        self.link.reset()
+        # Toggle 0 only when the meter is known to be in Base state (link.reset's docstring).
+        self.link.reset(keep_toggle=not self._clean)
+        self._clean = False
         self.stats.stale_bytes += self.transport.discard_input()
         for n in range(WAKE_UP_COUNT):  # notes §1.3: Gen 2/3 switch their UART on the first EE
             await self.transport.write(WAKE_UP)
@@ -210,6 +213,7 @@ class OpticalSession:
         with contextlib.suppress(MepdError):
             svc.check_ok("logoff", await self._exchange(svc.logoff()))
             svc.check_ok("terminate", await self._exchange(svc.terminate()))
+            self._clean = True  # the meter is in Base state: the next session starts afresh
 
     async def _close_when_idle(self) -> None:
         await asyncio.sleep(self._keep_open_s)

@@ -43,7 +43,10 @@ def run(
             session = OpticalSession(
                 InProcessTransport(link), supplied_key_bytes(password), echo=echo
             )
-            return await body(session, port)
+            try:
+                return await body(session, port)
+            finally:
+                await session.close()
 
     try:
         return loop.run_until_complete(main())

@@ -15,7 +15,7 @@ describe and a client must cope with:
 - a request packet equal to the last one (same toggle and CRC) is ACKed and not served again.
 
 Fault knobs (`FaultSettings`): byte corruption and loss both ways, lost answers (ACK sent,
-answer not), `nak_rate` (a good packet NAKed), `busy_rate` (`bsy` instead of an answer).
+answer not), `nak_rate` (a good packet NAKed), `busy_rate` (`bsy` instead of a read's answer).
 
 Driven like `MeterPort`: `receive(data, now)`, `poll(now)`, `can_transmit(now)`.
 """
@@ -198,15 +198,18 @@ class OpticalMeterPort:
         self._outbox, self._ack_due = [], None  # a new request ends any unfinished answer
         out = [self._transmit(now, bytes((ACK,)))]
         answer = self._serve(event.packet.data, now)
-        if self.faults.lose_response_rate and self._rng.random() < self.faults.lose_response_rate:
-            self.optical.answers_lost += 1
-            self.stats.responses_lost += 1
-            return out
         packets = split_message(answer, packet_size=self._packet_size, toggle=self._toggle)
         self._toggle ^= len(packets) % 2 == 1
         self._outbox = [packet.encode() for packet in packets]
         self.stats.responses_sent += 1
-        return out + self._send_next(now + self._rng.uniform(*self.response_delay_s))
+        sent = self._send_next(now + self._rng.uniform(*self.response_delay_s))
+        if self.faults.lose_response_rate and self._rng.random() < self.faults.lose_response_rate:
+            # The answer is lost on the line: the meter waits for its ACK, and resends after
+            # a NAK or its own ACK timeout.
+            self.optical.answers_lost += 1
+            self.stats.responses_lost += 1
+            return out
+        return out + sent
 
     def _acked(self, now: float) -> list[Transmission]:
         self._last_valid_at = now
@@ -250,9 +253,6 @@ class OpticalMeterPort:
 
     def _serve(self, message: bytes, now: float) -> bytes:
         """The answer to one request message, by the service table and the session state."""
-        if self.faults.busy_rate and self._rng.random() < self.faults.busy_rate:
-            self.optical.busy_answers += 1
-            return _code(C1218Code.BSY)
         if not message:
             return _code(C1218Code.ERR)
         # 0x60..0x6B are all Negotiate: the low nibble counts the baud codes (notes §5.2).
@@ -267,6 +267,7 @@ class OpticalMeterPort:
 
     def _identify(self, message: bytes, now: float) -> bytes:
         self.state = State.ID
+        self._toggle = False  # the meter's toggle starts at 0 each session (notes §2.4)
         return bytes((C1218Code.OK, 0, 2, 0, 0))  # C12.18, version 2.0, no features (§5.1)
 
     def _terminate(self, message: bytes, now: float) -> bytes:
@@ -306,6 +307,9 @@ class OpticalMeterPort:
         return bytes((C1218Code.OK,)) + size.to_bytes(2, "big") + bytes((packets, 0x06))
 
     def _read(self, message: bytes, now: float) -> bytes:
+        if self.faults.busy_rate and self._rng.random() < self.faults.busy_rate:
+            self.optical.busy_answers += 1
+            return _code(C1218Code.BSY)
         code = message[0]
         table = int.from_bytes(message[1:3], "big")
         if not self._secured and table not in OPEN_TABLES:
@@ -335,7 +339,6 @@ class OpticalMeterPort:
         """Terminate, or the traffic timeout: Base state; a shared UART goes back to MEP."""
         self.state, self._secured = State.BASE, False
         self._packet_size, self._packets = DEFAULT_PACKET_SIZE, 1
-        self._toggle = False
         self._last_request = None
         self._awake = not self.meter.profile.shares_uart_with_optical
 
@@ -384,11 +387,18 @@ def optical_meter(
     baud: int = DEFAULT_BAUD,
     response_delay_s: tuple[float, float] = DEFAULT_RESPONSE_DELAY_S,
     faults: FaultSettings | None = None,
+    history_limit: int = 10_000,
 ) -> OpticalMeterPort:
     """A meter behind its optical port; `password` is its optical key (20 characters or 40 hex
     digits, OPG p.13), the same text `mepd simulate --key` takes."""
     meter = simulated_meter(
-        profile, mbk=password, seed=seed, epoch=epoch, start_wall=start_wall, baud=baud
+        profile,
+        mbk=password,
+        seed=seed,
+        epoch=epoch,
+        start_wall=start_wall,
+        baud=baud,
+        history_limit=history_limit,
     ).meter
     return OpticalMeterPort(
         meter,

@@ -10,6 +10,10 @@ them to `receive()`, and calls `timeout()` when the wait ran out. There is no cl
 Rules (notes §2.4, §2.7, §2.8, §7.8):
 * a request NAKed or not ACKed is resent identical (same toggle), 3 attempts in all; the first
   frame on a Gen 2/3 meter is usually NAKed (OPG p.14) and costs one of them;
+* an ACKed request whose answer does not come, or comes damaged, is NAKed so the meter sends
+  its packet again (MS): a resent request would be a duplicate the meter ACKs and drops; after
+  6 NAKs (the meter gave up after its 3 attempts) the request is sent once more as a new
+  packet, then the link gives up;
 * a lone `00` where `06` belongs counts as ACK only after a retransmission (notes §10 #13);
 * an answer packet whose CRC holds is ACKed; one that fails, or stops short, is NAKed;
 * a packet equal to the last accepted one (same toggle, same CRC) is our lost ACK's echo from
@@ -46,6 +50,8 @@ ATTEMPTS = 3  # notes §2.7: EP MAX_RETRY 3, MS LinkLayerRetries 3, HB, OH
 ACK_TIMEOUT_S = 2.0  # notes §3: standard response (ACK) timeout
 RESPONSE_TIMEOUT_S = 2.0  # notes §10 #9: 2 s standard; NES answers well inside 500 ms
 INTERCHARACTER_TIMEOUT_S = 0.5  # notes §3, §10 #10
+# NAKs for one answer before giving up: its packets (2 with 64 x 2) times the 3 attempts.
+MAX_ANSWER_NAKS = 6
 
 
 class Phase(Enum):
@@ -78,6 +84,7 @@ class LinkCounters:
     packets_sent: int = 0
     packets_received: int = 0
     resends: int = 0
+    requests_repeated: int = 0
     naks_received: int = 0
     naks_sent: int = 0
     duplicates: int = 0
@@ -116,17 +123,28 @@ class C1218Link:
         self._last_accepted: bytes | None = None
         self._frame = b""
         self._attempts = 0
+        self._answer_naks = 0
+        self._heard = False
+        self._message = b""
+        self._asked_again = False
         self._parts: list[bytes] = []
         self._next_seq: int | None = None
         self._echo = bytearray()
 
-    def reset(self) -> None:
-        """A new session (or a reopened port): toggles start at 0, nothing is pending."""
+    def reset(self, *, keep_toggle: bool = False) -> None:
+        """A new session (or a reopened port): nothing is pending, the toggle starts at 0.
+
+        `keep_toggle`: after a session that failed, the meter may still hold our last packet
+        (it forgets it only in Base state, after Terminate or 6 s of silence); an Identify with
+        the toggle it last saw would be the same bytes, a "duplicate" it ACKs and drops
+        (notes §2.4). Continuing the toggle makes the next packet differ from that one.
+        """
         self._decoder.reset()
         self.phase = Phase.IDLE
         self.packet_size = DEFAULT_PACKET_SIZE
-        self._toggle = False
-        self._last_accepted = None
+        if not keep_toggle:
+            self._toggle = False
+            self._last_accepted = None  # else a late resend of the last answer is a duplicate
         self._parts, self._next_seq = [], None
         self._echo.clear()
 
@@ -140,9 +158,16 @@ class C1218Link:
             raise C1218Error(f"request while {self.phase.value}")
         if len(message) > self.packet_size - OVERHEAD_BYTES:
             raise PacketError("a request must fit one packet")
+        self._message = message
+        self._asked_again = False
+        return self._new_packet(message)
+
+    def _new_packet(self, message: bytes) -> list[Output]:
         self._frame = Packet(message, toggle=self._toggle).encode()
         self._toggle = not self._toggle
         self._attempts = 1
+        self._answer_naks = 0
+        self._heard = False
         self._parts, self._next_seq = [], None
         self.phase = Phase.AWAIT_ACK
         self.counters.packets_sent += 1
@@ -152,7 +177,8 @@ class C1218Link:
         """How long the caller waits for more bytes before calling `timeout()`."""
         if self.phase is Phase.IDLE:
             return None
-        if self._decoder.pending:
+        if self._decoder.pending or self._heard:
+            # Bytes came that made no packet: a damaged answer, NAKed once the line is quiet.
             return self._intercharacter_timeout_s
         if self.phase is Phase.AWAIT_ACK:
             return self._ack_timeout_s
@@ -162,16 +188,31 @@ class C1218Link:
         """The wait given by `timeout_s()` passed with no new byte."""
         if self.phase is Phase.IDLE:
             return []
-        if self._decoder.pending:
-            # A packet cut short by the inter-character timeout: NAK it (notes §2.7).
-            self._decoder.reset()
-            self._echo.clear()
-            self.counters.naks_sent += 1
-            if self.phase is Phase.AWAIT_ACK:
-                self.phase = Phase.AWAIT_ANSWER
-            return [self._write(bytes((NAK,)))]
+        damaged = self._decoder.pending or (self._heard and self.phase is Phase.AWAIT_ANSWER)
+        self._heard = False
+        self._decoder.reset()
         self._echo.clear()
-        return self._resend("no ACK" if self.phase is Phase.AWAIT_ACK else "no answer")
+        if self.phase is Phase.AWAIT_ACK and not damaged:
+            return self._resend("no ACK")
+        # A packet cut short by the inter-character timeout, one whose start was lost (its
+        # bytes came as strays), or silence after the ACK: NAK, and the meter sends its packet
+        # again (notes §2.7, MS). Resending the request would be a duplicate the meter ACKs
+        # and drops.
+        self.phase = Phase.AWAIT_ANSWER
+        if self._answer_naks >= MAX_ANSWER_NAKS:
+            if not self._asked_again and not self._parts:
+                # The meter gave its answer up after 3 attempts and waits for a request: ask
+                # again, as a new packet (a same-toggle resend would be dropped as duplicate).
+                self._asked_again = True
+                self.counters.requests_repeated += 1
+                return self._new_packet(self._message)
+            self.phase = Phase.IDLE
+            raise OpticalTimeoutError(
+                f"no answer from the optical port after {self._answer_naks} NAKs"
+            )
+        self._answer_naks += 1
+        self.counters.naks_sent += 1
+        return [self._write(bytes((NAK,)))]
 
     def receive(self, data: bytes) -> list[Output]:
         self.counters.bytes_received += len(data)
@@ -223,11 +264,13 @@ class C1218Link:
             return [self._write(bytes((NAK,)))]
         if not isinstance(event, Received):
             self.counters.stray_bytes += _size(event)
+            self._heard = self._heard or isinstance(event, Stray)
             return []
         if _same_packet(event.raw, self._last_accepted):
             self.counters.duplicates += 1
             return [self._write(bytes((ACK,)))]
         packet = event.packet
+        self._heard = False
         self.counters.packets_received += 1
         self._last_accepted = event.raw
         ack = self._write(bytes((ACK,)))

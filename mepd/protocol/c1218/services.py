@@ -110,7 +110,9 @@ def check_ok(service: str, answer: bytes) -> bytes:
     if not answer:
         raise PacketError(f"empty answer to {service}")
     if answer[0] != C1218Code.OK:
-        if service == "security":
+        if service == "security" and answer[0] == C1218Code.ERR:
+            # MS classifies err on Security as a wrong password (notes §5.5); isss or bsy
+            # there say nothing about the password.
             raise SecurityRejectedError(service, answer[0])
         raise ServiceError(service, answer[0])
     return answer[1:]

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mepd.errors import MepdError
-from mepd.protocol.c1218 import Answer, C1218Link, OpticalTimeoutError, Phase, Write
+from mepd.protocol.c1218 import Answer, C1218Link, OpticalTimeoutError, Packet, Phase, Write
 from mepd.protocol.c1218 import services as svc
 from mepd.protocol.c1218.link import Output
 from mepd.protocol.c1218.packets import decode_packet
@@ -111,6 +111,27 @@ def test_silence_resends_identical_three_times_then_raises() -> None:
     with pytest.raises(OpticalTimeoutError):
         link.timeout()
     assert link.phase is Phase.IDLE
+
+
+def test_a_lost_answer_is_naked_not_requested_again() -> None:
+    """After the ACK, silence: a NAK asks for the packet again; a resent request would be a
+    duplicate the meter drops (notes §2.4, §2.7)."""
+    link = C1218Link()
+    link.send(svc.partial_read(0x1C, 0, 40))
+    link.receive(b"\x06")
+    assert link.timeout() == [NAK]
+    assert len(svc.parse_read(_answer(link.receive(frame_bytes(10))))) == 40
+    link.send(svc.logoff())
+    link.receive(b"\x06")
+    assert [link.timeout() for _ in range(6)] == [[NAK]] * 6
+    # The meter gave up after its 3 attempts: the request again, as a new packet.
+    (again,) = link.timeout()
+    assert isinstance(again, Write)
+    assert again.data == Packet(svc.logoff(), toggle=False).encode()
+    link.receive(b"\x06")
+    assert [link.timeout() for _ in range(6)] == [[NAK]] * 6
+    with pytest.raises(OpticalTimeoutError, match="no answer"):
+        link.timeout()
 
 
 def test_a_lone_zero_is_an_ack_only_after_a_retransmission() -> None:
