@@ -48,6 +48,7 @@ class MeterIdentity:
     idt_version: int | None
     port: str  # the serial device it answered on
     security: str = "rc4"  # "rc4" or "tls": the mode it answered in (p.8)
+    interface: str = "mep"  # "mep" or "optical": the port it is read through
 
 
 @dataclass(frozen=True)

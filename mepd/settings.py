@@ -109,6 +109,8 @@ class PlausibilityLimits:
 # --- one meter ------------------------------------------------------------------------------
 
 Security = Literal["auto", "rc4", "tls"]
+# Which port of the meter is read: MEP, or the optical port (ANSI C12.18, a USB IR head).
+Interface = Literal["mep", "optical"]
 """p.8: a port takes RC4-mode requests or requires TLS; "auto" finds out and remembers."""
 
 
@@ -121,6 +123,8 @@ class MeterSettings:
     security: Security = "auto"
     tls_client_id: int = DEFAULT_CLIENT_ID  # p.18: only logged by the meter
     tls_engine: str = "pure"
+    # "optical": the optical port (ANSI C12.18) with `key.supplied` as its password.
+    interface: Interface = "mep"
     schedule: Schedule = field(default_factory=Schedule)
     limits: PlausibilityLimits = field(default_factory=PlausibilityLimits)
     state_path: Path | None = None

@@ -49,6 +49,8 @@ FAULT_NAMES = (
     "reject_bt23_full_read",
     "corrupt_first_requests",
     "energy_offset_wh",
+    "nak_rate",
+    "busy_rate",
 )
 TLS_ENGINES = ("pure", "mbedtls")
 DEFAULT_BAUD = 9600  # p.20

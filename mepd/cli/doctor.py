@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
 from mepd.cli.doctor_checks import KEY_FILE, SERVICE_USER, Check, Level
-from mepd.config.overrides import add_override_arguments
+from mepd.config.overrides import add_interface_argument, add_override_arguments
 from mepd.errors import ConfigError, MepdError
 from mepd.text import printable
 
@@ -43,6 +43,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_override_arguments(parser)
+    add_interface_argument(parser)
     parser.add_argument(
         "--user", default=SERVICE_USER, help=f"the service's user (default {SERVICE_USER})"
     )
@@ -282,8 +283,13 @@ async def read_check(meter: MeterConfig) -> Check:
         name,
         Level.OK,
         f"meter {result.identity.serial} ({result.identity.manufacturer} "
-        f"{result.identity.model}, firmware {result.identity.firmware}) answers in "
-        f"{result.identity.security.upper()} mode{shown}",
+        f"{result.identity.model}, firmware {result.identity.firmware}) answers "
+        + (
+            "through the optical port (ANSI C12.18) with the optical password"
+            if result.identity.interface == "optical"
+            else f"in {result.identity.security.upper()} mode with the MEP key"
+        )
+        + shown,
     )
 
 

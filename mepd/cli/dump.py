@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from mepd.cli.common import EXIT_OK, add_meter_argument, apply_log_level, choose_meter, make_control
-from mepd.config.overrides import METER_OPTIONS, add_override_arguments
+from mepd.config.overrides import METER_OPTIONS, add_interface_argument, add_override_arguments
 from mepd.text import printable
 
 
@@ -25,6 +25,7 @@ def register(subparsers: Any) -> None:
     dump.add_argument("--offset", type=int, default=0, help="first byte to read (default 0)")
     dump.add_argument("--count", type=int, default=None, help="bytes to read (default: all)")
     add_override_arguments(dump, METER_OPTIONS)
+    add_interface_argument(dump)
     add_meter_argument(dump)
     dump.set_defaults(handler=_dump)
 
@@ -61,6 +62,7 @@ def _dump(args: argparse.Namespace) -> int:
             offset=args.offset,
             count=args.count,
             encrypt=meter.encrypt,
+            interface=meter.interface,
         )
     )
     print(f"{table_name(table)} (table {table}), {len(dump.data)} bytes from offset {dump.offset}:")

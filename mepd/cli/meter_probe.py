@@ -26,7 +26,11 @@ from mepd.text import printable
 DEFAULT_TIMEOUT_S = 45.0
 
 
-_SECURITY_NAMES = {"rc4": "RC4 mode (MEP digests)", "tls": "TLS-PSK mode"}
+_SECURITY_NAMES = {
+    "rc4": "RC4 mode (MEP digests)",
+    "tls": "TLS-PSK mode",
+    "c12.18": "optical port (ANSI C12.18), optical password",
+}
 
 
 class ProbeError(MepdError):

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from mepd.cli.common import EXIT_OK, add_meter_argument, apply_log_level, choose_meter, make_control
-from mepd.config.overrides import METER_OPTIONS, add_override_arguments
+from mepd.config.overrides import METER_OPTIONS, add_interface_argument, add_override_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -19,6 +19,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_override_arguments(probe, METER_OPTIONS)
+    add_interface_argument(probe)
     add_meter_argument(probe)
     probe.add_argument(
         "--timeout", type=float, default=45.0, metavar="S", help="give up after S seconds"

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from mepd.cli.common import EXIT_INTERRUPTED, EXIT_OK, apply_log_level
-from mepd.config.overrides import add_override_arguments
+from mepd.config.overrides import add_interface_argument, add_override_arguments
 
 
 def register(subparsers: Any) -> None:
@@ -20,6 +20,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_override_arguments(run)
+    add_interface_argument(run)
     run.set_defaults(handler=_run)
 
 

@@ -38,6 +38,13 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
+        "--interface",
+        choices=("mep", "optical"),
+        default="mep",
+        help="serve the MEP port (default) or the optical port (ANSI C12.18; the key is then "
+        "the optical password)",
+    )
+    parser.add_argument(
         "--profile",
         choices=SIMULATED_PROFILES,
         default="gen4",
@@ -113,6 +120,7 @@ def _simulate(args: argparse.Namespace) -> int:
         alerts=args.alerts,
         tls=args.tls,
         require_tls=args.require_tls,
+        interface=args.interface,
     )
     return EXIT_OK
 

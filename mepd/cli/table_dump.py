@@ -17,6 +17,7 @@ from typing import Any
 
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
+from mepd.engine.optical_session import OpticalSession
 from mepd.engine.session import Session, session_for
 from mepd.errors import ConfigError
 from mepd.protocol import FullRead, MepKey
@@ -95,7 +96,7 @@ class Dump:
 
 
 class _Reader:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session | OpticalSession) -> None:
         self.session = session
         self._dims: ActualRegister | None = None
 
@@ -127,14 +128,20 @@ async def dump_table(
     offset: int = 0,
     count: int | None = None,
     encrypt: bool = False,
+    interface: str = "mep",
 ) -> Dump:
     """Read one table (or a slice of it) and decode it when the whole table was read."""
     if count is not None and not 1 <= count <= _MAX_DUMP_BYTES:
         raise ConfigError(f"--count must be 1 to {_MAX_DUMP_BYTES} bytes")
+    session: Session | OpticalSession = (
+        OpticalSession(transport, key.supplied)
+        if interface == "optical"
+        else session_for("rc4", transport, key, encrypt=encrypt)
+    )
+    reader = _Reader(session)
     control.start()
     await transport.open()
     try:
-        reader = _Reader(session_for("rc4", transport, key, encrypt=encrypt))
         if count is None and table in _SIZED:
             count = _SIZED[table](await reader.dims()) - offset
         if count is None and offset == 0:
@@ -146,6 +153,8 @@ async def dump_table(
         decoded, note = await _decode(reader, table, offset, data)
         return Dump(table, offset, data, decoded, note)
     finally:
+        if isinstance(session, OpticalSession):
+            await session.close()  # Logoff, Terminate
         await transport.close()
         control.stop()
         control.close()

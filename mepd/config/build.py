@@ -22,6 +22,7 @@ from mepd.config.problems import Loc, Source
 from mepd.config.resolved import Config, MeterConfig
 from mepd.config.schema import GPIO_LINES, GpioSection, MqttSection
 from mepd.errors import ConfigError
+from mepd.protocol.c1218.services import PASSWORD_BYTES as OPTICAL_PASSWORD_BYTES
 from mepd.protocol.keys import MepKey
 from mepd.settings import (
     DiscoverySettings,
@@ -79,7 +80,8 @@ def resolve(
         ports[port_identity] = (loc, name)
 
         gpio_loc = _table_loc(loc, entry.gpio, "gpio")
-        lines = _gpio_lines(gpio, source, gpio_loc)
+        # The HAT is a MEP device: an optical meter is read with a USB IR head, no GPIO.
+        lines = None if entry.interface == "optical" else _gpio_lines(gpio, source, gpio_loc)
         if lines is not None:
             _claim_pins(lines, name, pins, source, gpio_loc)
 
@@ -103,6 +105,8 @@ def resolve(
                 warnings.append(f"the key is not there yet (`mepd run` needs it): {missing}")
         if entry.key is not None:
             warnings += readable_secret_warning(source, "the meter key", "key_file")
+        if key is not None and entry.interface == "optical":
+            _check_optical_password(key, source, loc, origin)
 
         meters.append(
             MeterConfig(
@@ -117,6 +121,7 @@ def resolve(
                 security=entry.security,
                 tls_client_id=entry.tls_client_id,
                 tls_engine=entry.tls_engine,
+                interface=entry.interface,
                 schedule=meter_schedule,
                 limits=replace(
                     PlausibilityLimits(),
@@ -143,6 +148,17 @@ def resolve(
             gateway_id=home.gateway_id,
         ),
     )
+
+
+def _check_optical_password(key: MepKey, source: Source, loc: Loc, origin: str) -> None:
+    """The optical port's Security compares all 20 bytes (OPG p.13): a 16-byte key cannot be."""
+    if len(key.supplied) != OPTICAL_PASSWORD_BYTES:
+        raise source.error(
+            loc,
+            f"{origin}: the optical password is {OPTICAL_PASSWORD_BYTES} bytes (20 characters "
+            f"or 40 hex digits, as the utility gives the read-only key RK); this key has "
+            f"{len(key.supplied)}",
+        )
 
 
 def _table_loc(loc: Loc, own: BaseModel | None, table: str) -> Loc:

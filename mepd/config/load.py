@@ -74,8 +74,13 @@ def apply_overrides(document: Document, overrides: Overrides) -> Document:
     file, source = document.file, document.source
     overridden = dict(source.overridden)
     updates: dict[str, Any] = {}
-    if overrides.serial is not None or overrides.key_file is not None:
-        flag = "--serial" if overrides.serial is not None else "--key-file"
+    one_meter = {
+        "--serial": overrides.serial,
+        "--key-file": overrides.key_file,
+        "--interface": overrides.interface,
+    }
+    if any(value is not None for value in one_meter.values()):
+        flag = next(name for name, value in one_meter.items() if value is not None)
         entries = document.meter_entries()
         if len(entries) != 1:
             names = ", ".join(
@@ -83,8 +88,9 @@ def apply_overrides(document: Document, overrides: Overrides) -> Document:
                 for _, entry in entries
             )
             raise ConfigError(
-                f"{flag}: {source.label} has {len(entries)} meters ({names}); --serial and "
-                f"--key-file need a configuration with exactly one meter"
+                f"{flag}: {source.label} has {len(entries)} meters ({names}); "
+                + ("--interface needs" if flag == "--interface" else "--serial and --key-file need")
+                + " a configuration with exactly one meter"
             )
         loc, entry = entries[0]
         changes: dict[str, Any] = {}
@@ -99,6 +105,11 @@ def apply_overrides(document: Document, overrides: Overrides) -> Document:
                 key=None, key_file=str(overrides.key_file.absolute()), key_credential=None
             )
             overridden[(*loc, "key_file")] = "--key-file"
+        if overrides.interface is not None:
+            changes["interface"] = overrides.interface
+            if overrides.interface == "optical":
+                changes.update(encrypt=False, security="auto")
+            overridden[(*loc, "interface")] = "--interface"
         entry = entry.model_copy(update=changes)
         if loc == ("meter",):
             updates["meter"] = entry

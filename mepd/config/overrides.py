@@ -47,6 +47,7 @@ class Overrides:
     key_file: Path | None = None
     discovery_prefix: str | None = None
     no_gpio: bool = False  # --no-gpio: no meter uses the HAT's lines, whatever the file says
+    interface: str | None = None  # "mep" or "optical", for the one meter
 
 
 class _UrlError(ValueError):
@@ -215,6 +216,21 @@ class _Only:
             self._group.add_argument(option, **settings)  # type: ignore[arg-type]
 
 
+INTERFACES = ("mep", "optical")
+
+
+def add_interface_argument(parser: argparse.ArgumentParser) -> None:
+    """--interface mep|optical: which port of the one meter (run, probe, dump, doctor)."""
+    parser.add_argument(
+        "--interface",
+        choices=INTERFACES,
+        default=None,
+        help="read the meter through its MEP port or its optical port (a USB IR head, ANSI "
+        "C12.18; the key is then the optical password); replaces the meter's interface "
+        "(only with a single meter)",
+    )
+
+
 def overrides_from_args(args: argparse.Namespace) -> Overrides:
     """What --serial, --mqtt, --key-file and --discovery-prefix replace (None: not given)."""
     mqtt = getattr(args, "mqtt", None)
@@ -227,4 +243,5 @@ def overrides_from_args(args: argparse.Namespace) -> Overrides:
         key_file=None if key_file is None else Path(key_file),
         discovery_prefix=getattr(args, "discovery_prefix", None),
         no_gpio=bool(getattr(args, "no_gpio", False)),
+        interface=getattr(args, "interface", None),
     )

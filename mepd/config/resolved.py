@@ -16,6 +16,7 @@ from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
 from mepd.settings import (
     DiscoverySettings,
     GpioLines,
+    Interface,
     MeterSettings,
     MqttSettings,
     PlausibilityLimits,
@@ -39,6 +40,7 @@ class MeterConfig:
     security: Security = "auto"
     tls_client_id: int = DEFAULT_CLIENT_ID
     tls_engine: str = "pure"
+    interface: Interface = "mep"
     schedule: Schedule
     limits: PlausibilityLimits
     state_path: Path
@@ -61,6 +63,7 @@ class MeterConfig:
             security=self.security,
             tls_client_id=self.tls_client_id,
             tls_engine=self.tls_engine,
+            interface=self.interface,
             schedule=self.schedule,
             limits=self.limits,
             state_path=self.state_path if keep_state else None,

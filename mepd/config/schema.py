@@ -239,6 +239,9 @@ class MeterSection(Section):
     security: Literal["auto", "rc4", "tls"] = "auto"
     tls_client_id: Annotated[int, Field(ge=0, le=0xFFFF)] = DEFAULT_CLIENT_ID
     tls_engine: Literal["pure", "mbedtls"] = "pure"
+    # Which port of the meter: MEP (default), or the optical port read with a USB IR head
+    # (ANSI C12.18); for "optical" the key is the optical password (OPG p.13).
+    interface: Literal["mep", "optical"] = "mep"
     serial: SerialSection | None = None
     gpio: GpioSection | None = None
     schedule: ScheduleSection | None = None
@@ -247,6 +250,11 @@ class MeterSection(Section):
     @model_validator(mode="after")
     def _one_key_source(self) -> MeterSection:
         _only_one(self, ("key", "key_file", "key_credential"))
+        if self.interface == "optical" and (self.encrypt or self.security == "tls"):
+            raise ValueError(
+                'interface = "optical" has no RC4 encryption or TLS (c1218 notes §8.3): '
+                "remove encrypt and security"
+            )
         if self.encrypt and self.security == "tls":
             raise ValueError(
                 'encrypt = true is RC4 mode\'s encryption; with security = "tls" everything is '

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from mepd.errors import LinkError, MepdError
+from mepd.protocol.c1218.errors import SecurityRejectedError
 from mepd.protocol.errors import (
     AuthenticationError,
     DecodeError,
@@ -52,6 +53,20 @@ class FailurePolicy:
 
 FAILURES: tuple[tuple[type[MepdError], FailurePolicy], ...] = (
     # Most specific first: the first row whose type matches the error applies.
+    (
+        SecurityRejectedError,
+        # c1218 notes §7.9, §7.4: never retry a rejected optical password in a loop; failures
+        # raise BT03's Invalid Password alarm and can lock the port (MEP p.142). Once an hour.
+        FailurePolicy(
+            "optical-password",
+            "the meter's optical port rejected the password (Security): check that the key is "
+            "the optical read-only key (RK) your utility gave for this meter, 20 characters",
+            Remedy.PAUSE,
+            logging.ERROR,
+            pause_s=3600.0,
+            down_after=1,
+        ),
+    ),
     (
         AuthenticationError,
         FailurePolicy("refused", "the meter refused the request's digest (0x0B)", Remedy.REFUSAL),

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, MutableMapping
+from collections.abc import Awaitable, Callable, MutableMapping
 
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
 from mepd.engine.recovery import PORT_RETRY_BACKOFF, PROBE_EVERY_S, RecoveryLadder, Step, probe_gap
-from mepd.engine.session import Session
+from mepd.engine.session import MeterSession
 from mepd.errors import MepdError
 from mepd.logs import Throttle
 
@@ -36,6 +36,7 @@ class Line:
         *,
         clock: Callable[[], float],
         rng: random.Random,
+        before_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.transport = transport
         self.control = control
@@ -51,8 +52,10 @@ class Line:
         self._probes_sent = 0  # in this silence
         self._port_errors = 0
         self._done = dict.fromkeys(_DONE, 0)
+        # What must go over the open port before it closes (the optical port's Logoff).
+        self._before_close = before_close
 
-    async def open(self, session: Session) -> None:
+    async def open(self, session: MeterSession) -> None:
         """Open the port if it is closed; after a (re)open the session starts afresh."""
         if not self.is_open:
             await self.transport.open()
@@ -60,6 +63,8 @@ class Line:
             self.is_open = True
 
     async def close(self) -> None:
+        if self.is_open and self._before_close is not None:
+            await self._before_close()
         self.is_open = False
         await self.transport.close()
 
@@ -78,7 +83,7 @@ class Line:
         self._done = dict.fromkeys(_DONE, 0)
         return done or "no recovery needed"
 
-    async def after_silence(self, session: Session, say: Throttle) -> tuple[bool, float]:
+    async def after_silence(self, session: MeterSession, say: Throttle) -> tuple[bool, float]:
         """The next rung of the ladder, carried out; (the link is down now, pause before the
         next cycle)."""
         step = self.ladder.next_step()

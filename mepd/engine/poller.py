@@ -22,9 +22,10 @@ from mepd.engine.intake import Intake
 from mepd.engine.line import Line
 from mepd.engine.link import LinkState
 from mepd.engine.meter_tables import MeterTables
+from mepd.engine.optical_session import OpticalSession, session_for_meter
 from mepd.engine.recovery import RecoveryLadder
 from mepd.engine.security import AfterRefusal, SecurityNegotiation
-from mepd.engine.session import Session, session_for
+from mepd.engine.session import MeterSession
 from mepd.engine.startup import (
     Layout,
     fit_schedule,
@@ -78,7 +79,14 @@ class Poller:
         self._wall = wall_clock
         self._rng = rng or random.Random()  # noqa: S311 - backoff jitter
         self.counters: dict[str, int] = dict.fromkeys(COUNTERS, 0)
-        self._line = Line(transport, control, self.counters, clock=self._now, rng=self._rng)
+        self._line = Line(
+            transport,
+            control,
+            self.counters,
+            clock=self._now,
+            rng=self._rng,
+            before_close=self._end_optical_session,
+        )
         self._tables = MeterTables(settings.alert_check_every_s)
         self._store = StateStore(settings.state_path)
         remembered = self._store.state.security
@@ -185,6 +193,7 @@ class Poller:
             self._read,
             port=self.transport.description,
             security=self._security.mode,
+            interface=self.settings.interface,
         )
         self._timetable = Timetable.of(fit_schedule(self.settings.schedule, layout, self._say))
         # The link is up before the identity goes out, as when it went up at the first answer:
@@ -328,17 +337,10 @@ class Poller:
     def _answered(self) -> bool:
         return self._last_success is not None
 
-    def _new_session(self) -> Session:
-        session = session_for(
-            self._security.mode,
-            self.transport,
-            self.settings.key,
-            encrypt=self.settings.encrypt,
-            tls_client_id=self.settings.tls_client_id,
-            tls_engine=self.settings.tls_engine,
-        )
+    def _new_session(self) -> MeterSession:
+        session = session_for_meter(self.settings, self._security.mode, self.transport)
         session.resync_listeners.append(self._tables.on_resync)
-        session.alert_listeners.append(self._tables.on_alert)
+        session.alert_listeners.append(self._tables.on_alert)  # the optical port sends none
         return session
 
     def _show(self, change: LinkStatus | None) -> None:
@@ -391,6 +393,11 @@ class Poller:
         if report is not None:
             self._last_diagnostics = now
             self._emit(report)
+
+    async def _end_optical_session(self) -> None:
+        if isinstance(self.session, OpticalSession):
+            # Logoff and Terminate: a Gen 2/3 meter's MEP port is blocked until then (OPG p.14).
+            await self.session.close()
 
     async def _shut_down(self) -> None:
         self._store.save(self._wall().timestamp(), force=True)

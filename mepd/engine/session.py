@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Literal, Protocol
 
 from mepd.drivers.transport import ReadPausing, Transport
 from mepd.engine.rc4_link import Link, Rc4Link, Settled, Steps
@@ -101,6 +101,20 @@ ERROR_BOOKS: tuple[tuple[type[ResponseError], str | None, bool], ...] = (
     (TlsRefusedError, "refusals", False),  # a bare TLS code (0x01, 0x0A): signed by nobody
     (ResponseError, "refusals", True),  # a refusal whose digest or record verified
 )
+
+
+class MeterSession(Protocol):
+    """What the poller uses of a session: `Session` (MEP, RC4 or TLS) or the optical port's
+    `OpticalSession` (ANSI C12.18)."""
+
+    stats: SessionStats
+    key_proven: bool
+    resync_listeners: list[Callable[[], None]]
+    alert_listeners: list[Callable[[], None]]
+
+    def reset_link(self) -> None: ...
+    async def read(self, request: Request, *, resend: bool = True) -> bytes: ...
+    def budget_wait(self, tokens: float) -> float: ...
 
 
 class Session:

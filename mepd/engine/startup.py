@@ -101,7 +101,9 @@ async def read_plan(read: Read, plan: tuple[PartialRead, ...]) -> bytes:
     return assemble(plan, [await read(request) for request in plan])
 
 
-async def read_meter(read: Read, *, port: str, security: str) -> tuple[MeterIdentity, Layout]:
+async def read_meter(
+    read: Read, *, port: str, security: str, interface: str = "mep"
+) -> tuple[MeterIdentity, Layout]:
     """Identity (BT00, BT01, ET03), dimensions, and on Gen 4 the channel."""
     general = decode_bt00(await read(PartialRead(BT00, 0, BT00_SIZE)))
     for problem in general.problems():
@@ -126,7 +128,9 @@ async def read_meter(read: Read, *, port: str, security: str) -> tuple[MeterIden
         present_values=layout.dims.present_values,
         idt_version=layout.idt_version,
         port=port,
-        security=security,
+        # The optical port speaks C12.18 itself: no MEP security mode (p.8) applies there.
+        security="c12.18" if interface == "optical" else security,
+        interface=interface,
     )
     log.info(
         "meter %s (%s %s, firmware %s%s) on %s: %d present values, %d summations",

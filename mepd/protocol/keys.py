@@ -43,6 +43,20 @@ def parse_key(text: str) -> bytes:
     raise KeyFormatError(_describe_problem(candidate, hex_digits))
 
 
+def supplied_key_bytes(text: str) -> bytes:
+    """All the bytes of a key as supplied (20, or 16 from 32 hex digits), nothing dropped.
+
+    The optical port's Security service compares all 20 bytes (OPG p.13, c1218 notes §5.5),
+    unlike MEP, which uses the first 16 (p.13).
+    """
+    candidate = text.strip()
+    if len(candidate) == _SUPPLIED_BYTES and all(ch in _PRINTABLE for ch in candidate):
+        return candidate.encode("ascii")
+    parse_key(text)  # raises with the shape's description if the text is no key at all
+    hex_digits = candidate.translate(_HEX_SEPARATORS)
+    return bytes.fromhex(hex_digits[2:] if hex_digits[:2].lower() == "0x" else hex_digits)
+
+
 def _describe_problem(candidate: str, hex_digits: str) -> str:
     if not candidate:
         return f"the key is empty; expected {_FORMS}"
@@ -67,22 +81,25 @@ class MepKey:
     whole instead of expanding it into its bytes (issue 18, item 9).
     """
 
-    __slots__ = ("key_id", "secret")
+    __slots__ = ("key_id", "secret", "supplied")
     secret: bytes
     key_id: KeyId
+    # The key as supplied (usually 20 bytes): the optical port's password (OPG p.13).
+    supplied: bytes
 
-    def __init__(self, secret: bytes, key_id: KeyId = KeyId.MBK) -> None:
+    def __init__(self, secret: bytes, key_id: KeyId = KeyId.MBK, supplied: bytes = b"") -> None:
         if len(secret) != KEY_BYTES:
             raise KeyFormatError(f"a MEP key is {KEY_BYTES} bytes, got {len(secret)}")
         object.__setattr__(self, "secret", bytes(secret))
         object.__setattr__(self, "key_id", key_id)
+        object.__setattr__(self, "supplied", bytes(supplied))
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError("a MepKey is immutable")
 
     @classmethod
     def parse(cls, text: str, key_id: KeyId = KeyId.MBK) -> MepKey:
-        return cls(parse_key(text), key_id)
+        return cls(parse_key(text), key_id, supplied_key_bytes(text))
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, MepKey):
@@ -98,8 +115,8 @@ class MepKey:
     def __deepcopy__(self, _memo: object) -> MepKey:
         return self
 
-    def __reduce__(self) -> tuple[type[MepKey], tuple[bytes, KeyId]]:
-        return MepKey, (self.secret, self.key_id)
+    def __reduce__(self) -> tuple[type[MepKey], tuple[bytes, KeyId, bytes]]:
+        return MepKey, (self.secret, self.key_id, self.supplied)
 
     def __repr__(self) -> str:
         return f"MepKey({self.key_id.name}, <redacted>)"

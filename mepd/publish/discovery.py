@@ -48,6 +48,9 @@ from mepd.publish.topics import (
 from mepd.readings import MeterIdentity
 
 ORIGIN: dict[str, str] = {"name": "mepd", "sw_version": __version__}
+# How the device says which port mepd reads it through; MEP, the usual one, adds nothing. The
+# entities stay the same: only the device's model line tells the two apart.
+INTERFACE_NOTE: dict[str, str] = {"optical": " (read through the optical port)"}
 
 # A value older than a few read periods is not "now": HA blanks it (expire_after).
 MIN_EXPIRE_S = 15
@@ -176,7 +179,7 @@ def meter_config(
         "identifiers": [device_id],
         "name": f"Electricity meter {serial}",
         "manufacturer": MANUFACTURERS.get(manufacturer, manufacturer or "unknown"),
-        "model": identity.model or "unknown",
+        "model": (identity.model or "unknown") + INTERFACE_NOTE.get(identity.interface, ""),
         "sw_version": identity.firmware,
         "hw_version": identity.hardware,
         "serial_number": serial,

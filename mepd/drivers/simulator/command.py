@@ -14,10 +14,10 @@ import sys
 import time
 from collections.abc import Sequence
 
-from mepd.drivers.simulator.driver import PtyMeter
+from mepd.drivers.simulator.driver import LinePort, PtyMeter
 from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
 from mepd.drivers.simulator.faults import FaultSettings, parse_faults
-from mepd.drivers.simulator.port import MeterPort
+from mepd.drivers.simulator.optical import optical_meter
 from mepd.drivers.simulator.profiles import PROFILES
 from mepd.drivers.tls_engine import check_engine
 from mepd.errors import ConfigError
@@ -57,8 +57,24 @@ def simulate(
     alerts: bool = False,
     tls: str | None = None,
     require_tls: bool = False,
+    interface: str = "mep",
 ) -> None:
-    """Serve the simulated meter until SIGINT or SIGTERM (options from `check_options`)."""
+    """Serve the simulated meter until SIGINT or SIGTERM (options from `check_options`).
+
+    `interface = "optical"` serves the optical port (C12.18) instead, with `key` as the optical
+    password (all 20 bytes, OPG p.13)."""
+    if interface == "optical":
+        optical = optical_meter(
+            PROFILES[profile],
+            password=key,
+            seed=seed,
+            epoch=time.monotonic(),
+            start_wall=time.time(),
+            baud=baud,
+            faults=faults,
+        )
+        asyncio.run(_serve(optical, f"simulated {profile} meter's optical port at {baud} baud", ""))
+        return
     port = simulated_meter(
         PROFILES[profile],
         mbk=key,
@@ -84,7 +100,7 @@ def _security(tls: str | None, require_tls: bool) -> str:
     return ""
 
 
-async def _serve(port: MeterPort, what: str, security: str) -> None:
+async def _serve(port: LinePort, what: str, security: str) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

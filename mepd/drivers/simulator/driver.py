@@ -16,11 +16,14 @@ import tty
 from collections.abc import Callable
 from types import TracebackType
 
+from mepd.drivers.simulator.optical import OpticalMeterPort
 from mepd.drivers.simulator.port import MeterPort, Transmission
 
 POLL_INTERVAL_S = 0.005
 _CHUNK_SECONDS = 0.004
 _READ_BYTES = 4096
+# The MEP port or the optical port: both take bytes and host time, and give timed bytes.
+LinePort = MeterPort | OpticalMeterPort
 
 
 class MeterDriver:
@@ -28,7 +31,7 @@ class MeterDriver:
 
     def __init__(
         self,
-        port: MeterPort,
+        port: LinePort,
         write: Callable[[bytes], None],
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -100,7 +103,7 @@ class PtyMeter:
     never reads EIO) between client opens. Use as `async with PtyMeter(port) as meter:`.
     """
 
-    def __init__(self, port: MeterPort) -> None:
+    def __init__(self, port: LinePort) -> None:
         self.port = port
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)  # no echo, no line discipline: bytes pass as they are
@@ -158,7 +161,7 @@ class InProcessLink:
 
     def __init__(
         self,
-        port: MeterPort,
+        port: LinePort,
         *,
         clock: Callable[[], float] = time.monotonic,
         poll_interval_s: float = POLL_INTERVAL_S,

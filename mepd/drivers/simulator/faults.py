@@ -48,6 +48,10 @@ class FaultSettings:
     # Wh added to BT23's total import register for as long as it is set (may be negative): a
     # meter that glitches (+117,000,000 Wh, issue 14) or steps back (-1,000,000 Wh).
     energy_offset_wh: float = 0.0
+    # Optical port only (C12.18): per request packet, a NAK although it arrived intact; per
+    # request, `bsy` instead of the answer (c1218 notes §2.7, §5.10).
+    nak_rate: float = 0.0
+    busy_rate: float = 0.0
 
     def replace(self, **changes: object) -> FaultSettings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

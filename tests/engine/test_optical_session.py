@@ -1,0 +1,140 @@
+"""The optical session against the simulated optical port, in virtual time: log on once, read,
+end the session when idle, renew it, cope with Gen 2/3's first NAK, faults and a wrong key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import pytest
+
+from mepd.drivers.simulator.driver import InProcessLink, InProcessTransport
+from mepd.drivers.simulator.faults import FaultSettings
+from mepd.drivers.simulator.optical import OpticalMeterPort, State, optical_meter
+from mepd.drivers.simulator.profiles import PROFILES
+from mepd.engine.optical_session import OpticalSession
+from mepd.errors import MepdError
+from mepd.protocol import FullRead, PartialRead
+from mepd.protocol.c1218 import SecurityRejectedError
+from mepd.protocol.keys import supplied_key_bytes
+from mepd.protocol.tables.bt00 import decode_bt00
+from tests.virtual_time import VirtualTimeLoop
+
+PASSWORD = "OPTICAL-READ-KEY-RK1"
+T = TypeVar("T")
+
+
+def state_of(port: OpticalMeterPort) -> State:
+    """The simulated port's state now (a call: no narrowing kept across awaits)."""
+    return port.state
+
+
+def run(
+    profile: str,
+    body: Callable[[OpticalSession, OpticalMeterPort], Awaitable[T]],
+    *,
+    password: str = PASSWORD,
+    faults: FaultSettings | None = None,
+    echo: bool = False,
+) -> T:
+    loop = VirtualTimeLoop(start=1000.0)
+
+    async def main() -> T:
+        port = optical_meter(
+            PROFILES[profile], password=PASSWORD, epoch=loop.time(), faults=faults, seed=3
+        )
+        async with InProcessLink(port, clock=loop.time) as link:
+            session = OpticalSession(
+                InProcessTransport(link), supplied_key_bytes(password), echo=echo
+            )
+            try:
+                return await body(session, port)
+            finally:
+                await session.close()
+
+    try:
+        return loop.run_until_complete(main())
+    finally:
+        loop.close()
+
+
+@pytest.mark.parametrize("profile", ["gen3", "gen4"])
+def test_one_logon_serves_many_reads(profile: str) -> None:
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> None:
+        config = decode_bt00(await session.read(FullRead(0)))
+        assert config.manufacturer.strip() in ("ELON", "NES")
+        for _ in range(5):
+            data = await session.read(PartialRead(28, 0, 200))  # > 108: split in two reads
+            assert len(data) == 200
+        assert port.optical.sessions == 1
+        assert session.sessions == 1
+        assert session.key_proven
+        expected_naks = 1 if PROFILES[profile].shares_uart_with_optical else 0
+        assert port.optical.first_frame_naks == expected_naks
+        assert session.link.counters.naks_received == expected_naks
+
+    run(profile, body)
+
+
+def test_idle_session_is_ended_and_a_new_one_opened() -> None:
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> None:
+        await session.read(PartialRead(28, 0, 40))
+        await asyncio.sleep(5.0)  # past keep_open_s: Logoff + Terminate sent
+        assert state_of(port) is State.BASE
+        assert port.optical.traffic_timeouts == 0  # ended by us, not by the meter
+        await session.read(PartialRead(28, 0, 40))
+        assert session.sessions == 2
+
+    run("gen3", body)
+
+
+def test_session_renewed_before_540_s() -> None:
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> None:
+        for _ in range(200):  # 3 s apart: 600 s
+            await session.read(PartialRead(28, 0, 40))
+            await asyncio.sleep(3.0)
+        assert session.sessions == 2
+        assert port.optical.traffic_timeouts == 0
+
+    run("gen4", body)
+
+
+def test_wrong_password_is_security_rejected_and_meter_left_in_base() -> None:
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> None:
+        with pytest.raises(SecurityRejectedError, match="security"):
+            await session.read(PartialRead(28, 0, 40))
+        assert not session.key_proven
+        assert port.optical.security_failures == 1
+        assert state_of(port) is State.BASE  # we terminated
+
+    run("gen4", body, password="WRONG-PASSWORD-00000")
+
+
+def test_close_sends_logoff_and_terminate() -> None:
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> None:
+        await session.read(PartialRead(28, 0, 40))
+        assert state_of(port) is State.SESSION
+        await session.close()
+        assert state_of(port) is State.BASE
+
+    run("gen4", body)
+
+
+def test_faults_cost_retries_not_values() -> None:
+    faults = FaultSettings(
+        tx_corrupt_rate=0.002, nak_rate=0.05, busy_rate=0.05, lose_response_rate=0.02
+    )
+
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> int:
+        good = 0
+        for _ in range(60):
+            try:
+                data = await session.read(PartialRead(28, 0, 40))
+            except MepdError:
+                continue  # a read given up is fine; a wrong value or another exception is not
+            assert len(data) == 40
+            good += 1
+        return good
+
+    assert run("gen4", body, faults=faults) >= 50
