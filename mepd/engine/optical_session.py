@@ -284,3 +284,10 @@ def session_for_meter(settings: MeterSettings, mode: Mode, transport: Transport)
         tls_client_id=settings.tls_client_id,
         tls_engine=settings.tls_engine,
     )
+
+
+async def end_session(session: MeterSession) -> None:
+    """Before the port closes: the optical session's Logoff and Terminate, since a Gen 2/3
+    meter's MEP port stays blocked until then (OPG p.14). A MEP session needs nothing."""
+    if isinstance(session, OpticalSession):
+        await session.close()

@@ -22,7 +22,7 @@ from mepd.engine.intake import Intake
 from mepd.engine.line import Line
 from mepd.engine.link import LinkState
 from mepd.engine.meter_tables import MeterTables
-from mepd.engine.optical_session import OpticalSession, session_for_meter
+from mepd.engine.optical_session import end_session, session_for_meter
 from mepd.engine.recovery import RecoveryLadder
 from mepd.engine.security import AfterRefusal, SecurityNegotiation
 from mepd.engine.session import MeterSession
@@ -85,7 +85,7 @@ class Poller:
             self.counters,
             clock=self._now,
             rng=self._rng,
-            before_close=self._end_optical_session,
+            before_close=lambda: end_session(self.session),
         )
         self._tables = MeterTables(settings.alert_check_every_s)
         self._store = StateStore(settings.state_path)
@@ -393,11 +393,6 @@ class Poller:
         if report is not None:
             self._last_diagnostics = now
             self._emit(report)
-
-    async def _end_optical_session(self) -> None:
-        if isinstance(self.session, OpticalSession):
-            # Logoff and Terminate: a Gen 2/3 meter's MEP port is blocked until then (OPG p.14).
-            await self.session.close()
 
     async def _shut_down(self) -> None:
         self._store.save(self._wall().timestamp(), force=True)
