@@ -18,72 +18,45 @@ Fault knobs (`FaultSettings`): byte corruption and loss both ways, lost answers 
 answer not), `nak_rate` (a good packet NAKed), `busy_rate` (`bsy` instead of a read's answer).
 
 Driven like `MeterPort`: `receive(data, now)`, `poll(now)`, `can_transmit(now)`.
+
+This module owns the link side: packets, ACK/NAK, toggle, resends, timeouts, line faults and
+the shared-UART wake-up. The C12.18 services and session states are in `optical_services`
+(`State` and `OpticalStats` are re-exported here, where callers import them).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
-from dataclasses import dataclass
-from enum import Enum
 
 from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
 from mepd.drivers.simulator.faults import FaultSettings
-from mepd.drivers.simulator.history import ServedReading
 from mepd.drivers.simulator.meter import Meter
+from mepd.drivers.simulator.optical_services import OpticalServices, OpticalStats, State
 from mepd.drivers.simulator.port import DEFAULT_RESPONSE_DELAY_S, Transmission
 from mepd.drivers.simulator.profiles import MeterProfile
-from mepd.drivers.simulator.tables import BT23, BT28, LiveState
 from mepd.protocol.c1218 import PacketDecoder, split_message
-from mepd.protocol.c1218.errors import C1218Code
 from mepd.protocol.c1218.link import ACK_TIMEOUT_S, ATTEMPTS, INTERCHARACTER_TIMEOUT_S
 from mepd.protocol.c1218.packets import (
     ACK,
     NAK,
-    OVERHEAD_BYTES,
     Ack,
     Corrupt,
     Nak,
     Received,
     Stray,
 )
-from mepd.protocol.c1218.services import (
-    READ_RESPONSE_OVERHEAD,
-    Service,
-    read_response,
-)
-from mepd.protocol.codes import extended_table
 from mepd.protocol.keys import supplied_key_bytes
 from mepd.protocol.timing import DEFAULT_BAUD, wire_seconds
 
 CHANNEL_TRAFFIC_TIMEOUT_S = 6.0  # notes §3
-OPEN_TABLES = frozenset({0, 1, extended_table(3)})  # OPG p.18-19, p.48: no key needed
-DEFAULT_PACKET_SIZE = 64
-MAX_PACKET_SIZE = 1024  # what this meter grants at most
-MAX_PACKETS = 8
 
-
-class State(Enum):
-    BASE = "base"
-    ID = "id"
-    SESSION = "session"
-
-
-@dataclass
-class OpticalStats:
-    """What the optical port saw: counters a test reads after the fact."""
-
-    packets_received: int = 0
-    first_frame_naks: int = 0
-    naks_sent: int = 0
-    naks_received: int = 0
-    duplicates: int = 0
-    resends: int = 0
-    traffic_timeouts: int = 0
-    sessions: int = 0
-    security_failures: int = 0
-    busy_answers: int = 0
-    answers_lost: int = 0
+__all__ = [
+    "CHANNEL_TRAFFIC_TIMEOUT_S",
+    "OpticalMeterPort",
+    "OpticalStats",
+    "State",
+    "optical_meter",
+]
 
 
 class OpticalMeterPort:
@@ -106,17 +79,21 @@ class OpticalMeterPort:
         self.optical = OpticalStats()
         self.baud = baud
         self.response_delay_s = response_delay_s
-        self._password = password
         self._rng = rng
-        self._epoch = epoch
         self.faults = faults or FaultSettings()
         self._traffic_timeout_s = traffic_timeout_s
         self._decoder = PacketDecoder()
-        self.state = State.BASE
+        self.services = OpticalServices(
+            meter,
+            password,
+            rng=rng,
+            epoch=epoch,
+            optical=self.optical,
+            faults=lambda: self.faults,
+            restart_toggle=self._restart_toggle,
+            terminate=self._to_base,
+        )
         self._awake = not meter.profile.shares_uart_with_optical
-        self._secured = False
-        self._packet_size = DEFAULT_PACKET_SIZE
-        self._packets = 1
         self._last_request: bytes | None = None
         self._last_valid_at: float | None = None
         self._last_byte_at: float | None = None
@@ -125,6 +102,11 @@ class OpticalMeterPort:
         self._attempts = 0
         self._ack_due: float | None = None
         self._busy_until = float("-inf")
+
+    @property
+    def state(self) -> State:
+        """The C12.18 session state (notes §4), kept by the services."""
+        return self.services.state
 
     def set_faults(self, faults: FaultSettings | None = None, **changes: object) -> None:
         self.faults = (faults or self.faults).replace(**changes)
@@ -197,8 +179,9 @@ class OpticalMeterPort:
         self._last_request = raw
         self._outbox, self._ack_due = [], None  # a new request ends any unfinished answer
         out = [self._transmit(now, bytes((ACK,)))]
-        answer = self._serve(event.packet.data, now)
-        packets = split_message(answer, packet_size=self._packet_size, toggle=self._toggle)
+        answer = self.services.serve(event.packet.data, now)
+        size = self.services.packet_size
+        packets = split_message(answer, packet_size=size, toggle=self._toggle)
         self._toggle ^= len(packets) % 2 == 1
         self._outbox = [packet.encode() for packet in packets]
         self.stats.responses_sent += 1
@@ -249,96 +232,12 @@ class OpticalMeterPort:
             start, self._line_faults(data, faults.tx_drop_rate, faults.tx_corrupt_rate)
         )
 
-    # --- services ----------------------------------------------------------------------------
-
-    def _serve(self, message: bytes, now: float) -> bytes:
-        """The answer to one request message, by the service table and the session state."""
-        if not message:
-            return _code(C1218Code.ERR)
-        # 0x60..0x6B are all Negotiate: the low nibble counts the baud codes (notes §5.2).
-        negotiate = Service.NEGOTIATE <= message[0] <= Service.NEGOTIATE + 11
-        service = _SERVICES.get(Service.NEGOTIATE if negotiate else message[0])
-        if service is None:
-            return _code(C1218Code.SNS)
-        required, handler = service
-        if required is not None and self.state is not required:
-            return _code(C1218Code.ISSS)  # notes §4: not valid in this state
-        return handler(self, message, now)
-
-    def _identify(self, message: bytes, now: float) -> bytes:
-        self.state = State.ID
-        self._toggle = False  # the meter's toggle starts at 0 each session (notes §2.4)
-        return bytes((C1218Code.OK, 0, 2, 0, 0))  # C12.18, version 2.0, no features (§5.1)
-
-    def _terminate(self, message: bytes, now: float) -> bytes:
-        self._to_base()
-        return _code(C1218Code.OK)
-
-    def _logon(self, message: bytes, now: float) -> bytes:
-        if len(message) != 13:
-            return _code(C1218Code.ERR)
-        self.state = State.SESSION
-        self.optical.sessions += 1
-        return _code(C1218Code.OK)
-
-    def _security(self, message: bytes, now: float) -> bytes:
-        if message[1:] != self._password:
-            self.optical.security_failures += 1
-            self.stats.authentication_failures += 1
-            return _code(C1218Code.ERR)  # notes §5.5: MS reads err on Security as a bad key
-        self._secured = True
-        return _code(C1218Code.OK)
-
-    def _logoff(self, message: bytes, now: float) -> bytes:
-        self.state, self._secured = State.ID, False
-        return _code(C1218Code.OK)
-
-    def _wait(self, message: bytes, now: float) -> bytes:
-        return _code(C1218Code.OK)
-
-    def _negotiate(self, message: bytes, now: float) -> bytes:
-        if len(message) < 4:
-            return _code(C1218Code.ERR)
-        size = min(int.from_bytes(message[1:3], "big"), MAX_PACKET_SIZE)
-        packets = min(message[3], MAX_PACKETS)
-        if size <= OVERHEAD_BYTES + READ_RESPONSE_OVERHEAD or packets < 1:
-            return _code(C1218Code.ONP)
-        self._packet_size, self._packets = size, packets
-        return bytes((C1218Code.OK,)) + size.to_bytes(2, "big") + bytes((packets, 0x06))
-
-    def _read(self, message: bytes, now: float) -> bytes:
-        if self.faults.busy_rate and self._rng.random() < self.faults.busy_rate:
-            self.optical.busy_answers += 1
-            return _code(C1218Code.BSY)
-        code = message[0]
-        table = int.from_bytes(message[1:3], "big")
-        if not self._secured and table not in OPEN_TABLES:
-            return _code(C1218Code.ISC)  # OPG p.13: every other table needs a key
-        meter = self.meter
-        truth = meter.physics.truth_at(now - self._epoch)
-        data = meter.tables.read(table, truth, LiveState(meter.sequence, meter.idt_version))
-        if data is None:
-            return _code(C1218Code.IAR)  # OPG p.24: a table that is not there
-        if code == Service.READ_PARTIAL:
-            if len(message) != 8:
-                return _code(C1218Code.ERR)
-            offset = int.from_bytes(message[3:6], "big")
-            count = int.from_bytes(message[6:8], "big")
-            chunk = data[offset : offset + count]
-            data = chunk + bytes(count - len(chunk))  # OPG p.9: zeros past the end
-        limit = (self._packet_size - OVERHEAD_BYTES) * self._packets - READ_RESPONSE_OVERHEAD
-        if len(data) > limit:
-            return _code(C1218Code.ONP)
-        meter.stats.requests_handled += 1
-        meter.stats.record_read(now)
-        if table in (BT23, BT28):
-            meter.history.record(ServedReading(now, truth.wall, table, truth))
-        return read_response(data)
+    def _restart_toggle(self) -> None:
+        self._toggle = False
 
     def _to_base(self) -> None:
         """Terminate, or the traffic timeout: Base state; a shared UART goes back to MEP."""
-        self.state, self._secured = State.BASE, False
-        self._packet_size, self._packets = DEFAULT_PACKET_SIZE, 1
+        self.services.reset()
         self._last_request = None
         self._awake = not self.meter.profile.shares_uart_with_optical
 
@@ -356,25 +255,6 @@ class OpticalMeterPort:
                 self.stats.bytes_corrupted += 1
             out.append(byte ^ flip)
         return bytes(out)
-
-
-def _code(code: C1218Code) -> bytes:
-    return bytes((code,))
-
-
-Handler = Callable[[OpticalMeterPort, bytes, float], bytes]
-# Each service: the state it is valid in (None: any) and its handler (notes §4, §5).
-_SERVICES: dict[int, tuple[State | None, Handler]] = {
-    Service.IDENTIFY: (State.BASE, OpticalMeterPort._identify),
-    Service.NEGOTIATE: (State.ID, OpticalMeterPort._negotiate),
-    Service.LOGON: (State.ID, OpticalMeterPort._logon),
-    Service.SECURITY: (State.SESSION, OpticalMeterPort._security),
-    Service.READ_FULL: (State.SESSION, OpticalMeterPort._read),
-    Service.READ_PARTIAL: (State.SESSION, OpticalMeterPort._read),
-    Service.WAIT: (State.SESSION, OpticalMeterPort._wait),
-    Service.LOGOFF: (State.SESSION, OpticalMeterPort._logoff),
-    Service.TERMINATE: (None, OpticalMeterPort._terminate),
-}
 
 
 def optical_meter(
