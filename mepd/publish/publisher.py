@@ -8,18 +8,10 @@ Two kinds of message, two rules:
   the broker is away it is dropped, never queued and replayed stale later.
 
 A meter's entities are announced only for values it has actually reported; a new name makes
-the device config go out again. When Home Assistant says it is back (`online` on its status
-topic), the configs go out again after a random 1-5 s, so a fleet of gateways does not answer
-in the same instant. That is idempotent: an `online` while one is pending changes nothing, and
-they go out at most once a minute, however many `online`s arrive (anyone who may publish on
-the status topic could send a hundred thousand).
-
-Home Assistant keeps no state across its restarts and subscribes to a state topic only once
-it has the config: so on its birth message, on every (re)connect and after a config changed,
-the latest value of each slow entity (energy within its freshness, diagnostics with the clock
-offset) goes out again once, `STATE_AFTER_CONFIG_S` after the configs. Present values are not
-replayed: the next read (every few seconds) is sooner than anyone could tell, and a value
-read while the broker was away stays unsent.
+the device config go out again. Home Assistant's birth message brings the configs and the
+latest slow values (energy within its freshness, diagnostics) again; `ha_births` says when.
+Present values are not replayed: the next read (every few seconds) is sooner than anyone could
+tell, and a value read while the broker was away stays unsent.
 """
 
 from __future__ import annotations
@@ -29,8 +21,7 @@ import functools
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import assert_never
 
@@ -45,6 +36,13 @@ from mepd.publish.discovery import (
     meter_problem_key,
 )
 from mepd.publish.gateway import GatewayInfo
+from mepd.publish.ha_births import (
+    REDISCOVERY_JITTER_S,
+    REDISCOVERY_MIN_INTERVAL_S,
+    BirthTimers,
+    Sleep,
+)
+from mepd.publish.meter_state import FeedState, MeterState
 from mepd.publish.payloads import (
     diagnostics_fields,
     energy_fields,
@@ -76,44 +74,13 @@ from mepd.readings import (
 from mepd.settings import DiscoverySettings, MqttSettings
 from mepd.text import printable
 
+# The two timings are re-exported: callers imported them from here before ha_births existed.
+__all__ = ["REDISCOVERY_JITTER_S", "REDISCOVERY_MIN_INTERVAL_S", "Publisher"]
+
 log = logging.getLogger(__name__)
 
-# After HA's birth: spread the gateways, yet every entity has a value within 10 s.
-REDISCOVERY_JITTER_S = (1.0, 5.0)
-# After the configs, before the replayed values: time for HA to subscribe to the state topics.
-STATE_AFTER_CONFIG_S = 1.0
-# Home Assistant says `online` once per start; more often is a loop or a flood. The configs
-# are retained on the broker anyway, so answering once a minute loses nothing.
-REDISCOVERY_MIN_INTERVAL_S = 60.0
 STOP_ACK_TIMEOUT_S = 2.0
 STATUS_QOS = 1
-
-Sleep = Callable[[float], Awaitable[object]]
-
-
-@dataclass
-class _Meter:
-    """What the publisher knows about one meter: the latest, never a history."""
-
-    identity: MeterIdentity
-    periods: ReadPeriods
-    link_changed: datetime  # when up/reason/auth_problem last changed
-    names: set[str] = field(default_factory=set)  # entities announced so far
-    up: bool = False
-    reason: str = ""
-    auth_problem: bool = False
-    # Latest slow state per topic: payload, when sent, seconds it stays fresh (None: always).
-    latest: dict[str, tuple[bytes, datetime, float | None]] = field(default_factory=dict)
-
-
-@dataclass
-class _Source:
-    """One poller's feed. Its first LinkStatus comes before the meter says who it is."""
-
-    periods: ReadPeriods
-    name: str | None = None  # as configured (`[meters.<name>]`): known before the serial
-    serial: str | None = None  # the meter that answered last
-    link: LinkStatus | None = None  # the latest, to apply when the meter says who it is
 
 
 class Publisher:
@@ -130,17 +97,21 @@ class Publisher:
         self._discovery = discovery
         self._gateway = gateway
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
-        self._sleep = sleep
         self._clock = clock
         self._started = clock()
         self.topics = Topics(mqtt.topic_prefix, gateway.gateway_id)
         self._retained: dict[str, bytes] = {}
-        self._meters: dict[str, _Meter] = {}
-        self._rediscovery: asyncio.Task[None] | None = None
-        self._rediscovered_at = -REDISCOVERY_MIN_INTERVAL_S  # loop time of the last one
+        self._meters: dict[str, MeterState] = {}
         self._say = Throttle(log)
-        self._replay: asyncio.TimerHandle | None = None
-        self._named: list[_Source] = []  # each gets a problem entity on the gateway
+        self._births = BirthTimers(
+            discovery.status_topic,
+            rediscover=self._rediscover,
+            replay=self._send_latest,
+            rng=self._rng,
+            sleep=sleep,
+            say=self._say,
+        )
+        self._named: list[FeedState] = []  # each gets a problem entity on the gateway
         self._connection = MqttConnection(
             mqtt,
             mqtt.client_id or f"mepd-{topic_id(gateway.gateway_id)}",
@@ -172,7 +143,7 @@ class Publisher:
         """The emit callback for one meter's Poller, which reads it at `periods`:
         non-blocking, never raises. `name` (the configured one) gives the meter a problem
         entity on the gateway, visible before the meter ever said who it is."""
-        source = _Source(periods, name)
+        source = FeedState(periods, name)
         if name is not None:
             self._named.append(source)
             self._announce_gateway()
@@ -180,11 +151,7 @@ class Publisher:
 
     async def stop(self) -> None:
         """Say `offline` (retained) for the meters and the gateway, then disconnect cleanly."""
-        if self._replay is not None:
-            self._replay.cancel()
-        if self._rediscovery is not None:
-            self._rediscovery.cancel()
-            await asyncio.gather(self._rediscovery, return_exceptions=True)
+        await self._births.stop()
         mids = [
             self._set_status(self.topics.availability(s), OFFLINE.encode()) for s in self._meters
         ]
@@ -195,7 +162,7 @@ class Publisher:
 
     # --- events (from a feed) --------------------------------------------------------------
 
-    def _receive(self, source: _Source, event: Event) -> None:
+    def _receive(self, source: FeedState, event: Event) -> None:
         try:
             self._dispatch(source, event)
         except Exception:
@@ -203,7 +170,7 @@ class Publisher:
             name = type(event).__name__
             self._say.exception(f"publish {name}", "could not publish %s", name)
 
-    def _dispatch(self, source: _Source, event: Event) -> None:
+    def _dispatch(self, source: FeedState, event: Event) -> None:
         match event:
             case MeterIdentity():
                 if source.serial is not None and source.serial != event.serial:
@@ -233,7 +200,7 @@ class Publisher:
     ) -> None:
         meter = self._meters.get(identity.serial)
         if meter is None:
-            meter = _Meter(identity, periods, self._clock())
+            meter = MeterState(identity, periods, self._clock())
             self._meters[identity.serial] = meter
             log.info(
                 "publishing meter %s under %s",
@@ -243,7 +210,7 @@ class Publisher:
         meter.identity = identity
         meter.periods = periods
         if link is not None:
-            self._apply_link(meter, link)
+            meter.apply_link(link, self._clock())
         self._publish_link(meter)
         self._announce(meter)
 
@@ -259,7 +226,7 @@ class Publisher:
         meter = self._meters.get(serial)
         if meter is None:
             return
-        self._apply_link(meter, status)
+        meter.apply_link(status, self._clock())
         self._publish_link(meter)
 
     def _on_present(self, reading: PresentReading) -> None:
@@ -302,18 +269,7 @@ class Publisher:
 
     # --- inside ----------------------------------------------------------------------------
 
-    def _apply_link(self, meter: _Meter, status: LinkStatus) -> None:
-        if (status.up, status.reason, status.authentication_problem) != (
-            meter.up,
-            meter.reason,
-            meter.auth_problem,
-        ):
-            meter.link_changed = self._clock()
-        meter.up = status.up
-        meter.reason = status.reason
-        meter.auth_problem = status.authentication_problem
-
-    def _publish_link(self, meter: _Meter) -> None:
+    def _publish_link(self, meter: MeterState) -> None:
         serial = meter.identity.serial
         self._set_status(
             self.topics.availability(serial), (ONLINE if meter.up else OFFLINE).encode()
@@ -324,13 +280,13 @@ class Publisher:
         )
         self._send_gateway_state()
 
-    def _learn(self, meter: _Meter, names: Iterable[str]) -> None:
+    def _learn(self, meter: MeterState, names: Iterable[str]) -> None:
         new = set(names) - meter.names
         if new:
             meter.names |= new
             self._announce(meter)
 
-    def _announce(self, meter: _Meter) -> None:
+    def _announce(self, meter: MeterState) -> None:
         if not self._discovery.enabled:
             return
         config = meter_config(
@@ -342,7 +298,7 @@ class Publisher:
         )
         topic = discovery_topic(self._discovery.prefix, meter_device_id(meter.identity.serial))
         if self._set_status(topic, _json(config)) is not None:
-            self._replay_soon()  # HA subscribes to the new entities' topics after this
+            self._births.replay_soon()  # HA subscribes to the new entities' topics after this
 
     def _set_status(self, topic: str, payload: bytes) -> int | None:
         """Remember a retained message and send it if it changed; it goes again on reconnect."""
@@ -376,17 +332,10 @@ class Publisher:
         for topic, payload in self._retained.items():
             self._connection.publish(topic, payload, retain=True, qos=STATUS_QOS)
         self._send_gateway_state()
-        self._replay_soon()
-
-    def _replay_soon(self) -> None:
-        """The latest slow values again, once, after HA had time to subscribe."""
-        if self._replay is not None:
-            self._replay.cancel()
-        loop = asyncio.get_running_loop()
-        self._replay = loop.call_later(STATE_AFTER_CONFIG_S, self._send_latest)
+        self._births.replay_soon()
 
     def _send_latest(self) -> None:
-        self._replay = None
+        """The latest slow values again (energy while fresh), when `ha_births` says."""
         now = self._clock()
         for meter in self._meters.values():
             for topic, (payload, sent, fresh_s) in meter.latest.items():
@@ -395,32 +344,15 @@ class Publisher:
         self._send_gateway_state()
 
     def _on_message(self, topic: str, payload: bytes, retained: bool) -> None:
-        # A retained "online" is old news: the configs went out with this connection.
-        if retained or topic != self._discovery.status_topic:
-            return
-        if payload.strip() != ONLINE.encode():
-            return
-        if self._rediscovery is not None and not self._rediscovery.done():
-            return  # one is on its way: it sends the same configs
-        loop = asyncio.get_running_loop()
-        wait = self._rediscovered_at + REDISCOVERY_MIN_INTERVAL_S - loop.time()
-        delay = max(0.0, wait) + self._rng.uniform(*REDISCOVERY_JITTER_S)
-        self._say.info(
-            "rediscovery",
-            "Home Assistant is back online: sending discovery again in %.1f s",
-            delay,
-        )
-        self._rediscovery = loop.create_task(self._rediscover(delay))
+        self._births.heard(topic, payload, retained)
 
-    async def _rediscover(self, delay: float) -> None:
-        await self._sleep(delay)
-        self._rediscovered_at = asyncio.get_running_loop().time()
+    def _rediscover(self) -> None:
+        """The discovery configs again, when `ha_births` says."""
         prefix = f"{self._discovery.prefix}/"
         for topic, payload in self._retained.items():
             if topic.startswith(prefix):
                 self._connection.publish(topic, payload, retain=True, qos=STATUS_QOS)
         self._send_gateway_state()
-        self._replay_soon()
 
 
 def _json(document: object) -> bytes:
