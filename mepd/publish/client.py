@@ -4,7 +4,7 @@ paho-mqtt 2.x runs on the asyncio loop through `socket_bridge.SocketBridge`; onl
 (DNS, TCP, TLS handshake) blocks, in a worker thread. Every attempt gets a fresh paho client
 (`paho_client.new_client`), so nothing queued for a lost connection is replayed, stale, on the
 next one. Reconnection is ours, not paho's, for the backoff with jitter and for one clear line
-per problem (`problems`).
+per problem (`problems`); when to try again is `reconnect`'s policy.
 
 MQTT 5 with a Maximum Packet Size, so the broker never sends us a message larger than we
 accept (`paho_client`); 3.1.1 for a broker that cannot (`version`). Another client with our
@@ -24,12 +24,10 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from mepd.backoff import Backoff
 from mepd.errors import MepdError
-from mepd.logs import Throttle
 from mepd.publish.paho_client import MAX_PACKET_BYTES, Will, connect, new_client
 from mepd.publish.problems import (
-    CREDENTIALS_REFUSED,
+    ProblemLog,
     broker_address,
     closed_handshake_problem,
     connect_problem,
@@ -41,27 +39,19 @@ from mepd.publish.problems import (
     tls_setup_problem,
     unreadable_tls_file,
 )
+from mepd.publish.reconnect import FAST_RETRY_CAP_S, STABLE_AFTER_S, Outage, ReconnectPolicy
 from mepd.publish.socket_bridge import SocketBridge
 from mepd.publish.takeover import TakeoverWatch
 from mepd.publish.version import Next, VersionChoice
 from mepd.settings import MqttSettings
 from mepd.text import printable
 
-__all__ = ["BrokerError", "MqttConnection", "Will"]
+__all__ = ["FAST_RETRY_CAP_S", "STABLE_AFTER_S", "BrokerError", "MqttConnection", "Will"]
 
 log = logging.getLogger(__name__)
 
 # No CONNACK this long after the TCP (and TLS) connection is up: give up on this attempt.
 CONNACK_TIMEOUT_S = 10.0
-# A connection that lasted this long was a success: the backoff starts again from the bottom.
-STABLE_AFTER_S = 30.0
-# The first minutes of an outage (a broker restart, a reboot of its host): retry at least
-# this often, so the first value goes out within 3 s of the broker accepting connections
-# again; a connection attempt costs a broker that is down nothing. Then the usual doubling.
-FAST_RETRY_CAP_S = 2.0
-FAST_RETRY_FOR_S = 120.0
-# Enough doublings to reach any cap (2 ** 30 s is decades); beyond it, floats overflow.
-_CAPPED = 30
 
 
 class BrokerError(MepdError):
@@ -89,15 +79,7 @@ class MqttConnection:
         self._subscriptions = tuple(subscriptions)
         self._on_connect_cb = on_connect
         self._on_message_cb = on_message
-        self._rng = rng or random.Random()  # noqa: S311 - backoff jitter
-        self._backoff = Backoff(
-            first_s=settings.reconnect_min_s, cap_s=settings.reconnect_max_s, jitter=0.2
-        )
-        self._fast_backoff = Backoff(
-            first_s=settings.reconnect_min_s,
-            cap_s=min(FAST_RETRY_CAP_S, settings.reconnect_max_s),
-            jitter=0.2,
-        )
+        self._reconnect = ReconnectPolicy(settings, rng or random.Random())  # noqa: S311 - jitter
         self._where = broker_address(settings)
         self._max_packet_bytes = max_packet_bytes
         self._version = VersionChoice()
@@ -114,11 +96,11 @@ class MqttConnection:
         self._connack: asyncio.Future[bool] | None = None
         self._closed: asyncio.Event = asyncio.Event()
         self._acks: dict[int, asyncio.Future[None]] = {}
-        self._problem: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._up = asyncio.Event()
         self._stopping = False
-        self._say = Throttle(log)
+        self._problems = ProblemLog(log)
+        self._say = self._problems.say  # also for unexpected errors, throttled per kind
 
     # --- public ------------------------------------------------------------------------------
 
@@ -130,7 +112,7 @@ class MqttConnection:
     def problem(self) -> str | None:
         """The current connection problem in one line; None while connected, unless another
         client keeps taking the connection over."""
-        return self._problem
+        return self._problems.current
 
     @property
     def where(self) -> str:
@@ -187,9 +169,7 @@ class MqttConnection:
     # --- the connection loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
-        failures = 0
-        outage_since: float | None = None
-        fast_failures = 0
+        outage = Outage(self._reconnect, stable_after_s=STABLE_AFTER_S)
         loop = asyncio.get_running_loop()
         while True:
             try:
@@ -205,33 +185,15 @@ class MqttConnection:
             if self._retry_now:
                 self._retry_now = False
                 continue
-            if lasted is not None and lasted >= STABLE_AFTER_S:
-                failures = 0
-            if lasted is not None or outage_since is None:
-                outage_since = loop.time()  # a connection just ended, or the first attempt
-                fast_failures = 0
-            refused = self._refused is not None and self._refused.value in CREDENTIALS_REFUSED
-            if not refused and loop.time() - outage_since < FAST_RETRY_FOR_S:
-                delay = self.retry_delay(fast_failures, fast=True)
-                fast_failures += 1
-            else:
-                delay = self.retry_delay(failures, credentials_refused=refused)
-                failures += 1
+            delay = outage.next_delay(lasted, loop.time(), self._refused)
             log.debug("next connection attempt to %s in %.1f s", self._where, delay)
             await asyncio.sleep(delay)
 
     def retry_delay(
         self, failures: int, *, credentials_refused: bool = False, fast: bool = False
     ) -> float:
-        """Seconds before the next attempt: doubling from reconnect_min_s up to
-        reconnect_max_s, +-20 % jitter so gateways that lost the same broker do not return
-        in step. `fast` (the first FAST_RETRY_FOR_S of an outage): capped at
-        FAST_RETRY_CAP_S, so a restarted broker is found within seconds. Refused credentials
-        do not heal by themselves: straight to the slowest."""
-        attempt = _CAPPED if credentials_refused else min(failures, _CAPPED)
-        if fast and not credentials_refused:
-            return self._fast_backoff.delay(attempt, self._rng)
-        return self._backoff.delay(attempt, self._rng)
+        """Seconds before the next attempt (`reconnect.ReconnectPolicy.delay`)."""
+        return self._reconnect.delay(failures, credentials_refused=credentials_refused, fast=fast)
 
     def _stopped(self) -> bool:
         return self._stopping  # a method: mypy would keep the narrowing across an await
@@ -244,12 +206,12 @@ class MqttConnection:
         self._connack = loop.create_future()
         unreadable = unreadable_tls_file(self._settings.tls)
         if unreadable is not None:
-            self._report(unreadable)
+            self._problems.report(unreadable)
             return None
         try:
             client = new_client(self._settings, self._client_id, self._will, self._version.protocol)
         except (OSError, ValueError) as error:  # ssl.SSLError is an OSError
-            self._report(tls_setup_problem(self._settings, error))
+            self._problems.report(tls_setup_problem(self._settings, error))
             return None
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -260,7 +222,7 @@ class MqttConnection:
         try:
             await asyncio.to_thread(connect, client, self._settings, self._max_packet_bytes)
         except (OSError, ValueError) as error:
-            self._report(connect_problem(self._settings, error))
+            self._problems.report(connect_problem(self._settings, error))
             self._abandon()
             return None
         misc = asyncio.create_task(self._bridge.housekeeping(client))
@@ -272,7 +234,7 @@ class MqttConnection:
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if not done:
-                self._report(silent_handshake_problem(self._settings, CONNACK_TIMEOUT_S))
+                self._problems.report(silent_handshake_problem(self._settings, CONNACK_TIMEOUT_S))
                 self._bridge.shutdown(client)
             elif not self._connack.done():
                 self._unanswered()
@@ -295,7 +257,7 @@ class MqttConnection:
             self._retry_now = True
             log.debug("%s closed the connection unanswered: trying MQTT 3.1.1", self._where)
         else:
-            self._report(closed_handshake_problem(self._settings))
+            self._problems.report(closed_handshake_problem(self._settings))
 
     async def _hold(self, closed: asyncio.Task[Any]) -> None:
         """While a takeover is suspected: once this connection has held long enough, it is
@@ -305,7 +267,7 @@ class MqttConnection:
         done, _ = await asyncio.wait((closed,), timeout=self._takeover.clear_after_s)
         if not done and self._connected:
             self._takeover.clear()
-            self._problem = None
+            self._problems.current = None
             self._say.info(
                 "held",
                 "the connection to the MQTT broker at %s has held for %.0f s: "
@@ -345,7 +307,7 @@ class MqttConnection:
                 log.debug("%s refused MQTT 5 (%s): trying MQTT 3.1.1", self._where, reason)
             else:
                 self._refused = reason
-                self._report(refusal_problem(self._settings, reason))
+                self._problems.report(refusal_problem(self._settings, reason))
             if self._connack is not None and not self._connack.done():
                 self._connack.set_result(False)
             return
@@ -367,15 +329,8 @@ class MqttConnection:
     def _say_connected(self, step: Next) -> None:
         if step is Next.FELL_BACK:
             log.warning("%s", mqtt311_warning(self._settings, self._max_packet_bytes))
-        if self._takeover.suspected:  # the problem stands until a connection holds (_hold)
-            log.debug("connected to the MQTT broker at %s", self._where)
-            return
-        if self._problem is None:
-            log.debug("connected to the MQTT broker at %s", self._where)
-        else:
-            # A broker that keeps dropping us: said once in a while, with how many were not.
-            self._say.info("connected", "connected to the MQTT broker at %s", self._where)
-        self._problem = None
+        # A suspected takeover stands until a connection holds (_hold).
+        self._problems.connected(self._where, takeover_suspected=self._takeover.suspected)
 
     def _on_disconnect(
         self,
@@ -399,7 +354,7 @@ class MqttConnection:
                 )
             else:
                 problem = lost_problem(self._settings, reason)
-            self._report(problem, level=logging.WARNING)
+            self._problems.report(problem, level=logging.WARNING)
         self._closed.set()
 
     def _on_message(self, client: paho.Client, _userdata: Any, message: paho.MQTTMessage) -> None:
@@ -418,12 +373,3 @@ class MqttConnection:
         future = self._acks.pop(mid, None)
         if future is not None and not future.done():
             future.set_result(None)
-
-    # --- problems, in one line each ------------------------------------------------------------
-
-    def _report(self, problem: str, *, level: int = logging.ERROR) -> None:
-        if problem != self._problem:
-            self._say.log(level, problem, "%s", problem)
-        else:
-            log.debug("%s", problem)
-        self._problem = problem

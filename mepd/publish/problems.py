@@ -1,16 +1,19 @@
 """What is wrong with the broker connection, in one line that names the setting to check.
 
-The daemon logs each problem once when it changes, and `mepd doctor` shows it, so every text
-says where (host:port), what the broker or the network said, and which `[mqtt]` key to look at.
+The daemon logs each problem once when it changes (`ProblemLog`), and `mepd doctor` shows it,
+so every text says where (host:port), what the broker or the network said, and which `[mqtt]`
+key to look at.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 import ssl
 
 from paho.mqtt.reasoncodes import ReasonCode
 
+from mepd.logs import Throttle
 from mepd.publish.takeover import KICKS_IN_A_ROW
 from mepd.settings import MqttSettings, TlsSettings
 
@@ -154,3 +157,33 @@ def unreadable_tls_file(tls: TlsSettings | None) -> str | None:
         except OSError as error:
             return f"cannot read [mqtt.tls] {name} {path} ({error.strerror})"
     return None
+
+
+class ProblemLog:
+    """The connection's current problem, logged when it changes: a broker that stays away is
+    one line, not one per attempt; the same problem again goes to debug only."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.current: str | None = None
+        self.say = Throttle(logger)
+        self._log = logger
+
+    def report(self, problem: str, *, level: int = logging.ERROR) -> None:
+        if problem != self.current:
+            self.say.log(level, problem, "%s", problem)
+        else:
+            self._log.debug("%s", problem)
+        self.current = problem
+
+    def connected(self, where: str, *, takeover_suspected: bool) -> None:
+        """A connection is up: the problem ends, unless a takeover is suspected (that one
+        stands until a connection holds)."""
+        if takeover_suspected:
+            self._log.debug("connected to the MQTT broker at %s", where)
+            return
+        if self.current is None:
+            self._log.debug("connected to the MQTT broker at %s", where)
+        else:
+            # A broker that keeps dropping us: said once in a while, with how many were not.
+            self.say.info("connected", "connected to the MQTT broker at %s", where)
+        self.current = None

@@ -17,8 +17,10 @@ def test_a_flapping_broker_is_said_once_not_on_every_cycle(
     connection = MqttConnection(MqttSettings(), "mepd-flap")
     with caplog.at_level(logging.DEBUG, logger="mepd.publish"):
         for _ in range(100):  # lost, connected, lost, ...: the problem clears on each connect
-            connection._report("the MQTT broker dropped the connection", level=logging.WARNING)
-            connection._problem = None
+            connection._problems.report(
+                "the MQTT broker dropped the connection", level=logging.WARNING
+            )
+            connection._problems.current = None
     shown = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(shown) == 1
 
