@@ -113,11 +113,18 @@ async def running(
     faults: FaultSettings | None = None,
     settings: MeterSettings | None = None,
     seed: int = 1,
+    requires_tls: bool = False,
 ) -> AsyncIterator[Rig]:
     loop = asyncio.get_running_loop()
     power = SwitchedPower()
     port = simulated_meter(
-        PROFILES[profile], seed=seed, epoch=0.0, start_wall=START_WALL, power=power, faults=faults
+        PROFILES[profile],
+        seed=seed,
+        epoch=0.0,
+        start_wall=START_WALL,
+        power=power,
+        faults=faults,
+        requires_tls=requires_tls,
     )
     control: LinkControl = SwitchedControl(power) if gpio else NoLinkControl()
     async with InProcessLink(port, clock=loop.time, poll_interval_s=0.02) as link:
