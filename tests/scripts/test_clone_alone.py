@@ -1,6 +1,6 @@
 """Issue 15 item 2: a clone alone, in an empty folder, runs its tests.
 
-`git clone` this repository's committed HEAD into a tmp dir that has no `../shared` (nor any
+`git clone` this repository's committed HEAD into a tmp dir with no spec folder beside it (nor any
 sibling), then run a smoke subset there: the guide's worked examples (tests/data/vectors.json),
 the layer and purity rules. The whole suite inside the suite would take minutes; these are the
 tests that stopped at collection when the vectors lived outside the repository.
@@ -37,7 +37,9 @@ def test_a_fresh_clone_alone_passes_its_smoke_tests(tmp_path: Path) -> None:
     clone.parent.mkdir()
     subprocess.run(["git", "clone", "--quiet", str(REPO), str(clone)], check=True, timeout=120)
     subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", head], check=True)
-    assert sorted(path.name for path in clone.parent.iterdir()) == ["mepd"]  # no ../shared
+    assert sorted(path.name for path in clone.parent.iterdir()) == [
+        "mepd"
+    ]  # nothing beside it, not even the spec folder
 
     # This interpreter's packages, but mepd and its tests from the clone (`-m` puts the
     # working directory first on sys.path, ahead of the editable install).
