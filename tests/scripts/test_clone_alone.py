@@ -1,6 +1,6 @@
 """Issue 15 item 2: a clone alone, in an empty folder, runs its tests.
 
-`git clone` this repository's committed HEAD into a tmp dir with no spec folder beside it (nor
+`git clone` this repository's committed HEAD into a tmp dir with no spec folder beside it (nor any
 sibling), then run a smoke subset there: the guide's worked examples (tests/data/vectors.json),
 the layer and purity rules. The whole suite inside the suite would take minutes; these are the
 tests that stopped at collection when the vectors lived outside the repository.
