@@ -83,7 +83,7 @@ async def probe(
         if failure is not None:
             # the one `mepd:` line says it; the daemon's log line would say it a second time
             reason = failure.reason
-            held[:] = [record for record in held if record.getMessage() not in reason]
+            held[:] = [record for record in held if not _says_the_same(record.getMessage(), reason)]
     if failure is not None:
         raise ProbeError(f"{transport.description}: {failure.reason}")
     if identity is None or present is None:
@@ -93,6 +93,12 @@ async def probe(
             f"to see the exchange"
         )
     return ProbeResult(identity, present, energy)
+
+
+def _says_the_same(message: str, reason: str) -> bool:
+    """The log line repeats the failure: it is the reason, or the reason plus when the daemon
+    would try again (the failure table's lines end "; trying again in N s")."""
+    return message in reason or reason in message
 
 
 @contextlib.contextmanager
