@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from mepd.cli.broker import encode_length, encode_packet, encode_utf8
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_BROKER = ROOT / "mepd" / "cli" / "broker.py"
 
@@ -42,34 +44,16 @@ asyncio.run(main())
 """
 
 
-def _length(length: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, length = length % 128, length // 128
-        out.append(byte | (0x80 if length else 0))
-        if not length:
-            return bytes(out)
-
-
-def _packet(kind: int, flags: int, body: bytes) -> bytes:
-    return bytes([kind << 4 | flags]) + _length(len(body)) + body
-
-
-def _utf8(text: str) -> bytes:
-    raw = text.encode()
-    return len(raw).to_bytes(2, "big") + raw
-
-
 def _connect(port: int, client_id: str) -> socket.socket:
     sock = socket.create_connection(("127.0.0.1", port))
-    body = _utf8("MQTT") + bytes([4, 0x02]) + (0).to_bytes(2, "big") + _utf8(client_id)
-    sock.sendall(_packet(1, 0, body))
+    body = encode_utf8("MQTT") + bytes([4, 0x02]) + (0).to_bytes(2, "big") + encode_utf8(client_id)
+    sock.sendall(encode_packet(1, 0, body))
     return sock
 
 
 def _publish_header(topic: str, size: int, *, retain: bool) -> bytes:
-    head = _utf8(topic)
-    return bytes([3 << 4 | (1 if retain else 0)]) + _length(len(head) + size) + head
+    head = encode_utf8(topic)
+    return bytes([3 << 4 | (1 if retain else 0)]) + encode_length(len(head) + size) + head
 
 
 def _readlink(path: Path) -> str:
@@ -157,7 +141,7 @@ def flood(broker_file: Path, mib: int) -> dict[str, object]:
         base = broker.status("VmHWM")
         slow = _connect(broker.port, "slow")
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.sendall(_packet(8, 2, b"\x00\x01" + _utf8("#") + b"\x00"))
+        slow.sendall(encode_packet(8, 2, b"\x00\x01" + encode_utf8("#") + b"\x00"))
         time.sleep(0.3)
         flooder = _connect(broker.port, "flooder")
         payload = b"f" * (200 * 1024)

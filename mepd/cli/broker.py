@@ -78,7 +78,8 @@ def topic_matches(pattern: str, topic: str) -> bool:
     return len(want) == len(have)
 
 
-def _encode_length(length: int) -> bytes:
+def encode_length(length: int) -> bytes:
+    """MQTT's variable-length Remaining Length (3.1.1 §2.2.3)."""
     out = bytearray()
     while True:
         byte, length = length % 128, length // 128
@@ -87,11 +88,11 @@ def _encode_length(length: int) -> bytes:
             return bytes(out)
 
 
-def _packet(kind: int, flags: int, body: bytes) -> bytes:
-    return bytes([kind << 4 | flags]) + _encode_length(len(body)) + body
+def encode_packet(kind: int, flags: int, body: bytes) -> bytes:
+    return bytes([kind << 4 | flags]) + encode_length(len(body)) + body
 
 
-def _utf8(text: str) -> bytes:
+def encode_utf8(text: str) -> bytes:
     raw = text.encode()
     return len(raw).to_bytes(2, "big") + raw
 
@@ -150,11 +151,11 @@ class _Client:
     def deliver(self, message: _Message, granted: int, *, retained: bool) -> None:
         qos = min(message.qos, granted)
         flags = (qos << 1) | (1 if retained else 0)
-        body = _utf8(message.topic)
+        body = encode_utf8(message.topic)
         if qos:
             self.next_id = self.next_id % 0xFFFF + 1
             body += self.next_id.to_bytes(2, "big")
-        self.send(_packet(PUBLISH, flags, body + message.payload))
+        self.send(encode_packet(PUBLISH, flags, body + message.payload))
 
 
 class EmbeddedBroker:
@@ -302,7 +303,7 @@ class EmbeddedBroker:
         level = fields.take(1)[0]
         if level not in _SPOKEN_LEVELS:
             # 3.1.1 section 3.1.2.2: return code 1, then disconnect (close() sends it first).
-            client.send(_packet(CONNACK, 0, _CONNACK_UNACCEPTABLE_PROTOCOL))
+            client.send(encode_packet(CONNACK, 0, _CONNACK_UNACCEPTABLE_PROTOCOL))
             raise _MalformedError(f"protocol level {level} is not spoken here")
         flags = fields.take(1)[0]
         keepalive = fields.u16()
@@ -310,7 +311,7 @@ class EmbeddedBroker:
         if flags & 0x04:
             topic, payload = fields.text(), fields.blob()
             client.will = _Message(topic, payload, (flags >> 3) & 3, bool(flags & 0x20))
-        client.send(_packet(CONNACK, 0, _CONNACK_ACCEPTED))
+        client.send(encode_packet(CONNACK, 0, _CONNACK_ACCEPTED))
         return keepalive
 
     def _handle(self, client: _Client, kind: int, flags: int, body: bytes) -> None:
@@ -320,7 +321,7 @@ class EmbeddedBroker:
             topic = fields.text()
             if qos:
                 packet_id = fields.take(2)
-                client.send(_packet(PUBACK, 0, packet_id))
+                client.send(encode_packet(PUBACK, 0, packet_id))
             self.publish(_Message(topic, fields.rest(), min(qos, 1), bool(flags & 1)))
         elif kind == SUBSCRIBE:
             packet_id = fields.take(2)
@@ -331,7 +332,7 @@ class EmbeddedBroker:
                 client.subscriptions[pattern] = qos
                 granted.append(qos)
                 new.append((pattern, qos))
-            client.send(_packet(SUBACK, 0, packet_id + bytes(granted)))
+            client.send(encode_packet(SUBACK, 0, packet_id + bytes(granted)))
             for pattern, qos in new:
                 for message in list(self._retained.values()):
                     if topic_matches(pattern, message.topic):
@@ -340,9 +341,9 @@ class EmbeddedBroker:
             packet_id = fields.take(2)
             while not fields.done:
                 client.subscriptions.pop(fields.text(), None)
-            client.send(_packet(UNSUBACK, 0, packet_id))
+            client.send(encode_packet(UNSUBACK, 0, packet_id))
         elif kind == PINGREQ:
-            client.send(_packet(PINGRESP, 0, b""))
+            client.send(encode_packet(PINGRESP, 0, b""))
         # PUBACK from subscribers: nothing is resent, so nothing to do.
 
 

@@ -21,8 +21,8 @@ from mepd.cli.broker import (
     SUBSCRIBE,
     BrokerLimits,
     EmbeddedBroker,
-    _encode_length,
-    _utf8,
+    encode_length,
+    encode_utf8,
 )
 from mepd.publish.client import MqttConnection
 from mepd.settings import MqttSettings
@@ -41,18 +41,18 @@ SMALL = BrokerLimits(
 
 
 def packet(kind: int, flags: int, body: bytes) -> bytes:
-    return bytes([kind << 4 | flags]) + _encode_length(len(body)) + body
+    return bytes([kind << 4 | flags]) + encode_length(len(body)) + body
 
 
 def connect_packet(client_id: str, *, level: int = 4, keepalive: int = 0) -> bytes:
-    body = _utf8("MQTT") + bytes([level, 0x02]) + keepalive.to_bytes(2, "big")
+    body = encode_utf8("MQTT") + bytes([level, 0x02]) + keepalive.to_bytes(2, "big")
     if level == 5:
         body += b"\x00"  # no properties
-    return packet(CONNECT, 0, body + _utf8(client_id))
+    return packet(CONNECT, 0, body + encode_utf8(client_id))
 
 
 def publish_packet(topic: str, payload: bytes, *, retain: bool = False) -> bytes:
-    return packet(PUBLISH, 1 if retain else 0, _utf8(topic) + payload)
+    return packet(PUBLISH, 1 if retain else 0, encode_utf8(topic) + payload)
 
 
 @asynccontextmanager
@@ -150,7 +150,7 @@ async def test_a_subscriber_that_does_not_read_is_dropped() -> None:
     async with running() as broker:
         _, slow = await connected(broker, "slow")
         slow.transport.pause_reading()  # type: ignore[attr-defined]
-        slow.write(packet(SUBSCRIBE, 2, b"\x00\x01" + _utf8("#") + b"\x00"))
+        slow.write(packet(SUBSCRIBE, 2, b"\x00\x01" + encode_utf8("#") + b"\x00"))
         await slow.drain()
         await asyncio.sleep(0.1)
         _, flooder = await connected(broker, "flooder")
