@@ -158,8 +158,9 @@ class NotifySocket:
 
 @contextmanager
 def daemon(
-    daemon_config: Path, broker: Mosquitto, tty: str, **env: str
+    daemon_config: Path, broker: Mosquitto, tty: str, *options: str, **env: str
 ) -> Iterator[subprocess.Popen[str]]:
+    """`mepd run` as a process against `tty` and `broker`; `options` go on its command line."""
     process = subprocess.Popen(
         [
             PYTHON,
@@ -172,6 +173,7 @@ def daemon(
             tty,
             "--mqtt",
             f"mqtt://127.0.0.1:{broker.port}",
+            *options,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mepd.drivers.simulator.factory import DEMO_MBK
+from tests.cli.test_cli import daemon
 from tests.mosquitto import Listener, Mosquitto
 from tests.processes import PYTHON, simulator
 
@@ -91,36 +90,6 @@ def test_dump_through_the_optical_port(daemon_config: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == "BT01 (table 1), 24 bytes from offset 0:"
     assert "  firmware           4.32.02" in result.stdout.splitlines()  # aligned name  value
-
-
-@contextmanager
-def daemon(
-    daemon_config: Path, broker: Mosquitto, tty: str, *options: str
-) -> Iterator[subprocess.Popen[str]]:
-    process = subprocess.Popen(
-        [
-            PYTHON,
-            "-m",
-            "mepd",
-            "run",
-            "--config",
-            str(daemon_config),
-            "--serial",
-            tty,
-            "--mqtt",
-            f"mqtt://127.0.0.1:{broker.port}",
-            *options,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(10)
 
 
 async def _announced(
