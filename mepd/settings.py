@@ -16,6 +16,7 @@ from typing import Literal
 from mepd.drivers.hat import DEFAULT_PINS
 from mepd.errors import ConfigError
 from mepd.protocol.keys import MepKey
+from mepd.protocol.tables.names import ValueName
 from mepd.protocol.timing import MAX_AVERAGE_READS_PER_S, MIN_REQUEST_SPACING_S
 from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
 from mepd.secret import Secret as Secret  # noqa: PLC0414 - re-exported with the settings
@@ -189,3 +190,18 @@ class DiscoverySettings:
     status_topic: str = "homeassistant/status"
     # Names this gateway in unique ids and topics; None: the publisher derives a stable one.
     gateway_id: str | None = None
+
+
+@dataclass(frozen=True)
+class HaStatisticsSettings:
+    """`[homeassistant.statistics]`: backfill Home Assistant's energy statistics (opt-in).
+
+    `url` is the websocket endpoint (`ws[s]://host:port/api/websocket`); `meters` the configured
+    meter names whose intervals are imported (empty: all); `registers` the energy `ValueName`s.
+    """
+
+    url: str
+    token: Secret = field(repr=False)
+    token_origin: str  # where the token comes from, for messages: never the token itself
+    meters: frozenset[str] = frozenset()
+    registers: tuple[str, ...] = (ValueName.ENERGY_IMPORT.value, ValueName.ENERGY_EXPORT.value)

@@ -76,6 +76,16 @@ def expire_after(period_s: float) -> int:
     return max(MIN_EXPIRE_S, math.ceil(EXPIRE_PERIODS * period_s))
 
 
+def meter_entity_prefix(serial: str) -> str:
+    """The object-id prefix of a meter's entities: `mepd_<serial>`."""
+    return f"mepd_{entity_slug(serial)}"
+
+
+def default_entity_id(spec: EntitySpec, entity_prefix: str) -> str:
+    """The entity id Home Assistant gives an entity (and the statistic id of its history)."""
+    return f"{spec.platform}.{entity_prefix}_{spec.key}"
+
+
 def value_template(key: str) -> str:
     return f"{{{{ value_json['{key}'] if '{key}' in value_json else 'None' }}}}"
 
@@ -94,7 +104,7 @@ def _component(
         "p": spec.platform,
         "name": spec.name,
         "unique_id": f"{device_id}_{spec.key}",
-        "default_entity_id": f"{spec.platform}.{entity_prefix}_{spec.key}",
+        "default_entity_id": default_entity_id(spec, entity_prefix),
         "state_topic": state_topic,
     }
     if spec.topic == "availability":
@@ -143,7 +153,7 @@ def meter_config(
     """The meter's device and the entities for `names` (what it has reported so far)."""
     serial = identity.serial
     device_id = meter_device_id(serial)
-    prefix = f"mepd_{entity_slug(serial)}"
+    prefix = meter_entity_prefix(serial)
     components: Config = {}
 
     def add(spec: EntitySpec, state_topic: str, **extra: Any) -> None:

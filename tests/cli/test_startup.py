@@ -28,6 +28,7 @@ HEAVY = (
     "pydantic",
     "pydantic_core",
     "paho",
+    "websockets",
     "cryptography",
     "gpiozero",
     "serial",
