@@ -192,6 +192,10 @@ class DiscoverySettings:
     gateway_id: str | None = None
 
 
+# The energy registers whose Home Assistant statistics can be backfilled (the Energy dashboard's).
+BACKFILL_REGISTERS = (ValueName.ENERGY_IMPORT.value, ValueName.ENERGY_EXPORT.value)
+
+
 @dataclass(frozen=True)
 class HaStatisticsSettings:
     """`[homeassistant.statistics]`: backfill Home Assistant's energy statistics (opt-in).
@@ -204,4 +208,4 @@ class HaStatisticsSettings:
     token: Secret = field(repr=False)
     token_origin: str  # where the token comes from, for messages: never the token itself
     meters: frozenset[str] = frozenset()
-    registers: tuple[str, ...] = (ValueName.ENERGY_IMPORT.value, ValueName.ENERGY_EXPORT.value)
+    registers: tuple[str, ...] = BACKFILL_REGISTERS

@@ -55,6 +55,17 @@ def _check_config(args: argparse.Namespace) -> int:
         "  Home Assistant discovery: "
         + (f"on, prefix {discovery.prefix}/" if discovery.enabled else "off")
     )
+    statistics = config.ha_statistics
+    print(
+        "  Home Assistant statistics backfill: "
+        + (
+            f"on, {statistics.url}, token from {statistics.token_origin}, "
+            f"meters {', '.join(sorted(statistics.meters)) or 'all'}, "
+            f"registers {', '.join(statistics.registers)}"
+            if statistics
+            else "off"
+        )
+    )
     print(f"  state directory: {config.state_directory}")
     for warning in config.warnings:
         print(f"  warning: {warning}")

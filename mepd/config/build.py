@@ -21,6 +21,7 @@ from mepd.config.keysource import read_credential, read_private_file
 from mepd.config.problems import Loc, Source
 from mepd.config.resolved import Config, MeterConfig
 from mepd.config.schema import GPIO_LINES, GpioSection, MqttSection
+from mepd.config.statistics import statistics_settings
 from mepd.errors import ConfigError
 from mepd.protocol.c1218.services import PASSWORD_BYTES as OPTICAL_PASSWORD_BYTES
 from mepd.protocol.keys import MepKey
@@ -133,13 +134,16 @@ def resolve(
             )
         )
     mqtt, mqtt_warnings = _mqtt_settings(document, environ)
+    statistics, statistics_warnings = statistics_settings(
+        document, environ, [meter.name for meter in meters]
+    )
     home = file.homeassistant
     return Config(
         source=source.path,
         meters=tuple(meters),
         state_directory=state_directory,
         log_level_name=file.logging.level,
-        warnings=tuple(dict.fromkeys([*warnings, *mqtt_warnings])),
+        warnings=tuple(dict.fromkeys([*warnings, *mqtt_warnings, *statistics_warnings])),
         mqtt=mqtt,
         discovery=DiscoverySettings(
             enabled=home.discovery,
@@ -147,6 +151,7 @@ def resolve(
             status_topic=home.status_topic,
             gateway_id=home.gateway_id,
         ),
+        ha_statistics=statistics,
     )
 
 

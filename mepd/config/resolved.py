@@ -16,6 +16,7 @@ from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
 from mepd.settings import (
     DiscoverySettings,
     GpioLines,
+    HaStatisticsSettings,
     Interface,
     MeterSettings,
     MqttSettings,
@@ -82,6 +83,7 @@ class Config:
     warnings: tuple[str, ...] = ()
     mqtt: MqttSettings
     discovery: DiscoverySettings
+    ha_statistics: HaStatisticsSettings | None = None  # [homeassistant.statistics]: opt-in
 
     @property
     def log_level(self) -> int:

@@ -28,10 +28,10 @@ from mepd.config.overrides import HOSTNAME
 from mepd.drivers.hat import DEFAULT_PINS, HatPins
 from mepd.protocol.timing import DEFAULT_BAUD
 from mepd.protocol.tls.codes import DEFAULT_CLIENT_ID
-from mepd.settings import PlausibilityLimits, Schedule
+from mepd.settings import BACKFILL_REGISTERS, PlausibilityLimits, Schedule
 
 # Fields whose values are secrets: an error about them never shows what was written there.
-SECRET_FIELDS = frozenset({"key", "password"})
+SECRET_FIELDS = frozenset({"key", "password", "token"})
 
 BAUD_RATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 # BCM lines on the 40-pin header that are never free for mepd's control lines.
@@ -302,11 +302,47 @@ class MqttSection(Section):
         return self
 
 
+def _ha_url(value: str) -> str:
+    if not re.fullmatch(r"(?:wss?|https?)://[^/\s?#]+(?:/[^\s?#]*)?", value):
+        raise ValueError(
+            "expected Home Assistant's address, e.g. http://homeassistant.local:8123 "
+            "(or ws[s]://.../api/websocket)"
+        )
+    return value
+
+
+HaUrl = Annotated[str, AfterValidator(_ha_url)]
+
+
+class StatisticsSection(Section):
+    """`[homeassistant.statistics]`: backfill HA's energy statistics from the load profile."""
+
+    url: HaUrl
+    token: SecretStr | None = None
+    token_file: PathText | None = None
+    token_credential: CredentialName | None = None
+    meters: list[MeterName] = Field(default_factory=list)  # empty: every meter
+    registers: list[Literal[BACKFILL_REGISTERS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(BACKFILL_REGISTERS)
+    )
+
+    @model_validator(mode="after")
+    def _one_token(self) -> StatisticsSection:
+        _only_one(self, ("token", "token_file", "token_credential"))
+        if self.token is None and self.token_file is None and self.token_credential is None:
+            raise ValueError(
+                "expected token_file, token_credential or token: a long-lived access token "
+                "from your Home Assistant profile page"
+            )
+        return self
+
+
 class HomeAssistantSection(Section):
     discovery: bool = True
     discovery_prefix: Topic = "homeassistant"
     status_topic: Topic = "homeassistant/status"
     gateway_id: Identifier | None = None  # None: the publisher derives a stable one
+    statistics: StatisticsSection | None = None  # None: no backfill (opt-in)
 
 
 class LoggingSection(Section):

@@ -25,6 +25,7 @@ from mepd.engine.poller import Poller
 from mepd.errors import MepdError
 from mepd.publish.discovery import ReadPeriods
 from mepd.publish.gateway import detect_gateway
+from mepd.publish.ha_statistics import StatisticsBackfill
 from mepd.publish.publisher import Publisher
 from mepd.readings import Event, LinkStatus, MeterIdentity
 from mepd.service.notify import Notifier
@@ -193,6 +194,9 @@ async def serve(
     daemon = Daemon(notifier, [meter.name for meter in config.meters])
     controls: list[LinkControl] = []
     pollers: list[Poller] = []
+    # Opt-in: load-profile intervals also go to Home Assistant's statistics, in their own task.
+    backfill = StatisticsBackfill(config.ha_statistics) if config.ha_statistics else None
+    backfill_task: asyncio.Task[None] | None = None
     try:
         for index, meter in enumerate(config.meters):
             port = SerialPort(meter.port, meter.baud)
@@ -200,7 +204,10 @@ async def serve(
             control = link_control_for(meter.gpio, auto=meter.gpio_auto, uart=port)
             controls.append(control)
             periods = ReadPeriods(meter.schedule.present_s, meter.schedule.energy_s)
-            emit = _fan_out(daemon.observe(index), publisher.feed(periods, meter.name))
+            consumers = [daemon.observe(index), publisher.feed(periods, meter.name)]
+            if backfill is not None:
+                consumers.append(backfill.feed(meter.name))
+            emit = _fan_out(*consumers)
             pollers.append(Poller(meter.settings(), port, control, emit))
         log.info(
             "mepd %s: %d meter(s), MQTT %s, gateway id %s",
@@ -210,12 +217,16 @@ async def serve(
             gateway.gateway_id,
         )
         await publisher.start()
+        if backfill is not None:
+            backfill_task = asyncio.create_task(backfill.run(), name="HA statistics")
         received: list[int] = []
         with stop_on_signals(stop, received):
             await daemon.run(pollers, stop)
         log.info("stopping: publishing offline and closing the ports")
         return received[0] if received else None
     finally:
+        if backfill_task is not None:
+            await _cancel_all([backfill_task])
         await publisher.stop()
         for control in controls:
             control.close()
