@@ -81,6 +81,12 @@ def meter_entity_prefix(serial: str) -> str:
     return f"mepd_{entity_slug(serial)}"
 
 
+def unique_id(device_id: str, spec: EntitySpec) -> str:
+    """The entity's unique id: how Home Assistant's entity registry knows it, whatever its
+    entity id became (renamed, or made from the name by a release without default_entity_id)."""
+    return f"{device_id}_{spec.key}"
+
+
 def default_entity_id(spec: EntitySpec, entity_prefix: str) -> str:
     """The entity id Home Assistant gives an entity (and the statistic id of its history)."""
     return f"{spec.platform}.{entity_prefix}_{spec.key}"
@@ -103,7 +109,7 @@ def _component(
     component: Config = {
         "p": spec.platform,
         "name": spec.name,
-        "unique_id": f"{device_id}_{spec.key}",
+        "unique_id": unique_id(device_id, spec),
         "default_entity_id": default_entity_id(spec, entity_prefix),
         "state_topic": state_topic,
     }

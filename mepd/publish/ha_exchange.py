@@ -37,6 +37,8 @@ class Command(enum.StrEnum):
 
     IMPORT_STATISTICS = "recorder/import_statistics"
     STATISTICS_DURING_PERIOD = "recorder/statistics_during_period"
+    # The frontend's list of the entity registry (admin): finds the entity by its unique id.
+    ENTITY_REGISTRY_LIST = "config/entity_registry/list"
 
 
 class HomeAssistantError(MepdError):

@@ -32,9 +32,16 @@ from typing import Any, Protocol
 from mepd.backoff import Backoff
 from mepd.logs import Throttle
 from mepd.publish.catalog import ENERGY, EntitySpec
-from mepd.publish.discovery import default_entity_id, meter_entity_prefix
+from mepd.publish.discovery import default_entity_id, meter_entity_prefix, unique_id
 from mepd.publish.ha_backfill import HOUR, HourlyEnergy, Row, plan
-from mepd.publish.ha_exchange import Command, Exchange, HomeAssistantError, Result
+from mepd.publish.ha_exchange import (
+    Command,
+    CommandFailedError,
+    Exchange,
+    HomeAssistantError,
+    Result,
+)
+from mepd.publish.topics import meter_device_id
 from mepd.readings import Measurements
 from mepd.settings import HaStatisticsSettings
 from mepd.text import printable
@@ -54,6 +61,7 @@ OPEN_TIMEOUT_S = 15.0
 ANSWER_TIMEOUT_S = 60.0
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 SOURCE = "recorder"  # the recorder's own statistic for the sensor, not an external one
+MQTT_PLATFORM = "mqtt"  # the integration mepd's entities belong to in the entity registry
 
 _SPECS: Mapping[str, EntitySpec] = {spec.key: spec for spec in ENERGY}
 
@@ -74,8 +82,19 @@ Connector = Callable[[str], Awaitable[Connection]]
 
 
 def statistic_id(serial: str, key: str) -> str:
-    """The statistic id of a meter's energy sensor: its entity id, from discovery's definition."""
+    """The statistic id of a meter's energy sensor: the entity id discovery asks for."""
     return default_entity_id(_SPECS[key], meter_entity_prefix(serial))
+
+
+def registry_ids(entries: object) -> dict[str, str]:
+    """unique id -> entity id of the MQTT entities in an entity registry listing."""
+    found: dict[str, str] = {}
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("platform") == MQTT_PLATFORM:
+            unique, entity = entry.get("unique_id"), entry.get("entity_id")
+            if isinstance(unique, str) and isinstance(entity, str):
+                found[unique] = entity
+    return found
 
 
 class _Websocket:
@@ -194,8 +213,8 @@ class StatisticsBackfill:
         self._connect = connect
         self._now = now
         self._retry = retry
-        self._pending: dict[str, HourlyEnergy] = {}
-        self._keys: dict[str, str] = {}  # statistic id -> register key
+        # By (serial, register key): the statistic id is looked up when Home Assistant is.
+        self._pending: dict[tuple[str, str], HourlyEnergy] = {}
         self._wake = asyncio.Event()
         self._throttle = Throttle(log)
         self.imported_rows = 0
@@ -226,8 +245,7 @@ class StatisticsBackfill:
             measurement = values.get(key)
             if measurement is None or key not in _SPECS:
                 continue
-            ident = statistic_id(serial, key)
-            self._keys[ident] = key
+            ident = (serial, key)
             hours = self._pending.setdefault(ident, HourlyEnergy())
             hours.add(start, end, measurement.value)
             if len(hours) > MAX_PENDING_HOURS:
@@ -238,7 +256,7 @@ class StatisticsBackfill:
                     "Home Assistant statistics: more than %d hours wait for %s; the hour of %s "
                     "is dropped, its energy stays where Home Assistant put it",
                     MAX_PENDING_HOURS,
-                    ident,
+                    statistic_id(serial, key),
                     oldest.isoformat(),
                 )
         self._wake.set()
@@ -275,9 +293,9 @@ class StatisticsBackfill:
                 async with asyncio.timeout(delay):
                     await self._wake.wait()
 
-    def _work(self, now: datetime) -> dict[str, dict[datetime, float]]:
-        """Each statistic's complete hours that Home Assistant has had time to compile."""
-        work: dict[str, dict[datetime, float]] = {}
+    def _work(self, now: datetime) -> dict[tuple[str, str], dict[datetime, float]]:
+        """Each register's complete hours that Home Assistant has had time to compile."""
+        work: dict[tuple[str, str], dict[datetime, float]] = {}
         for ident, hours in self._pending.items():
             ready = {h: kwh for h, kwh in hours.complete().items() if h + HOUR + SETTLE <= now}
             if ready:
@@ -295,16 +313,33 @@ class StatisticsBackfill:
         try:
             session = _Session(connection, Exchange(self.settings.token))
             await session.authenticate()
-            for ident, hours in work.items():
-                imported += await self._sync_statistic(session, ident, hours, now)
+            entities = await self._entities(session)
+            for (serial, key), hours in work.items():
+                unique = unique_id(meter_device_id(serial), _SPECS[key])
+                ident = entities.get(unique) or statistic_id(serial, key)
+                imported += await self._sync_statistic(session, (serial, key), ident, hours, now)
         finally:
             with contextlib.suppress(Exception):
                 await connection.close()
         self.imported_rows += imported
         return imported
 
+    async def _entities(self, session: _Session) -> dict[str, str]:
+        """mepd's entities as Home Assistant's registry has them (renamed ones included); empty
+        when the registry cannot be listed, and discovery's entity ids are used."""
+        try:
+            return registry_ids(await session.call(Command.ENTITY_REGISTRY_LIST))
+        except CommandFailedError as error:
+            self._throttle.info("registry", "Home Assistant statistics: %s", printable(str(error)))
+            return {}
+
     async def _sync_statistic(
-        self, session: _Session, ident: str, hours: dict[datetime, float], now: datetime
+        self,
+        session: _Session,
+        register: tuple[str, str],
+        ident: str,
+        hours: dict[datetime, float],
+        now: datetime,
     ) -> int:
         result = await session.call(
             Command.STATISTICS_DURING_PERIOD,
@@ -317,7 +352,7 @@ class StatisticsBackfill:
         rows = _parse_rows(result.get(ident) if isinstance(result, dict) else None)
         decision = plan(hours, rows)
         if decision.rows:
-            spec = _SPECS[self._keys[ident]]
+            spec = _SPECS[register[1]]
             await session.call(
                 Command.IMPORT_STATISTICS,
                 metadata={
@@ -344,7 +379,7 @@ class StatisticsBackfill:
                 len(decision.orphaned),
                 ident,
             )
-        self._pending[ident].drop(decision.settled | decision.orphaned)
+        self._pending[register].drop(decision.settled | decision.orphaned)
         return len(decision.rows)
 
 

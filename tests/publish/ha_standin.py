@@ -9,6 +9,8 @@ Follows developers.home-assistant.io "WebSocket API" and the recorder's commands
 - `recorder/import_statistics` checks the metadata (a statistic id that is an entity id needs
   source "recorder") and each row's start (top of an hour, with a time zone), then writes the
   rows over any with the same start; `invalid_format` otherwise;
+- `config/entity_registry/list` answers the registry entries in `entities` (entity_id,
+  unique_id, platform, ...), as the frontend's listing does;
 - an unknown command is `unknown_command`.
 Knobs: `drop_on_import` closes the connection when an import arrives, before it is applied
 (Home Assistant restarting mid-import).
@@ -36,6 +38,7 @@ class StandIn:
     rows: dict[str, dict[datetime, dict[str, float | None]]] = field(default_factory=dict)
     metadata: dict[str, dict[str, Any]] = field(default_factory=dict)
     received: list[dict[str, Any]] = field(default_factory=list)
+    entities: list[dict[str, Any]] = field(default_factory=list)
     drop_on_import: int = 0
     connections: int = 0
     server: Server | None = None
@@ -100,8 +103,11 @@ class StandIn:
         self, connection: ServerConnection, ident: int, message: dict[str, Any]
     ) -> None:
         kind = message.get("type")
+        result: Any
         if kind == "recorder/statistics_during_period":
             result = self._during_period(message)
+        elif kind == "config/entity_registry/list":
+            result = self.entities
         elif kind == "recorder/import_statistics":
             problem = self._import(message)
             if problem:

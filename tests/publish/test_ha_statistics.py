@@ -178,8 +178,10 @@ async def test_three_hour_outage_is_backfilled_hour_by_hour() -> None:
         assert await backfill.sync_once() == 0
         assert backfill.pending_hours() == 0
         assert [m["type"] for m in standin.received if "id" in m] == [
+            Command.ENTITY_REGISTRY_LIST,
             Command.STATISTICS_DURING_PERIOD,
             Command.IMPORT_STATISTICS,
+            Command.ENTITY_REGISTRY_LIST,
             Command.STATISTICS_DURING_PERIOD,
         ]
     finally:
@@ -265,3 +267,22 @@ def test_statistic_id_is_the_discovery_entity_id() -> None:
         == STAT
         == "sensor.mepd_sim_1_energy_import"
     )
+
+
+@pytest.mark.asyncio
+async def test_a_renamed_entity_is_followed_through_the_registry() -> None:
+    renamed = "sensor.house_grid_import"
+    standin = StandIn(TOKEN)
+    standin.entities = [
+        {"entity_id": "sensor.other", "unique_id": "mepd_SIM-1_energy_import", "platform": "zha"},
+        {"entity_id": renamed, "unique_id": "mepd_SIM-1_energy_import", "platform": "mqtt"},
+    ]
+    seed_recorder(standin)
+    standin.rows[renamed] = standin.rows.pop(STAT)
+    port = await standin.start()
+    try:
+        assert await fed(port).sync_once() == 4
+        assert STAT not in standin.rows
+        assert standin.metadata[renamed]["statistic_id"] == renamed
+    finally:
+        await standin.stop()
