@@ -285,6 +285,11 @@ class StatisticsBackfill:
                         self.settings.url,
                         delay,
                     )
+                except Exception:
+                    # A bug here must not end the backfill silently, nor the daemon.
+                    delay = self._retry.delay(failures)
+                    failures += 1
+                    self._throttle.exception("bug", "Home Assistant statistics: unexpected error")
                 else:
                     failures = 0
                     delay = CONFIRM_AFTER_S if imported else CHECK_EVERY_S

@@ -9,14 +9,25 @@ load profile then brings the 15-minute intervals of 00..07.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mepd.backoff import Backoff
 from mepd.protocol.tables.sources import SOURCES_BY_NAME
-from mepd.publish.ha_backfill import HOUR, HourlyEnergy, Interval, Row, plan
+from mepd.publish.ha_backfill import (
+    HOUR,
+    TOLERANCE_FRACTION,
+    TOLERANCE_KWH,
+    HourlyEnergy,
+    Interval,
+    Row,
+    plan,
+)
 from mepd.publish.ha_exchange import (
     Command,
     Exchange,
@@ -74,14 +85,14 @@ def dashboard(standin: StandIn) -> dict[int, float]:
     return {int((start - DAY) / HOUR): kwh for start, kwh in standin.hourly(STAT)}
 
 
-def settings(port: int, token: str = TOKEN) -> HaStatisticsSettings:
+def ha_settings(port: int, token: str = TOKEN) -> HaStatisticsSettings:
     return HaStatisticsSettings(
         url=f"ws://127.0.0.1:{port}/api/websocket", token=Secret(token), token_origin="test"
     )
 
 
 def fed(port: int, token: str = TOKEN, **kwargs: object) -> StatisticsBackfill:
-    backfill = StatisticsBackfill(settings(port, token), now=lambda: NOW, **kwargs)  # type: ignore[arg-type]
+    backfill = StatisticsBackfill(ha_settings(port, token), now=lambda: NOW, **kwargs)  # type: ignore[arg-type]
     consumer = backfill.feed("mep0")
     for interval in intervals():
         consumer(interval)
@@ -284,5 +295,92 @@ async def test_a_renamed_entity_is_followed_through_the_registry() -> None:
         assert await fed(port).sync_once() == 4
         assert STAT not in standin.rows
         assert standin.metadata[renamed]["statistic_id"] == renamed
+    finally:
+        await standin.stop()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    truth=st.lists(st.integers(0, 5000), min_size=6, max_size=30),
+    data=st.data(),
+)
+def test_any_outage_is_put_back_hour_by_hour(truth: list[int], data: st.DataObject) -> None:
+    """Any outage (start hour partly recorded, return hour holding the rest): after the plan,
+    every hour shows the load profile's energy, except that a start hour within tolerance keeps
+    its small shortfall in the return hour."""
+    kwh = [wh / 1000 for wh in truth]
+    a = data.draw(st.integers(0, len(kwh) - 3), label="outage starts")
+    b = data.draw(st.integers(a + 1, len(kwh) - 1), label="return hour")
+    recorded = data.draw(st.integers(0, 1000), label="per mille of hour a recorded") / 1000
+    total = 50.0
+    rows = [Row(hour(-1), total)]
+    for n in range(len(kwh)):
+        if n < a or n > b:
+            total += kwh[n]
+        elif n == a:
+            total += round(kwh[n] * recorded, 3)
+        elif n < b:
+            continue  # no row: the sensor was unavailable
+        else:
+            total = rows[0].sum + sum(kwh[: b + 1])  # type: ignore[operator]
+        rows.append(Row(hour(n), round(total, 3)))
+    decision = plan({hour(n): value for n, value in enumerate(kwh)}, rows)
+    merged = {row.start: row.sum for row in rows} | {row.start: row.sum for row in decision.rows}
+    ordered = sorted(merged.items())
+    shown = {
+        int((start - DAY) / HOUR): value - previous  # type: ignore[operator]
+        for (_, previous), (start, value) in itertools.pairwise(ordered)
+    }
+    slack = max(TOLERANCE_KWH, TOLERANCE_FRACTION * kwh[a]) + 1e-6
+    for n, value in enumerate(kwh):
+        assert shown[n] == pytest.approx(value, abs=slack if n in (a, b) else 1e-6), n
+    assert shown[a] + shown[b] == pytest.approx(kwh[a] + kwh[b], abs=1e-6)
+
+
+@pytest.mark.asyncio
+async def test_the_standin_refuses_what_home_assistant_refuses() -> None:
+    """The stand-in's own contract, so the tests above cannot pass against a lenient peer."""
+    import json
+
+    from websockets.asyncio.client import connect
+
+    standin = StandIn(TOKEN)
+    port = await standin.start()
+    meta = {
+        "has_mean": False,
+        "has_sum": True,
+        "name": None,
+        "source": "recorder",
+        "statistic_id": STAT,
+        "unit_of_measurement": "kWh",
+    }
+    odd_start = [{"start": (hour(0) + timedelta(minutes=5)).isoformat(), "sum": 1.0}]
+    try:
+        async with connect(f"ws://127.0.0.1:{port}/api/websocket") as ws:
+            assert json.loads(await ws.recv())["type"] == "auth_required"
+            await ws.send(json.dumps({"type": "auth", "access_token": TOKEN}))
+            assert json.loads(await ws.recv())["type"] == "auth_ok"
+            answers = []
+            for message in (
+                {"id": 1, "type": "no/such_command"},
+                {"id": 1, "type": Command.STATISTICS_DURING_PERIOD},
+                {"id": 2, "type": Command.IMPORT_STATISTICS, "metadata": meta, "stats": odd_start},
+                {
+                    "id": 3,
+                    "type": Command.IMPORT_STATISTICS,
+                    "metadata": {**meta, "source": "mepd"},
+                    "stats": [],
+                },
+            ):
+                await ws.send(json.dumps(message))
+                answers.append(json.loads(await ws.recv()))
+        assert [a["success"] for a in answers] == [False] * 4
+        assert [a["error"]["code"] for a in answers] == [
+            "unknown_command",
+            "id_reuse",
+            "invalid_format",
+            "invalid_format",
+        ]
+        assert standin.rows == {}
     finally:
         await standin.stop()
