@@ -21,9 +21,11 @@ read was overwritten while it read.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from mepd.protocol.errors import DecodeError
 from mepd.protocol.frames import PartialRead
+from mepd.protocol.mbus.records import Telegram
 from mepd.protocol.tables._wire import pack_uint, require_at_least, uint
 from mepd.protocol.tables.et16 import BillingRead, decode_billing_read
 from mepd.protocol.tables.et36 import LogDimensions
@@ -82,6 +84,16 @@ class RecurringRead:
     @property
     def succeeded(self) -> bool:
         return self.result == RESULT_SUCCESS
+
+    @property
+    def telegram(self) -> Telegram | None:
+        """The device's answer (its first telegram), if the read succeeded and carried one."""
+        return self.read.telegram if self.read is not None else None
+
+    @property
+    def timestamp(self) -> datetime | None:
+        """When the meter read the device, in the meter's local time (p.91)."""
+        return self.read.timestamp if self.read is not None else None
 
 
 def plan_log_header(log: LogFormat = ET45_FORMAT) -> tuple[PartialRead, ...]:

@@ -195,6 +195,12 @@ def test_et45_header_and_entry_sit_at_the_guides_offsets() -> None:
     assert read.read.identity == WATER
 
 
+def test_a_failed_read_has_no_data() -> None:
+    entry = decode_entry(encode_entry(101, bytes(8), result=2), element=5)
+    assert not entry.succeeded
+    assert (entry.read, entry.telegram, entry.timestamp, entry.element) == (None, None, None, 5)
+
+
 def test_et74_header_has_16_bit_counts() -> None:
     """p.175-176: 9-byte header, counts and indexes 16-bit."""
     header = LogHeader(False, True, 300, 299, 7, 0)
