@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mepd.drivers.simulator import mbus as sim
+from mepd.drivers.simulator.mbus_tables import billing_read
 from mepd.drivers.simulator.physics import PhysicsModel
 from mepd.drivers.simulator.profiles import GEN4_MBUS, MBUS_SUB_METERS, PROFILES
 from mepd.drivers.simulator.tables import LiveState, MeterTables
@@ -15,7 +16,7 @@ from mepd.protocol import PartialRead
 from mepd.protocol.mbus import MediumKind, Quantity
 from mepd.protocol.tables import assemble
 from mepd.protocol.tables.et14 import decode_et14, plan_et14
-from mepd.protocol.tables.et16 import decode_et16
+from mepd.protocol.tables.et16 import decode_billing_read, decode_et16
 from mepd.protocol.tables.et36 import LogDimensions, decode_et45_dimensions, plan_et45_dimensions
 from mepd.protocol.tables.et45 import (
     RecurringRead,
@@ -130,6 +131,19 @@ def test_a_cursor_kept_across_three_hours_reads_exactly_the_new_reads() -> None:
 def test_et57_maps_the_devices_drhs() -> None:
     types = decode_et57(Tables(WALL).read(plan_et57()))
     assert [(t.mdt, t.drh.hex()) for t in types] == [(1, "0c933a"), (2, "0413"), (3, "046d")]
+
+
+@given(index=st.integers(0, 200_000), seed=st.integers(0, 9))
+def test_every_logged_read_decodes_to_its_truth(index: int, seed: int) -> None:
+    read = sim.logged_read(SETUP, index, seed)
+    decoded = decode_billing_read(billing_read(read))
+    assert decoded.timestamp == read.local_time
+    assert decoded.telegram is not None
+    assert decoded.telegram.identity.serial == f"{read.device.serial:08d}"
+    assert decoded.telegram.access_number == read.access_number
+    volume = decoded.telegram.first(Quantity.VOLUME)
+    assert volume is not None
+    assert volume.value == read.volume_m3
 
 
 @given(st.floats(0, 3 * 365 * 86_400), st.floats(0, 86_400))

@@ -16,7 +16,15 @@ from mepd.protocol.errors import DecodeError
 from mepd.protocol.frames import PartialRead
 from mepd.protocol.mbus import MediumKind, Quantity, SkipReason
 from mepd.protocol.mbus import encode as mbus
-from mepd.protocol.tables.et14 import DeviceState, SlotAlarm, decode_et14, plan_et14
+from mepd.protocol.tables.et14 import (
+    DeviceSlot,
+    DeviceState,
+    DeviceStatusTable,
+    SlotAlarm,
+    decode_et14,
+    encode_et14,
+    plan_et14,
+)
 from mepd.protocol.tables.et16 import (
     decode_billing_read,
     decode_et16,
@@ -32,6 +40,7 @@ from mepd.protocol.tables.et36 import (
     plan_et45_dimensions,
 )
 from mepd.protocol.tables.et45 import (
+    ET45_FORMAT,
     ET74_FORMAT,
     LogHeader,
     decode_entry,
@@ -193,6 +202,52 @@ def test_et45_header_and_entry_sit_at_the_guides_offsets() -> None:
     assert (read.handle, read.execution, read.succeeded, read.identifier) == (102, 2, True, 0x1001)
     assert read.read is not None
     assert read.read.identity == WATER
+
+
+UINT16 = st.integers(0, 0xFFFF)
+TIMES = st.none() | st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31))
+
+
+@given(
+    st.lists(
+        st.tuples(UINT16, st.integers(0, 4), UINT16, st.integers(0, 2**32 - 1), TIMES),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_et14_round_trips(slots: list[tuple[int, int, int, int, datetime | None]]) -> None:
+    table = DeviceStatusTable(
+        1,
+        sum(1 << n for n in range(0, len(slots), 2)),
+        tuple(
+            DeviceSlot(
+                n + 1,
+                n % 2 == 0,
+                handle,
+                state,
+                6,
+                length,
+                count,
+                count,
+                0x21,
+                n,
+                0,
+                when and when.replace(microsecond=0),
+                None,
+            )
+            for n, (handle, state, length, count, when) in enumerate(slots)
+        ),
+    )
+    assert decode_et14(encode_et14(table)) == table
+
+
+@given(st.booleans(), st.booleans(), st.integers(0, 255), st.integers(0, 255), UINT16)
+def test_log_headers_round_trip(
+    overflow: bool, circular: bool, valid: int, last: int, sequence: int
+) -> None:
+    header = LogHeader(overflow, circular, valid, last, sequence, valid // 2)
+    for log in (ET45_FORMAT, ET74_FORMAT):
+        assert decode_log_header(encode_log_header(header, log), log) == header
 
 
 def test_a_failed_read_has_no_data() -> None:
