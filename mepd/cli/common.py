@@ -29,6 +29,7 @@ SIMULATED_PROFILES = (
     "fw-350",
     "gen3",
     "gen4",
+    "gen4-mbus",
     "single-phase",
 )
 DEMO_KEY = "MEPD-DEMO-KEY-000001"  # documented, not a secret

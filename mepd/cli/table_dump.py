@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from mepd.cli.mbus_dump import MBUS_TABLES, decode_mbus, mbus_size, plan_reader, read_recurring_log
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
 from mepd.engine.optical_session import OpticalSession
@@ -62,6 +63,7 @@ from mepd.protocol.tables import (
     decode_et70,
     plan_reads,
 )
+from mepd.protocol.tables.ids import ET45
 
 _NAME = re.compile(r"(?i)^\s*(?:(BT|ET|MT)\s*)?(\d{1,5})\s*$")
 _MAX_DUMP_BYTES = 8192  # more than any table a MEP client reads; keeps a typo from reading all day
@@ -142,8 +144,14 @@ async def dump_table(
     control.start()
     await transport.open()
     try:
+        if count is None and offset == 0 and table == ET45:
+            log = await read_recurring_log(plan_reader(reader.bytes))
+            note = f"the newest {len(log.entries)} entries, read one by one (p.26-27)"
+            return Dump(table, 0, log.header_bytes, log, note)
         if count is None and table in _SIZED:
             count = _SIZED[table](await reader.dims()) - offset
+        if count is None and offset == 0:
+            count = await mbus_size(table, reader.bytes)
         if count is None and offset == 0:
             data = await reader.session.read(FullRead(table))
         elif count is None:
@@ -179,6 +187,8 @@ async def _decode(  # noqa: PLR0911 - one return per table family
         }
         if table in simple:
             return simple[table](data), ""
+        if table in MBUS_TABLES:
+            return await decode_mbus(table, data, reader.bytes), ""
         if table in (BT22, BT27):
             dims = await reader.dims()
             return (decode_bt22(data, dims) if table == BT22 else decode_bt27(data, dims)), ""

@@ -15,7 +15,7 @@ from mepd.protocol.tables.et54 import InterfaceCompatibility, encode_et54
 MEP_ELEMENT = 35 + 6 * 6  # notes §6.16: ET50 element = 35 + 6 x ET11.22 (6)
 
 
-def _devices(profile: MeterProfile) -> int:
+def devices(profile: MeterProfile) -> int:
     return 6 if profile.generation >= 4 else 5
 
 
@@ -25,12 +25,12 @@ def _mep_clients(profile: MeterProfile) -> int:
 
 def et13(profile: MeterProfile) -> bytes:
     """p.80-83: one 66-byte entry per device; entry 4 is MEP1, 5 is MEP2; no alerts pending."""
-    return encode_et13(_devices(profile))
+    return encode_et13(devices(profile))
 
 
 def et14(profile: MeterProfile) -> bytes:
     """p.83-89: 6-byte header, then 36-byte entries."""
-    return bytes(6 + 36 * _devices(profile))
+    return bytes(6 + 36 * devices(profile))
 
 
 def et50(profile: MeterProfile) -> bytes:

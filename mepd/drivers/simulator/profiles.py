@@ -8,8 +8,9 @@ meter's. `PROFILES` names every profile; each one's comment cites the pages its 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from mepd.drivers.simulator.mbus import GAS_PATTERN, WATER_PATTERN, MBusSetup, SubMeter
 from mepd.drivers.simulator.physics import LoadSettings
 from mepd.protocol.tables.bt01 import FirmwareVersion
 from mepd.protocol.tables.bt21 import ActualRegister
@@ -77,6 +78,7 @@ class MeterProfile:
     signed_power_factor: bool = False  # PF < 0 on a phase that exports
     present_value_ids: tuple[int, ...] | None = None  # BT27; None: the default order (p.216)
     description: str = ""  # one line for `mepd simulate --help`, with the guide's pages
+    mbus: MBusSetup | None = None  # M-Bus sub-meters (ET14, ET16, ET36, ET45, ET57; p.25-33)
 
     @property
     def summation_sources(self) -> tuple[int, ...]:
@@ -277,7 +279,26 @@ DEMANDS = MeterProfile(
     ),
 )
 
+# The Gen 4 meter with a gas meter in M-Bus slot 1 and a water meter in slot 2 (p.25-27), read
+# hourly since 2023-11-14 into a 96-entry ET45 of 525-byte entries (ET36 defaults, p.108): the
+# log's sequence number passes 65535 and starts again in 2027 (p.120: never reset).
+MBUS_SUB_METERS = MBusSetup(
+    devices=(
+        SubMeter(1, 101, 52_604_301, "ACW", 0x14, 0x03, 2_600.0, 1_250_000.0, GAS_PATTERN),
+        SubMeter(2, 102, 71_123_402, "KAM", 0x1B, 0x07, 320.0, 180_000.0, WATER_PATTERN),
+    ),
+    commissioned=1_699_920_000.0,  # 2023-11-14 00:00 UTC
+)
+GEN4_MBUS = replace(
+    GEN4,
+    name="gen4-mbus",
+    serial_number="0000041234567891",
+    utility_serial="SIM-GEN4-MBUS",
+    mbus=MBUS_SUB_METERS,
+    description="fw 4.32 with M-Bus gas (slot 1) and water (slot 2) meters, hourly ET45 (p.25-33)",
+)
+
 PROFILES = {
     profile.name: profile
-    for profile in (GEN3, GEN4, DK_83331, CT_10, CT_100, SINGLE_PHASE, FW_350, DEMANDS)
+    for profile in (GEN3, GEN4, DK_83331, CT_10, CT_100, SINGLE_PHASE, FW_350, DEMANDS, GEN4_MBUS)
 }

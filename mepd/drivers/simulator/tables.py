@@ -12,8 +12,10 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from mepd.drivers.simulator import config_tables, mep_tables
+from mepd.drivers.simulator.mbus_tables import MBusTables
 from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
 from mepd.drivers.simulator.registers import meter_present_value, meter_summation, summation
@@ -88,6 +90,11 @@ class MeterTables:
             BT52: _bt52,
         }
         self._max_demands: dict[int, tuple[int, ...]] = {}
+        if profile.mbus is not None:
+            mbus = MBusTables(profile.mbus, mep_tables.devices(profile), physics.seed)
+            self._static.update((table, bytearray(data)) for table, data in mbus.static.items())
+            for table in mbus.live_tables:
+                self._live[table] = partial(_mbus_live, mbus, table)
 
     def exists(self, table: int) -> bool:
         return table in self._static or table in self._live
@@ -212,6 +219,10 @@ def _average_power(start: Truth, end: Truth, source: int) -> int:
         return 0
     delta = summation(end, energy_source) - summation(start, energy_source)
     return round(delta * 3600 / elapsed)
+
+
+def _mbus_live(mbus: MBusTables, table: int, truth: Truth) -> bytes:
+    return mbus.read(table, truth.wall)
 
 
 def _bt52(truth: Truth) -> bytes:
