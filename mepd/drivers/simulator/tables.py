@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mepd.drivers.simulator import config_tables, mep_tables
+from mepd.drivers.simulator.history_tables import HistoryTables
 from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
 from mepd.drivers.simulator.registers import meter_present_value, meter_summation, summation
@@ -88,6 +89,13 @@ class MeterTables:
             BT52: _bt52,
         }
         self._max_demands: dict[int, tuple[int, ...]] = {}
+        # Billing snapshots, event logs, outage log, relay (issue 20): history_tables.py.
+        self.history = HistoryTables(
+            profile, physics, lambda t: self._registers(physics.truth_at(t))
+        )
+        self._live.update(self.history.live())
+        self._static.update((n, bytearray(data)) for n, data in self.history.static().items())
+        self.history.patch_et54(self._static[ET54])
 
     def exists(self, table: int) -> bool:
         return table in self._static or table in self._live
@@ -129,6 +137,9 @@ class MeterTables:
     # --- BT23 and BT28 ------------------------------------------------------------------------
 
     def _bt23(self, truth: Truth) -> bytes:
+        return encode_bt23(self._registers(truth), self.profile.dims)
+
+    def _registers(self, truth: Truth) -> CurrentRegisterData:
         profile, dims = self.profile, self.profile.dims
         sources = profile.summation_sources
 
@@ -143,12 +154,11 @@ class MeterTables:
             )
             return RegisterBlock(values, demands)
 
-        data = CurrentRegisterData(
+        return CurrentRegisterData(
             demand_resets=0 if dims.demand_reset_counter else None,
             total=block(None),
             tiers=tuple(block(tier) for tier in range(dims.tiers)),
         )
-        return encode_bt23(data, dims)
 
     def _demand_record(
         self, truth: Truth, index: int, source: int, tier: int | None
