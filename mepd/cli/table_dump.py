@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from mepd.cli.history_dump import HISTORY_TABLES, read_history
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
 from mepd.engine.optical_session import OpticalSession
@@ -62,6 +63,8 @@ from mepd.protocol.tables import (
     decode_et70,
     plan_reads,
 )
+from mepd.protocol.tables.ids import ET46
+from mepd.protocol.tables.relay import decode_et46
 
 _NAME = re.compile(r"(?i)^\s*(?:(BT|ET|MT)\s*)?(\d{1,5})\s*$")
 _MAX_DUMP_BYTES = 8192  # more than any table a MEP client reads; keeps a typo from reading all day
@@ -144,6 +147,8 @@ async def dump_table(
     try:
         if count is None and table in _SIZED:
             count = _SIZED[table](await reader.dims()) - offset
+        if count is None and offset == 0 and table in HISTORY_TABLES:
+            return await _history(reader, table)  # lists: header, then planned entries
         if count is None and offset == 0:
             data = await reader.session.read(FullRead(table))
         elif count is None:
@@ -158,6 +163,14 @@ async def dump_table(
         await transport.close()
         control.stop()
         control.close()
+
+
+async def _history(reader: _Reader, table: int) -> Dump:
+    try:
+        data, decoded = await read_history(reader, table)
+    except DecodeError as error:
+        return Dump(table, 0, b"", None, f"does not decode: {error}")
+    return Dump(table, 0, data, decoded)
 
 
 async def _decode(  # noqa: PLR0911 - one return per table family
@@ -176,6 +189,7 @@ async def _decode(  # noqa: PLR0911 - one return per table family
             BT21: decode_bt21,
             BT52: decode_bt52,
             ET03: decode_et03,
+            ET46: decode_et46,
         }
         if table in simple:
             return simple[table](data), ""
