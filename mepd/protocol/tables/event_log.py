@@ -183,9 +183,15 @@ def encode_event_log(layout: ListLayout, status: ListStatus, entries: dict[int, 
 def full_sequence(status: ListStatus, sequence16: int) -> int:
     """An entry's 32-bit sequence from its low 2 bytes and the header's newest (p.242).
 
-    Entries are at most 65535 numbers older than the newest (a log holds far fewer).
+    Entries are at most 65535 numbers older than the newest (a log holds far fewer). One that
+    would be older than sequence 0 cannot be from this header: DecodeError.
     """
-    return status.last_sequence - ((status.last_sequence - sequence16) % _SEQUENCE16)
+    sequence = status.last_sequence - ((status.last_sequence - sequence16) % _SEQUENCE16)
+    if sequence < 0:
+        raise DecodeError(
+            f"entry sequence {sequence16} does not fit a log whose newest is {status.last_sequence}"
+        )
+    return sequence
 
 
 def candidates_after(status: ListStatus, after: int | None) -> int:

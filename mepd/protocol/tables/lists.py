@@ -228,6 +228,20 @@ def split_entries(
     )
 
 
+def unchanged(before: ListStatus, after: ListStatus) -> bool:
+    """The list did not move between two header reads.
+
+    The meter may log while a client reads: an entry written over between the header read and
+    the entry read would pass for an old one. ET36's advice (p.108) is to read the header
+    again after the entries and keep them only if no entry was added meanwhile.
+    """
+    return (before.last_sequence, before.last_element, before.valid) == (
+        after.last_sequence,
+        after.last_element,
+        after.valid,
+    )
+
+
 @dataclass(frozen=True)
 class Backlog:
     """What a list holds after a cursor: `new` entries to read, `lost` ones it no longer has."""

@@ -25,8 +25,10 @@ from mepd.protocol.tables._wire import (
 from mepd.protocol.tables.ids import ET81
 from mepd.protocol.tables.lists import (
     SMALL_LIST,
+    Backlog,
     ListLayout,
     ListStatus,
+    backlog,
     decode_list_status,
     encode_list_status,
 )
@@ -56,6 +58,12 @@ def et81_layout(entries: int) -> ListLayout:
 
 def decode_et81_status(data: bytes) -> ListStatus:
     return decode_list_status(TABLE, data, SMALL_LIST)
+
+
+def outages_after(layout: ListLayout, status: ListStatus, after: int | None) -> Backlog:
+    """New outages since the cursor (the header's UINT16 sequence; one number per outage)."""
+    layout.check(status)
+    return backlog(status, after, SMALL_LIST)
 
 
 def decode_outage(raw: bytes, sequence: int | None = None) -> OutageRecord:

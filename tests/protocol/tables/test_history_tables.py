@@ -65,6 +65,7 @@ from mepd.protocol.tables.lists import (
     fitted,
     plan_newest,
     sequence_at,
+    unchanged,
 )
 from mepd.protocol.tables.meter_time import TimeBasis
 from mepd.protocol.tables.names import ValueName
@@ -74,6 +75,7 @@ from mepd.protocol.tables.outage_log import (
     decode_outage,
     encode_et81,
     et81_layout,
+    outages_after,
 )
 from mepd.protocol.tables.relay import (
     ControlOutput,
@@ -388,3 +390,14 @@ def test_snapshot_energy_by_value_name() -> None:
     assert snapshot.time_basis is TimeBasis.LOCAL
     assert "BT53" in snapshot.time_basis.to_utc
     assert decode_list_status("BT26", bytes(6), SMALL_LIST).valid == 0
+
+
+def test_a_list_that_moved_between_header_reads_is_seen() -> None:
+    before = ListStatus(False, True, True, False, 10, 2, 50, 0)
+    assert unchanged(before, before)
+    assert not unchanged(before, ListStatus(False, True, True, False, 10, 3, 51, 0))
+    with pytest.raises(DecodeError):
+        full_sequence(ListStatus(False, False, True, False, 1, 0, 5, 0), 0xFFF0)
+    layout = et81_layout(4)
+    due = outages_after(layout, ListStatus(False, True, True, False, 4, 1, 9, 0), 3)
+    assert (due.new, due.lost) == (4, 2)
