@@ -1,4 +1,4 @@
-"""`mepd dump` for the history tables: BT25, BT26, BT74, ET79, ET81 (ET46 is a plain read).
+"""`mepd dump` for the history tables: BT25, BT26, BT74, ET79, ET81, ET09 (ET46: a plain read).
 
 These tables are lists bigger than one read (a BT26 entry alone can be 1305 bytes, p.8), so
 they are not read whole: the header first, then each valid entry with the planners of
@@ -34,7 +34,7 @@ from mepd.protocol.tables.event_log import (
     events_after,
     log_layout,
 )
-from mepd.protocol.tables.ids import BT22, BT25, BT26, BT71, BT74, ET79, ET81
+from mepd.protocol.tables.ids import BT22, BT25, BT26, BT71, BT74, ET04, ET09, ET79, ET81
 from mepd.protocol.tables.lists import (
     SMALL_LIST,
     ListLayout,
@@ -50,8 +50,10 @@ from mepd.protocol.tables.outage_log import (
     decode_outage,
     et81_layout,
 )
+from mepd.protocol.tables.power_quality import decode_et09, plan_et09
 
-HISTORY_TABLES = frozenset({BT25, BT26, BT74, ET79, ET81})
+HISTORY_TABLES = frozenset({BT25, BT26, BT74, ET79, ET81, ET09})
+ET04_POWER_CYCLES = 53  # ET04.53 sizes ET09's power cycle array (p.63)
 
 
 class TableReader(Protocol):
@@ -102,6 +104,7 @@ async def read_history(reader: TableReader, table: int) -> tuple[bytes, object]:
         BT74: lambda r: _event_log(r, EventLog.PRIMARY),
         ET79: lambda r: _event_log(r, EventLog.ALTERNATE),
         ET81: _et81,
+        ET09: _et09,
     }
     return await readers[table](reader)
 
@@ -179,3 +182,9 @@ async def _et81(reader: TableReader) -> tuple[bytes, object]:
         for k, (_, raw) in enumerate(entries)
     )
     return header, OutageLogDump(status, outages)
+
+
+async def _et09(reader: TableReader) -> tuple[bytes, object]:
+    records = (await reader.bytes(ET04, ET04_POWER_CYCLES, 1))[0]
+    data = await _read(reader, plan_et09(records))
+    return data, decode_et09(data, records)

@@ -25,7 +25,8 @@ from mepd.protocol.frames import MAX_READ_COUNT
 from mepd.protocol.tables.billing import BillingSnapshot
 from mepd.protocol.tables.bt21 import ActualRegister
 from mepd.protocol.tables.event_log import EventLog
-from mepd.protocol.tables.ids import BT25, BT26, BT74, ET46, ET79, ET81
+from mepd.protocol.tables.ids import BT25, BT26, BT74, ET09, ET46, ET79, ET81
+from mepd.protocol.tables.power_quality import PowerQuality
 from mepd.protocol.tables.relay import ControlOutput
 
 START = 1_796_500_000.0
@@ -81,6 +82,9 @@ async def test_event_and_outage_log_dumps() -> None:
     ]
     assert [e.category for e in alternate.events] == ["voltage_quality", "voltage_quality"]
     assert any("Primary power down" in line for line in describe(primary))
+    _, quality = await read_history(reader, ET09)
+    assert isinstance(quality, PowerQuality)
+    assert len(quality.cycles) == len(history.outage_records())
     _, outages = await read_history(reader, ET81)
     assert isinstance(outages, OutageLogDump)
     assert [o.start for o in outages.outages] == [o.start for o in history.outage_records()]

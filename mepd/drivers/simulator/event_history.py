@@ -32,12 +32,16 @@ from mepd.protocol.tables.event_log import (
 )
 from mepd.protocol.tables.lists import ListStatus
 from mepd.protocol.tables.outage_log import OutageRecord, encode_et81, et81_layout
+from mepd.protocol.tables.power_quality import PhaseEvents, PowerCycle, PowerQuality, encode_et09
 
 HISTORY_S = 10 * 86_400.0  # how far back the logs reach at start
 FIRST_SEQUENCE = 65_530  # p.242: entries carry the low 2 bytes; this makes them wrap
 ARGUMENT_BYTES = 2  # BT71.3 (OPG p.51: "Two bytes of arguments")
 PRIMARY_ENTRIES = 100  # BT71.5 (OPG p.51: "manufacturer default: 100")
 ALTERNATE_ENTRIES = 50  # ET54.80 (p.138)
+POWER_CYCLES = 10  # ET04.53 "Max Power Outages Recorded" (p.63: default 10)
+SAG_MV, SURGE_MV = 195_000, 255_000  # the lowest / highest voltage of a sag / swell
+RESET_POWER_FAILURE = 3  # ET09 reset cause (p.70)
 OUTAGE_ENTRIES = 20  # ET36 "Current Entries" for ET81 (p.109: up to 253)
 FIRST_OUTAGE_SEQUENCE = 300
 NO_USER = 0xFFFF  # p.243: nobody logged in
@@ -79,6 +83,14 @@ class SimEvent:
 
 def _naive_utc(wall: float) -> datetime:
     return datetime.fromtimestamp(math.floor(wall), tz=UTC).replace(tzinfo=None)
+
+
+def _extremes(
+    phases: tuple[PhaseEvents, PhaseEvents, PhaseEvents], millivolts: int
+) -> tuple[int, int, int]:
+    """ET09's last sag/surge voltage per phase: `millivolts` where one happened, else 0."""
+    first, second, third = (millivolts if phase.count else 0 for phase in phases)
+    return first, second, third
 
 
 def _outside_outages(wall: float, outages: tuple[Outage, ...]) -> float:
@@ -217,3 +229,50 @@ class EventHistory:
         )
         elements = {(first + k) % OUTAGE_ENTRIES: r for k, r in enumerate(kept)}
         return encode_et81(layout, status, elements)
+
+    def power_quality(self, wall: float) -> PowerQuality:
+        """ET09 at `wall` from the same story: power cycles, sags, swells, phase loss now."""
+        events = sorted(
+            (*self.logged(EventLog.PRIMARY, wall), *self.logged(EventLog.ALTERNATE, wall)),
+            key=lambda e: e.sequence,
+        )
+        cycles = tuple(
+            PowerCycle(
+                _naive_utc(o.start),
+                _naive_utc(o.end),
+                math.floor(o.end) - math.floor(o.start),
+                RESET_POWER_FAILURE,
+            )
+            for o in reversed(self.outages[-POWER_CYCLES:])
+        )
+
+        def per_phase(name: str) -> tuple[PhaseEvents, PhaseEvents, PhaseEvents]:
+            code = CODES_BY_NAME[name]
+            found = [
+                [e for e in events if e.code == code and e.argument[0] == p] for p in (1, 2, 3)
+            ]
+            first, second, third = (
+                PhaseEvents(_naive_utc(hits[-1].wall) if hits else None, len(hits))
+                for hits in found
+            )
+            return first, second, third
+
+        lost = [False, False, False]
+        for e in events:
+            if e.code in (CODES_BY_NAME["phase_loss"], CODES_BY_NAME["phase_restored"]):
+                lost[e.argument[0] - 1] = e.code == CODES_BY_NAME["phase_loss"]
+        sags, surges = per_phase("voltage_sag"), per_phase("voltage_swell")
+        return PowerQuality(
+            cycles=cycles,
+            sags=sags,
+            surges=surges,
+            phase_losses=per_phase("phase_loss"),
+            phase_lost_now=(lost[0], lost[1], lost[2]),
+            over_current=(0, 0, 0),
+            sag_voltage_mv=_extremes(sags, SAG_MV),
+            surge_voltage_mv=_extremes(surges, SURGE_MV),
+            short_outages=0,
+        )
+
+    def et09(self, wall: float) -> bytes:
+        return encode_et09(self.power_quality(wall), POWER_CYCLES)

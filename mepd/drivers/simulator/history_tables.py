@@ -12,13 +12,13 @@ import struct
 from collections.abc import Callable
 
 from mepd.drivers.simulator.billing_history import BillingHistory
-from mepd.drivers.simulator.event_history import ALTERNATE_ENTRIES, EventHistory
+from mepd.drivers.simulator.event_history import ALTERNATE_ENTRIES, POWER_CYCLES, EventHistory
 from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
 from mepd.protocol.tables.bt01 import FirmwareVersion
 from mepd.protocol.tables.bt23 import CurrentRegisterData
 from mepd.protocol.tables.event_log import EventLog
-from mepd.protocol.tables.ids import BT25, BT26, BT71, BT74, ET23, ET46, ET79, ET81
+from mepd.protocol.tables.ids import BT25, BT26, BT71, BT74, ET09, ET23, ET46, ET79, ET81
 from mepd.protocol.tables.relay import (
     DISCONNECT_STATUS_OFFSET,
     ControlOutput,
@@ -27,6 +27,7 @@ from mepd.protocol.tables.relay import (
     encode_et46,
 )
 
+ET04_POWER_CYCLES = 53  # ET04.53 "Max Power Outages Recorded", UINT8 (p.63)
 ET54_ET79_ENTRIES = 80  # ET54.80: UINT16 entries of ET79, 0 = no alternate log (p.138)
 ET23_SIZE = 186  # p.99: fw 3.X, reserved to 185 (218 on fw 4.0+)
 ET23_SIZE_GEN4 = 218
@@ -52,6 +53,7 @@ class HistoryTables:
             BT26: lambda truth: self.billing.bt26(truth.wall),
             BT71: lambda truth: self.events.bt71(),
             BT74: lambda truth: self.events.log_table(EventLog.PRIMARY, truth.wall),
+            ET09: lambda truth: self.events.et09(truth.wall),
         }
         if self.fw370:
             tables[ET79] = lambda truth: self.events.log_table(EventLog.ALTERNATE, truth.wall)
@@ -71,6 +73,10 @@ class HistoryTables:
         """ET54.80 says how big ET79 is (fw 3.70+; 0: no alternate log)."""
         if self.fw370 and len(et54) >= ET54_ET79_ENTRIES + 2:
             et54[ET54_ET79_ENTRIES : ET54_ET79_ENTRIES + 2] = struct.pack("<H", ALTERNATE_ENTRIES)
+
+    def patch_et04(self, et04: bytearray) -> None:
+        """ET04.53: how many power cycles ET09 records (p.63)."""
+        et04[ET04_POWER_CYCLES] = POWER_CYCLES
 
     def _et23(self) -> bytes:
         size = ET23_SIZE_GEN4 if self.profile.generation >= 4 else ET23_SIZE

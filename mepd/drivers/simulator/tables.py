@@ -96,6 +96,7 @@ class MeterTables:
         self._live.update(self.history.live())
         self._static.update((n, bytearray(data)) for n, data in self.history.static().items())
         self.history.patch_et54(self._static[ET54])
+        self.history.patch_et04(self._static[ET04])
 
     def exists(self, table: int) -> bool:
         return table in self._static or table in self._live

@@ -31,10 +31,11 @@ from mepd.protocol.tables.event_log import (
     log_layout,
     plan_events_after,
 )
-from mepd.protocol.tables.ids import BT25, BT26, BT71, BT74, ET23, ET46, ET54, ET79, ET81
+from mepd.protocol.tables.ids import BT25, BT26, BT71, BT74, ET04, ET23, ET46, ET54, ET79, ET81
 from mepd.protocol.tables.lists import SMALL_LIST, fitted, plan_newest, sequence_at, split_entries
 from mepd.protocol.tables.names import ENERGY_REGISTERS
 from mepd.protocol.tables.outage_log import decode_et81_status, decode_outage, et81_layout
+from mepd.protocol.tables.power_quality import decode_et09, plan_et09
 from mepd.protocol.tables.relay import (
     DisconnectState,
     decode_disconnect_status,
@@ -205,3 +206,20 @@ def test_the_relay_of_a_meter_that_has_one() -> None:
         int.from_bytes(Reader(PROFILES["gen3"]).read(PartialRead(ET54, 80, 2)), "little")
         == ALTERNATE_ENTRIES
     )
+
+
+def test_power_quality_tells_the_same_story_as_the_logs() -> None:
+    reader = Reader(PROFILES["gen3"])
+    records = reader.read(PartialRead(ET04, 53, 1))[0]
+    quality = decode_et09(reader.read(plan_et09(records)), records)
+    outages = reader.tables.history.events.outage_records()
+    assert [c.power_off for c in quality.cycles] == [o.start for o in reversed(outages)]
+    assert quality.phase_lost_now == (False, False, False)  # the scripted loss was restored
+    assert quality.phase_losses[1].count == 1
+    assert (quality.sags[0].count, quality.surges[2].count) == (1, 1)
+    history = reader.tables.history.events
+    rng = random.Random(0)
+    history.log_live(reader.physics.start_wall + reader.t, rng)  # a sag
+    history.log_live(reader.physics.start_wall + reader.t, rng)  # L3 lost
+    later = decode_et09(reader.read(plan_et09(records)), records)
+    assert later.phase_lost_now == (False, False, True)

@@ -77,6 +77,14 @@ from mepd.protocol.tables.outage_log import (
     et81_layout,
     outages_after,
 )
+from mepd.protocol.tables.power_quality import (
+    PhaseEvents,
+    PowerCycle,
+    decode_et09,
+    encode_et09,
+    et09_size,
+    plan_et09,
+)
 from mepd.protocol.tables.relay import (
     ControlOutput,
     DisconnectControl,
@@ -401,3 +409,38 @@ def test_a_list_that_moved_between_header_reads_is_seen() -> None:
     layout = et81_layout(4)
     due = outages_after(layout, ListStatus(False, True, True, False, 4, 1, 9, 0), 3)
     assert (due.new, due.lost) == (4, 2)
+
+
+# --- ET09 power quality -------------------------------------------------------------------------
+
+
+def test_et09_fields_at_the_printed_offsets() -> None:
+    # p.69-73 with ET04.53 = 1: A = 1 * 18 + 6 = 24; the guide prints "ET04.53 * 18 + n".
+    data = bytearray(et09_size(1))
+    data[6:12] = bytes.fromhex("1a 0c 01 10 28 21")  # power on 2026-12-01 16:40:33
+    data[12] = 3  # reset cause: power failure
+    data[14:18] = bytes.fromhex("1a 0c 01 10 04 35")  # power off 16:04:53
+    data[20:24] = (2140).to_bytes(4, "little")
+    a = 24
+    data[a + 6 : a + 8] = (5).to_bytes(2, "little")  # "+12": L1 sag1 count
+    data[a + 80] = 0b010  # "+86": phase L2 lost now
+    data[a + 95 : a + 97] = (2).to_bytes(2, "little")  # "+101": L2 phase loss count
+    data[a + 89 : a + 95] = bytes.fromhex("1a 0c 04 0d 2e 28")  # "+95": L2 phase loss time
+    data[a + 105 : a + 109] = (195_000).to_bytes(4, "little")  # "+111": L1 sag voltage mV
+    quality = decode_et09(bytes(data), 1)
+    assert quality.cycles == (
+        PowerCycle(datetime(2026, 12, 1, 16, 4, 53), datetime(2026, 12, 1, 16, 40, 33), 2140, 3),
+    )
+    assert quality.sags[0].count == 5
+    assert quality.sags[0].latest is None
+    assert quality.phase_lost_now == (False, True, False)
+    assert quality.phase_losses[1] == PhaseEvents(datetime(2026, 12, 4, 13, 46, 40), 2)
+    assert quality.sag_voltage_mv == (195_000, 0, 0)
+    assert plan_et09(10).count == 324  # one read (p.8)
+    assert decode_et09(encode_et09(quality, 1), 1) == quality
+
+
+@given(st.binary(max_size=400), st.integers(0, 12))
+def test_et09_garbage_raises_decode_error_or_decodes(garbage: bytes, records: int) -> None:
+    with contextlib.suppress(DecodeError):
+        decode_et09(garbage, records)
