@@ -8,6 +8,8 @@ Both have the same layout (OPG p.49: "ET79 uses the same syntax as BT74"):
         LTIME_DATE time (UTC)  UINT16 sequence (low 2 bytes)  UINT16 user ID
         UINT16 event (bits 0..11; 12..15 filler)  UINT8[BT71.3] argument
 
+The guide prints ET79 as "(2127, 0x0849)"; 2127 is 0x084F (p.55: ETnn = 2048 + nn).
+
 BT71 Actual Log (OPG p.50-51; its fields are mirrored in ET42 at 37-40, p.114-115) gives the
 argument size (BT71.3) and the primary log's size (BT71.5); ET54.80 the alternate log's.
 
@@ -289,7 +291,7 @@ def events_after(after: int | None, logs: Sequence[LogRead]) -> EventBatch:
             if cursor is not None and sequence <= cursor:
                 continue
             if sequence in events:
-                raise DecodeError(f"{read.log.value}: sequence {sequence} appears twice")
+                continue  # [?] an event logged in both logs (p.181): the first log's entry
             events[sequence] = HistoryEvent(
                 read.log,
                 sequence,

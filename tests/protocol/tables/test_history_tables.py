@@ -444,3 +444,14 @@ def test_et09_fields_at_the_printed_offsets() -> None:
 def test_et09_garbage_raises_decode_error_or_decodes(garbage: bytes, records: int) -> None:
     with contextlib.suppress(DecodeError):
         decode_et09(garbage, records)
+
+
+def test_an_event_in_both_logs_is_published_once() -> None:
+    primary = _log(EventLog.PRIMARY, 10, [1, 2, 3])
+    alternate = _log(EventLog.ALTERNATE, 10, [2])
+    batch = events_after(None, [primary, alternate])
+    assert [(e.sequence, e.log) for e in batch.events] == [
+        (1, EventLog.PRIMARY),
+        (2, EventLog.PRIMARY),
+        (3, EventLog.PRIMARY),
+    ]
