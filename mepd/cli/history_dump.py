@@ -34,7 +34,7 @@ from mepd.protocol.tables.event_log import (
     events_after,
     log_layout,
 )
-from mepd.protocol.tables.ids import BT22, BT25, BT26, BT71, BT74, ET04, ET09, ET79, ET81
+from mepd.protocol.tables.ids import BT22, BT25, BT26, BT71, BT74, ET09, ET79, ET81
 from mepd.protocol.tables.lists import (
     SMALL_LIST,
     ListLayout,
@@ -50,10 +50,9 @@ from mepd.protocol.tables.outage_log import (
     decode_outage,
     et81_layout,
 )
-from mepd.protocol.tables.power_quality import decode_et09, plan_et09
+from mepd.protocol.tables.power_quality import decode_et09, plan_et09, plan_power_cycles
 
 HISTORY_TABLES = frozenset({BT25, BT26, BT74, ET79, ET81, ET09})
-ET04_POWER_CYCLES = 53  # ET04.53 sizes ET09's power cycle array (p.63)
 
 
 class TableReader(Protocol):
@@ -185,6 +184,6 @@ async def _et81(reader: TableReader) -> tuple[bytes, object]:
 
 
 async def _et09(reader: TableReader) -> tuple[bytes, object]:
-    records = (await reader.bytes(ET04, ET04_POWER_CYCLES, 1))[0]
+    records = (await _read(reader, plan_power_cycles()))[0]
     data = await _read(reader, plan_et09(records))
     return data, decode_et09(data, records)

@@ -17,8 +17,9 @@ from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
 from mepd.protocol.tables.bt01 import FirmwareVersion
 from mepd.protocol.tables.bt23 import CurrentRegisterData
-from mepd.protocol.tables.event_log import EventLog
+from mepd.protocol.tables.event_log import ET54_ET79_ENTRIES, EventLog
 from mepd.protocol.tables.ids import BT25, BT26, BT71, BT74, ET09, ET23, ET46, ET79, ET81
+from mepd.protocol.tables.power_quality import ET04_POWER_CYCLES
 from mepd.protocol.tables.relay import (
     DISCONNECT_STATUS_OFFSET,
     ControlOutput,
@@ -27,8 +28,6 @@ from mepd.protocol.tables.relay import (
     encode_et46,
 )
 
-ET04_POWER_CYCLES = 53  # ET04.53 "Max Power Outages Recorded", UINT8 (p.63)
-ET54_ET79_ENTRIES = 80  # ET54.80: UINT16 entries of ET79, 0 = no alternate log (p.138)
 ET23_SIZE = 186  # p.99: fw 3.X, reserved to 185 (218 on fw 4.0+)
 ET23_SIZE_GEN4 = 218
 _FW_370 = FirmwareVersion(3, 70, 0)
@@ -75,7 +74,7 @@ class HistoryTables:
             et54[ET54_ET79_ENTRIES : ET54_ET79_ENTRIES + 2] = struct.pack("<H", ALTERNATE_ENTRIES)
 
     def patch_et04(self, et04: bytearray) -> None:
-        """ET04.53: how many power cycles ET09 records (p.63)."""
+        """ET04.53: how many power cycles ET09 records (p.58)."""
         et04[ET04_POWER_CYCLES] = POWER_CYCLES
 
     def _et23(self) -> bytes:

@@ -26,6 +26,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from mepd.protocol.errors import DecodeError
+from mepd.protocol.frames import PartialRead
 from mepd.protocol.tables._wire import (
     LTIME_DATE_BYTES,
     decode_datetime,
@@ -35,7 +36,7 @@ from mepd.protocol.tables._wire import (
     uint,
 )
 from mepd.protocol.tables.event_codes import CODE_MASK, EventMeaning, meaning_of
-from mepd.protocol.tables.ids import BT74, ET79
+from mepd.protocol.tables.ids import BT71, BT74, ET54, ET79
 from mepd.protocol.tables.lists import (
     HISTORY_LIST,
     EntryRead,
@@ -119,6 +120,24 @@ def encode_bt71(log: ActualLog) -> bytes:
         + pack_uint(log.history_entries, 2, "BT71 history entries")
         + pack_uint(log.event_entries, 2, "BT71 event entries")
     )
+
+
+ET54_ET79_ENTRIES = 80  # ET54.80: UINT16 entries of ET79; 0 = no alternate log (p.137, p.181)
+
+
+def plan_bt71() -> PartialRead:
+    return PartialRead(BT71, 0, BT71_SIZE)
+
+
+def plan_alternate_entries() -> PartialRead:
+    """ET54.80, fw 3.70+: how many entries ET79 has (0: the alternate log is off, p.181)."""
+    return PartialRead(ET54, ET54_ET79_ENTRIES, 2)
+
+
+def decode_alternate_entries(data: bytes) -> int:
+    data = bytes(data)
+    require_size("ET54", data, 2, "ET79 Entry Count")
+    return uint(data, 0, 2)
 
 
 def log_layout(log: EventLog, entries: int, argument_bytes: int) -> ListLayout:

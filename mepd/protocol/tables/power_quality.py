@@ -16,7 +16,7 @@
     A+129 UINT32 short outage count; A+133 UINT32 PQ configuration ID (fw 2.12+);
     A+137 UINT8 sag1/surge threshold seconds
 Fields after A+137 (fw 3.10+, sag2 on 4.10+) are not read. ET04.53 ("Max Power Outages
-Recorded", default 10, p.63) sizes the array: read it first. With 10 records the part read
+Recorded", default 10, p.58) sizes the array: read it first. With 10 records the part read
 is 6 + 180 + 138 = 324 bytes, one read (p.8). A time never set is all zero: None.
 """
 
@@ -36,10 +36,11 @@ from mepd.protocol.tables._wire import (
     require_size,
     uint,
 )
-from mepd.protocol.tables.ids import ET09
+from mepd.protocol.tables.ids import ET04, ET09
 from mepd.protocol.tables.meter_time import TimeBasis
 
 TABLE = "ET09"
+ET04_POWER_CYCLES = 53  # ET04.53 "Max Power Outages Recorded", UINT8: sizes the array (p.58)
 CYCLES_AT = 6
 CYCLE_BYTES = 18
 TAIL_BYTES = 138  # A+0 .. A+137
@@ -80,6 +81,11 @@ class PowerQuality:
 def et09_size(outage_records: int) -> int:
     """The part decoded: through A+137."""
     return CYCLES_AT + CYCLE_BYTES * outage_records + TAIL_BYTES
+
+
+def plan_power_cycles() -> PartialRead:
+    """ET04.53, read before ET09 (its "P" value changes only with the program, p.55)."""
+    return PartialRead(ET04, ET04_POWER_CYCLES, 1)
 
 
 def plan_et09(outage_records: int) -> PartialRead:

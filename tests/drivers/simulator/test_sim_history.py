@@ -25,10 +25,12 @@ from mepd.protocol.tables.event_log import (
     EventBatch,
     EventLog,
     LogRead,
+    decode_alternate_entries,
     decode_bt71,
     decode_log_status,
     events_after,
     log_layout,
+    plan_alternate_entries,
     plan_events_after,
 )
 from mepd.protocol.tables.ids import BT25, BT26, BT71, BT74, ET04, ET23, ET46, ET54, ET79, ET81
@@ -75,7 +77,7 @@ class Reader:
         primary = decode_bt71(self.read(PartialRead(BT71, 0, 9))).history_entries
         logs = [self.log(EventLog.PRIMARY, primary, after)]
         if self.tables.exists(ET79):
-            alternate = int.from_bytes(self.read(PartialRead(ET54, 80, 2)), "little")
+            alternate = decode_alternate_entries(self.read(plan_alternate_entries()))
             logs.append(self.log(EventLog.ALTERNATE, alternate, after))
         return events_after(after, logs)
 
