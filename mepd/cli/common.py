@@ -52,6 +52,8 @@ FAULT_NAMES = (
     "energy_offset_wh",
     "nak_rate",
     "busy_rate",
+    "event_rate",
+    "event_log_capacity",
 )
 TLS_ENGINES = ("pure", "mbedtls")
 DEFAULT_BAUD = 9600  # p.20

@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from mepd.cli.history_dump import HISTORY_TABLES, read_history
 from mepd.cli.mbus_dump import MBUS_TABLES, decode_mbus, mbus_size, plan_reader, read_recurring_log
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
@@ -63,7 +64,8 @@ from mepd.protocol.tables import (
     decode_et70,
     plan_reads,
 )
-from mepd.protocol.tables.ids import ET45
+from mepd.protocol.tables.ids import ET45, ET46
+from mepd.protocol.tables.relay import decode_et46
 
 _NAME = re.compile(r"(?i)^\s*(?:(BT|ET|MT)\s*)?(\d{1,5})\s*$")
 _MAX_DUMP_BYTES = 8192  # more than any table a MEP client reads; keeps a typo from reading all day
@@ -150,6 +152,8 @@ async def dump_table(
             return Dump(table, 0, log.header_bytes, log, note)
         if count is None and table in _SIZED:
             count = _SIZED[table](await reader.dims()) - offset
+        if count is None and offset == 0 and table in HISTORY_TABLES:
+            return await _history(reader, table)  # lists: header, then planned entries
         if count is None and offset == 0:
             count = await mbus_size(table, reader.bytes)
         if count is None and offset == 0:
@@ -168,6 +172,14 @@ async def dump_table(
         control.close()
 
 
+async def _history(reader: _Reader, table: int) -> Dump:
+    try:
+        data, decoded = await read_history(reader, table)
+    except DecodeError as error:
+        return Dump(table, 0, b"", None, f"does not decode: {error}")
+    return Dump(table, 0, data, decoded)
+
+
 async def _decode(  # noqa: PLR0911 - one return per table family
     reader: _Reader, table: int, offset: int, data: bytes
 ) -> tuple[object, str]:
@@ -184,6 +196,7 @@ async def _decode(  # noqa: PLR0911 - one return per table family
             BT21: decode_bt21,
             BT52: decode_bt52,
             ET03: decode_et03,
+            ET46: decode_et46,
         }
         if table in simple:
             return simple[table](data), ""

@@ -52,6 +52,10 @@ class FaultSettings:
     # request, `bsy` instead of the answer (c1218 notes §2.7, §5.10).
     nak_rate: float = 0.0
     busy_rate: float = 0.0
+    # Per second: a live event in the event logs (sag, phase loss and back, swell, cover).
+    event_rate: float = 0.0
+    # BT74's size in entries (BT71.5); 0: the default 100. A small log wraps and overflows.
+    event_log_capacity: float = 0
 
     def replace(self, **changes: object) -> FaultSettings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -102,6 +102,7 @@ class MeterPort:
         self.meter.key_mismatch = settings.key_mismatch
         self.meter.reject_bt23_full_read = settings.reject_bt23_full_read
         self.meter.energy_offset_wh = round(settings.energy_offset_wh)
+        self.meter.tables.history.events.set_primary_entries(round(settings.event_log_capacity))
 
     def latch_up(self) -> None:
         """The transceiver latches up: nothing passes until its power is cycled (>= 1 s off)."""
@@ -207,6 +208,9 @@ class MeterPort:
             self.bump_idt_version()
         if self.meter.tls is not None and self._happens(faults.tls_session_loss_rate, elapsed):
             self.drop_tls_session()
+        if self._happens(faults.event_rate, elapsed):
+            wall = self.meter.physics.start_wall + self.physics_time(now)
+            self.meter.tables.history.events.log_live(wall, self._rng)
 
     def _happens(self, rate_per_s: float, elapsed: float) -> bool:
         if rate_per_s <= 0:

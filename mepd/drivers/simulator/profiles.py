@@ -77,6 +77,7 @@ class MeterProfile:
     ct_ratio: int = 1  # primary / secondary: BT28 values lack it unless "post CT/VT" (p.215)
     signed_power_factor: bool = False  # PF < 0 on a phase that exports
     present_value_ids: tuple[int, ...] | None = None  # BT27; None: the default order (p.216)
+    disconnect_relay: bool = False  # ET46 (p.121) and ET23.94 (p.99) describe its contactor
     description: str = ""  # one line for `mepd simulate --help`, with the guide's pages
     mbus: MBusSetup | None = None  # M-Bus sub-meters (ET14, ET16, ET36, ET45, ET57; p.25-33)
 
@@ -133,6 +134,7 @@ GEN4 = MeterProfile(
     demand_sources=(8, 9, 10, 11),
     present_demand_sources=(8, 9, 10, 11),
     mep_channel=1,
+    disconnect_relay=True,
     description="fw 4.32, 19 summations x 8 tiers, 4 demands, 84 values (p.202, p.220)",
 )
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from mepd.drivers.simulator import config_tables, mep_tables
+from mepd.drivers.simulator.history_tables import HistoryTables
 from mepd.drivers.simulator.mbus_tables import MBusTables
 from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
@@ -95,6 +96,14 @@ class MeterTables:
             self._static.update((table, bytearray(data)) for table, data in mbus.static.items())
             for table in mbus.live_tables:
                 self._live[table] = partial(_mbus_live, mbus, table)
+        # Billing snapshots, event logs, outage log, relay (issue 20): history_tables.py.
+        self.history = HistoryTables(
+            profile, physics, lambda t: self._registers(physics.truth_at(t))
+        )
+        self._live.update(self.history.live())
+        self._static.update((n, bytearray(data)) for n, data in self.history.static().items())
+        self.history.patch_et54(self._static[ET54])
+        self.history.patch_et04(self._static[ET04])
 
     def exists(self, table: int) -> bool:
         return table in self._static or table in self._live
@@ -136,6 +145,9 @@ class MeterTables:
     # --- BT23 and BT28 ------------------------------------------------------------------------
 
     def _bt23(self, truth: Truth) -> bytes:
+        return encode_bt23(self._registers(truth), self.profile.dims)
+
+    def _registers(self, truth: Truth) -> CurrentRegisterData:
         profile, dims = self.profile, self.profile.dims
         sources = profile.summation_sources
 
@@ -150,12 +162,11 @@ class MeterTables:
             )
             return RegisterBlock(values, demands)
 
-        data = CurrentRegisterData(
+        return CurrentRegisterData(
             demand_resets=0 if dims.demand_reset_counter else None,
             total=block(None),
             tiers=tuple(block(tier) for tier in range(dims.tiers)),
         )
-        return encode_bt23(data, dims)
 
     def _demand_record(
         self, truth: Truth, index: int, source: int, tier: int | None
