@@ -197,39 +197,41 @@ async def serve(
     # Opt-in: load-profile intervals also go to Home Assistant's statistics, in their own task.
     backfill = StatisticsBackfill(config.ha_statistics) if config.ha_statistics else None
     backfill_task: asyncio.Task[None] | None = None
-    try:
-        for index, meter in enumerate(config.meters):
-            port = SerialPort(meter.port, meter.baud)
-            # The HAT parks TXD in a break and flushes the power-up garbage through the port.
-            control = link_control_for(meter.gpio, auto=meter.gpio_auto, uart=port)
-            controls.append(control)
-            periods = ReadPeriods(meter.schedule.present_s, meter.schedule.energy_s)
-            consumers = [daemon.observe(index), publisher.feed(periods, meter.name)]
+    received: list[int] = []
+    # Handlers first: a process started in the background inherits SIGINT ignored, and the
+    # started line below is what users, scripts and tests wait for before they signal.
+    with stop_on_signals(stop, received):
+        try:
+            for index, meter in enumerate(config.meters):
+                port = SerialPort(meter.port, meter.baud)
+                # The HAT parks TXD in a break and flushes the power-up garbage through the port.
+                control = link_control_for(meter.gpio, auto=meter.gpio_auto, uart=port)
+                controls.append(control)
+                periods = ReadPeriods(meter.schedule.present_s, meter.schedule.energy_s)
+                consumers = [daemon.observe(index), publisher.feed(periods, meter.name)]
+                if backfill is not None:
+                    consumers.append(backfill.feed(meter.name))
+                emit = _fan_out(*consumers)
+                pollers.append(Poller(meter.settings(), port, control, emit))
+            log.info(
+                "mepd %s: %d meter(s), MQTT %s, gateway id %s",
+                __version__,
+                len(pollers),
+                describe_broker(config.mqtt),
+                gateway.gateway_id,
+            )
+            await publisher.start()
             if backfill is not None:
-                consumers.append(backfill.feed(meter.name))
-            emit = _fan_out(*consumers)
-            pollers.append(Poller(meter.settings(), port, control, emit))
-        log.info(
-            "mepd %s: %d meter(s), MQTT %s, gateway id %s",
-            __version__,
-            len(pollers),
-            describe_broker(config.mqtt),
-            gateway.gateway_id,
-        )
-        await publisher.start()
-        if backfill is not None:
-            backfill_task = asyncio.create_task(backfill.run(), name="HA statistics")
-        received: list[int] = []
-        with stop_on_signals(stop, received):
+                backfill_task = asyncio.create_task(backfill.run(), name="HA statistics")
             await daemon.run(pollers, stop)
-        log.info("stopping: publishing offline and closing the ports")
-        return received[0] if received else None
-    finally:
-        if backfill_task is not None:
-            await _cancel_all([backfill_task])
-        await publisher.stop()
-        for control in controls:
-            control.close()
+            log.info("stopping: publishing offline and closing the ports")
+            return received[0] if received else None
+        finally:
+            if backfill_task is not None:
+                await _cancel_all([backfill_task])
+            await publisher.stop()
+            for control in controls:
+                control.close()
 
 
 def _fan_out(*consumers: Callable[[Event], None]) -> Callable[[Event], None]:
