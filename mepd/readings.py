@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 
+from mepd.protocol.mbus.units import MBusUnit, MediumKind, Quantity, medium_kind
 from mepd.protocol.tables import Measurement, Measurements
 from mepd.protocol.tables.names import ValueName
 from mepd.protocol.tables.units import Unit
@@ -24,10 +26,16 @@ __all__ = [
     "Event",
     "HeldRegister",
     "LinkStatus",
+    "MBusUnit",
     "Measurement",
     "Measurements",
+    "MediumKind",
     "MeterIdentity",
     "PresentReading",
+    "Quantity",
+    "SubMeterIdentity",
+    "SubMeterReading",
+    "SubMeterValue",
     "Unit",
     "ValueName",
 ]
@@ -117,4 +125,62 @@ class Diagnostics:
     authentication_problem: bool
 
 
-Event = MeterIdentity | PresentReading | EnergyReading | EnergyHeld | LinkStatus | Diagnostics
+def sub_meter_key(manufacturer: str, mbus_id: str) -> str:
+    """A sub-meter's stable name: its manufacturer (three letters, p.92) and 8-digit M-Bus id,
+    which together name one device worldwide, whichever slot or electricity meter it is in."""
+    return f"{manufacturer.strip()}{mbus_id.strip()}"
+
+
+@dataclass(frozen=True)
+class SubMeterIdentity:
+    """An M-Bus device (gas, water, heat meter) in a slot of the electricity meter `meter`
+    (ET14 occupancy, ET16 identity; p.26, p.92-93)."""
+
+    meter: str  # the electricity meter's serial: the sub-meter's device is "via" it
+    slot: int  # 1-4 (p.84)
+    mbus_id: str  # the 8-digit M-Bus identification number
+    manufacturer: str  # three letters (p.92)
+    version: int
+    medium: int  # EN 13757-3 medium code (p.93)
+
+    @property
+    def key(self) -> str:
+        return sub_meter_key(self.manufacturer, self.mbus_id)
+
+    @property
+    def kind(self) -> MediumKind:
+        return medium_kind(self.medium)
+
+
+@dataclass(frozen=True)
+class SubMeterValue:
+    """One cumulative register of a sub-meter, exact, in a unit Home Assistant takes as it
+    is (m³, kWh, GJ)."""
+
+    quantity: Quantity
+    value: Decimal
+    unit: MBusUnit
+
+
+@dataclass(frozen=True)
+class SubMeterReading:
+    """One scheduled read of a sub-meter (an ET45 entry, p.27): the registers that passed the
+    never-falls guard (held ones are absent), at the read's time in UTC (p.88: the meter
+    stamps it in its local time; the engine corrects it)."""
+
+    meter: str
+    key: str  # `SubMeterIdentity.key`
+    read_time: datetime  # UTC
+    values: tuple[SubMeterValue, ...]
+
+
+Event = (
+    MeterIdentity
+    | PresentReading
+    | EnergyReading
+    | EnergyHeld
+    | LinkStatus
+    | Diagnostics
+    | SubMeterIdentity
+    | SubMeterReading
+)

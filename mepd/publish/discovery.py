@@ -22,7 +22,7 @@ Entity ids: `default_entity_id` (HA 2025.10+), never the deprecated `object_id`.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,10 @@ from mepd.publish.catalog import (
     GATEWAY,
     LINK,
     PRESENT,
+    SUB_METER_NAMES,
+    SUB_METER_READ_AT,
     EntitySpec,
+    sub_meter_register,
 )
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.topics import (
@@ -44,8 +47,9 @@ from mepd.publish.topics import (
     entity_slug,
     gateway_device_id,
     meter_device_id,
+    sub_meter_device_id,
 )
-from mepd.readings import MeterIdentity
+from mepd.readings import MBusUnit, MeterIdentity, Quantity, SubMeterIdentity
 
 ORIGIN: dict[str, str] = {"name": "mepd", "sw_version": __version__}
 # How the device says which port mepd reads it through; MEP, the usual one, adds nothing. The
@@ -206,6 +210,44 @@ def meter_config(
         "o": dict(ORIGIN),
         "availability": _availability([topics.gateway_status, topics.availability(serial)]),
         "availability_mode": "all",
+        "cmps": components,
+    }
+
+
+def sub_meter_config(
+    identity: SubMeterIdentity,
+    registers: Mapping[Quantity, MBusUnit],
+    *,
+    topics: Topics,
+) -> Config:
+    """A sub-meter's device, via its electricity meter, with an entity per register it has
+    reported (`registers`: each quantity's unit) and when it was read. Its values are reads
+    of the past (hourly, say), so no `expire_after`, and they stay true while the meter's
+    link is down: the gateway's availability alone."""
+    device_id = sub_meter_device_id(identity.key)
+    prefix = f"mepd_mbus_{entity_slug(identity.key)}"
+    state_topic = topics.mbus(identity.meter, identity.key)
+    specs = [sub_meter_register(identity.kind, q, unit) for q, unit in registers.items()]
+    components: Config = {
+        spec.key: _component(
+            spec, device_id=device_id, entity_prefix=prefix, state_topic=state_topic
+        )
+        for spec in [*specs, SUB_METER_READ_AT]
+    }
+    name = SUB_METER_NAMES[identity.kind]
+    device: Config = {
+        "identifiers": [device_id],
+        "name": f"{name} {identity.mbus_id}",
+        "manufacturer": identity.manufacturer or "unknown",
+        "model": f"{name} (M-Bus medium {identity.medium:#04x}), slot {identity.slot}",
+        "sw_version": str(identity.version),
+        "serial_number": identity.mbus_id,
+        "via_device": meter_device_id(identity.meter),
+    }
+    return {
+        "dev": device,
+        "o": dict(ORIGIN),
+        "availability": _availability([topics.gateway_status]),
         "cmps": components,
     }
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mepd.publish.discovery import ReadPeriods
-from mepd.readings import LinkStatus, MeterIdentity
+from mepd.readings import LinkStatus, MBusUnit, MeterIdentity, Quantity, SubMeterIdentity
 
 
 @dataclass
@@ -26,6 +26,7 @@ class MeterState:
     auth_problem: bool = False
     # Latest slow state per topic: payload, when sent, seconds it stays fresh (None: always).
     latest: dict[str, tuple[bytes, datetime, float | None]] = field(default_factory=dict)
+    sub_meters: dict[str, SubMeterState] = field(default_factory=dict)  # by key
 
     def apply_link(self, status: LinkStatus, now: datetime) -> None:
         """Take the poller's link status; `link_changed` moves only when something did."""
@@ -38,6 +39,14 @@ class MeterState:
         self.up = status.up
         self.reason = status.reason
         self.auth_problem = status.authentication_problem
+
+
+@dataclass
+class SubMeterState:
+    """An M-Bus device of a meter: who it is, and each register it reported (with its unit)."""
+
+    identity: SubMeterIdentity
+    registers: dict[Quantity, MBusUnit] = field(default_factory=dict)
 
 
 @dataclass

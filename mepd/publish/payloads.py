@@ -14,7 +14,15 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from mepd.publish.catalog import COUNTERS, ENERGY, PRESENT, EntitySpec, HeldKey, Key
+from mepd.publish.catalog import (
+    COUNTERS,
+    ENERGY,
+    PRESENT,
+    EntitySpec,
+    HeldKey,
+    Key,
+    SubMeterKey,
+)
 from mepd.readings import (
     Diagnostics,
     EnergyHeld,
@@ -22,6 +30,7 @@ from mepd.readings import (
     LinkStatus,
     Measurements,
     PresentReading,
+    SubMeterReading,
 )
 
 Fields = dict[str, "Decimal | int | bool | str"]
@@ -116,6 +125,17 @@ def diagnostics_fields(report: Diagnostics) -> Fields:
     for name in COUNTERS:
         if name in report.counters:
             fields[name] = int(report.counters[name])
+    return fields
+
+
+def sub_meter_fields(reading: SubMeterReading) -> Fields:
+    """A sub-meter's registers as the device sent them (exact decimals in m³, kWh or GJ; the
+    first of each quantity), then when it was read (UTC)."""
+    fields: Fields = {}
+    for item in reading.values:
+        if item.quantity.cumulative:
+            fields.setdefault(SubMeterKey(item.quantity.value), item.value)
+    fields[SubMeterKey.READ_AT] = timestamp(reading.read_time)
     return fields
 
 

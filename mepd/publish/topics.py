@@ -11,8 +11,10 @@ never on a hostname or an IP address, so a re-flashed or renamed Pi keeps its en
     <prefix>/meter/<serial>/energy         JSON: energy registers in kWh (BT23)
     <prefix>/meter/<serial>/energy_held    JSON, retained: energy registers held back, and why
     <prefix>/meter/<serial>/diagnostics    JSON: counters, clock offset, last good read
+    <prefix>/meter/<serial>/mbus/<key>     JSON: a sub-meter's registers and read time
     <discovery>/device/mepd_<serial>/config           retained: the meter's HA device
     <discovery>/device/mepd_gateway_<gateway>/config  retained: the gateway's HA device
+    <discovery>/device/mepd_mbus_<key>/config         retained: a sub-meter's HA device
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ def entity_slug(text: str) -> str:
 def meter_device_id(serial: str) -> str:
     """The meter's id in the device registry, in unique ids and in its discovery topic."""
     return f"mepd_{topic_id(serial)}"
+
+
+def sub_meter_device_id(key: str) -> str:
+    """A sub-meter's device id: its manufacturer and M-Bus id (`SubMeterIdentity.key`), so it
+    keeps its entities in whichever slot or behind whichever electricity meter it is."""
+    return f"mepd_mbus_{topic_id(key)}"
 
 
 def gateway_device_id(gateway_id: str) -> str:
@@ -82,6 +90,9 @@ class Topics:
 
     def diagnostics(self, serial: str) -> str:
         return self.meter(serial, "diagnostics")
+
+    def mbus(self, serial: str, key: str) -> str:
+        return self.meter(serial, f"mbus/{topic_id(key)}")
 
 
 def discovery_topic(discovery_prefix: str, device_id: str) -> str:

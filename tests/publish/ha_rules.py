@@ -29,6 +29,9 @@ SENSOR_UNITS: dict[str, set[str | None]] = {
     "apparent_power": {"VA"},
     "duration": {"d", "h", "min", "s", "ms"},
     "timestamp": {None},
+    "gas": {"CCF", "ft³", "m³"},
+    "water": {"CCF", "ft³", "m³", "gal", "L"},
+    "volume": {"L", "mL", "gal", "fl. oz.", "m³", "ft³", "CCF"},
 }
 SENSOR_STATE_CLASSES: dict[str, set[str | None]] = {
     "power": {"measurement", None},
@@ -41,6 +44,9 @@ SENSOR_STATE_CLASSES: dict[str, set[str | None]] = {
     "apparent_power": {"measurement", None},
     "duration": {"measurement", "total", "total_increasing", None},
     "timestamp": {None},
+    "gas": {"total", "total_increasing"},
+    "water": {"total", "total_increasing"},
+    "volume": {"total", "total_increasing"},
 }
 BINARY_SENSOR_CLASSES = {"connectivity", "problem"}
 STATE_CLASSES = {"measurement", "total", "total_increasing"}
