@@ -1,0 +1,169 @@
+"""The M-Bus follower against the gen4-mbus simulator's tables: identities from ET16, every
+logged read once, in order, equal to the simulator's truth; a cursor kept across restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC
+from decimal import Decimal
+
+import pytest
+
+from mepd.drivers.simulator import mbus as sim
+from mepd.drivers.simulator.physics import PhysicsModel
+from mepd.drivers.simulator.profiles import GEN4_MBUS, MBUS_SUB_METERS
+from mepd.drivers.simulator.tables import LiveState, MeterTables
+from mepd.engine.mbus_follower import MBusCursor, MBusFollower, Taken, register_id
+from mepd.protocol import PartialRead
+from mepd.readings import (
+    Event,
+    MBusUnit,
+    MediumKind,
+    Quantity,
+    SubMeterIdentity,
+    SubMeterReading,
+)
+
+SERIAL = "SIM-GEN4-MBUS"
+WALL = 1_796_083_200.0 + 5 * 86_400 + 3_700  # 2026-12-06 01:01:40 UTC
+GAS, WATER = MBUS_SUB_METERS.devices
+
+
+class Meter:
+    """The profile's tables at a wall time; counts the frames a step sends."""
+
+    def __init__(self, wall: float) -> None:
+        physics = PhysicsModel(start_wall=wall)
+        self.tables = MeterTables(GEN4_MBUS, physics)
+        self.truth = physics.truth_at(0)
+        self.frames = 0
+
+    async def read(self, request: PartialRead) -> bytes:
+        self.frames += 1
+        data = self.tables.read(request.table, self.truth, LiveState(0, 0))
+        assert data is not None
+        return data[request.offset : request.offset + request.count]
+
+
+def follow(
+    wall: float, cursor: MBusCursor | None = None, *, commit: bool = True
+) -> tuple[list[Event], MBusCursor, int]:
+    """Steps until nothing is due; returns the events, the cursor and the most frames a step
+    took. Every reading is committed as soon as it is "out" (`commit`)."""
+    meter = Meter(wall)
+    events: list[Event] = []
+    follower = MBusFollower(SERIAL, events.append, cursor or MBusCursor())
+    most = 0
+
+    async def run() -> None:
+        nonlocal most
+        for _ in range(1000):
+            if not follower.due(0.0):
+                return
+            meter.frames = 0
+            taken: list[Taken] = await follower.step(meter.read, 0.0)
+            most = max(most, meter.frames)
+            for item in taken:
+                if item.reading is not None:
+                    events.append(item.reading)
+                if commit:
+                    follower.committed(item)
+        raise AssertionError("the follower never rests")
+
+    asyncio.run(run())
+    return events, follower.cursor, most
+
+
+def readings(events: list[Event]) -> list[SubMeterReading]:
+    return [e for e in events if isinstance(e, SubMeterReading)]
+
+
+def as_truth(reading: SubMeterReading) -> tuple[str, float, Decimal]:
+    [value] = reading.values
+    assert (value.quantity, value.unit) == (Quantity.VOLUME, MBusUnit.CUBIC_METRE)
+    return reading.key, reading.read_time.timestamp(), value.value
+
+
+def truth(wall: float, first: int = 0) -> list[tuple[str, float, Decimal]]:
+    return [
+        (f"{r.device.manufacturer}{r.device.serial:08d}", float(int(r.wall)), r.volume_m3)
+        for r in sim.reads_until(MBUS_SUB_METERS, wall)[first:]
+    ]
+
+
+def test_both_sub_meters_are_identified_and_every_logged_read_published_once() -> None:
+    events, cursor, most = follow(WALL)
+    identities = [e for e in events if isinstance(e, SubMeterIdentity)]
+    assert [(i.slot, i.kind, i.manufacturer, i.mbus_id) for i in identities] == [
+        (1, MediumKind.GAS, "ACW", f"{GAS.serial:08d}"),
+        (2, MediumKind.WATER, "KAM", f"{WATER.serial:08d}"),
+    ]
+    assert all(i.meter == SERIAL for i in identities)
+    published = readings(events)
+    assert [as_truth(r) for r in published] == truth(WALL)  # all 96, oldest first
+    assert all(r.read_time.tzinfo is UTC for r in published)
+    assert most <= 2  # a step fits in the gaps of the read budget
+    assert cursor.sequence == sim.logged_reads(MBUS_SUB_METERS, WALL)
+    gas_key = identities[0].key
+    assert (
+        cursor.baselines[register_id(gas_key, Quantity.VOLUME, MBusUnit.CUBIC_METRE)][0]
+        == (truth(WALL)[-2][2])
+    )
+
+
+def test_a_restart_with_the_saved_cursor_publishes_only_the_new_reads() -> None:
+    _, cursor, _ = follow(WALL)
+    saved = MBusCursor.from_json(cursor.to_json())
+    later = WALL + 3 * 3600
+    events, after, _ = follow(later, saved)
+    assert [as_truth(r) for r in readings(events)] == truth(later)[-6:]  # 3 hours x 2 meters
+    assert after.sequence == sim.logged_reads(MBUS_SUB_METERS, later)
+    # Nothing new: nothing published again.
+    again, _, _ = follow(later, MBusCursor.from_json(after.to_json()))
+    assert readings(again) == []
+
+
+def test_reads_not_committed_are_read_again_after_a_restart() -> None:
+    _, cursor, _ = follow(WALL)
+    later = WALL + 2 * 3600
+    first, kept, _ = follow(later, MBusCursor.from_json(cursor.to_json()), commit=False)
+    second, _, _ = follow(later, kept)
+    assert [as_truth(r) for r in readings(second)] == [as_truth(r) for r in readings(first)]
+    assert len(readings(second)) == 4
+
+
+def test_reads_the_meter_no_longer_holds_are_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    _, cursor, _ = follow(WALL)
+    later = WALL + 3 * 86_400  # 144 new reads; the log holds 96
+    with caplog.at_level(logging.WARNING):
+        events, _, _ = follow(later, cursor)
+    assert [as_truth(r) for r in readings(events)] == truth(later)
+    lost = [r.getMessage() for r in caplog.records if "overwritten" in r.getMessage()]
+    assert lost == ["48 M-Bus reads were overwritten in the meter before mepd could read them"]
+
+
+def test_a_register_below_its_published_value_is_held_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _, cursor, _ = follow(WALL)
+    name = next(k for k in cursor.baselines if k.startswith("ACW"))
+    value, at = cursor.baselines[name]
+    cursor.baselines[name] = (value + 1000, at)  # as if a glitch had been published
+    later = WALL + 3 * 3600
+    with caplog.at_level(logging.WARNING):
+        events, after, _ = follow(later, cursor)
+    keys = [r.key for r in readings(events)]
+    assert keys
+    assert all(not key.startswith("ACW") for key in keys)
+    held = [r for r in caplog.records if "held back" in r.getMessage()]
+    assert len(held) == 1
+    assert "went down" in held[0].getMessage()
+    assert after.baselines[name] == (value + 1000, at)  # the baseline stands
+
+
+def test_a_malformed_cursor_starts_afresh() -> None:
+    assert MBusCursor.from_json(None) == MBusCursor()
+    assert MBusCursor.from_json({"sequence": -3, "baselines": {"x": "y"}}) == MBusCursor()
+    kept = MBusCursor.from_json({"sequence": 7, "baselines": {"k": ["1.5", 10], "j": [1]}})
+    assert kept == MBusCursor(7, {"k": (Decimal("1.5"), 10.0)})
