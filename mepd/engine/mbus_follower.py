@@ -36,7 +36,7 @@ from mepd.engine.submeter_guard import SubMeterRegisterGuard, guarded
 from mepd.errors import MepdError
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
-from mepd.protocol.mbus.records import DeviceIdentity
+from mepd.protocol.mbus.records import DeviceIdentity, Telegram
 from mepd.protocol.mbus.units import MBusUnit, Quantity
 from mepd.protocol.tables.et14 import DeviceSlot, decode_et14, plan_et14
 from mepd.protocol.tables.et16 import decode_billing_read, plan_et16
@@ -52,7 +52,8 @@ from mepd.protocol.tables.et45 import (
     still_held,
 )
 from mepd.protocol.tables.planning import assemble
-from mepd.readings import Event, SubMeterIdentity, SubMeterReading, SubMeterValue
+from mepd.readings import SubMeterIdentity, SubMeterReading, SubMeterValue, sub_meter_key
+from mepd.text import printable
 
 log = logging.getLogger(__name__)
 
@@ -106,141 +107,156 @@ def register_id(key: str, quantity: Quantity, unit: MBusUnit) -> str:
 
 
 @dataclass(frozen=True)
-class Taken:
-    """A logged read ready to publish, and the sequence the cursor moves to once it is out."""
+class Out:
+    """An event a step completed, and the cursor to resume from once it is delivered (with
+    every one before it): identities carry the cursor as it stood, readings move it."""
 
-    sequence: int
-    reading: SubMeterReading | None  # None: nothing to publish (failed read, all held)
-    baselines: dict[str, tuple[Decimal, float]]
+    event: SubMeterIdentity | SubMeterReading
+    cursor: MBusCursor
+
+
+@dataclass
+class _Job:
+    """One table read in partial reads (one frame a step), and what to do with the bytes."""
+
+    plan: tuple[PartialRead, ...]
+    done: Callable[[bytes], list[Out]]
+    answers: list[bytes] = field(default_factory=list)
 
 
 class MBusFollower:
+    """The sub-meters of one electricity meter, one frame a `step`."""
+
     def __init__(
         self,
         serial: str,
-        emit: Callable[[Event], None],
-        cursor: MBusCursor,
+        cursor: MBusCursor | None = None,
         *,
         to_utc: Callable[[datetime], datetime] = meter_local_is_utc,
         say: Throttle | None = None,
     ) -> None:
-        self.serial = serial
-        self.cursor = cursor
-        self._emit = emit
         self._to_utc = to_utc
         self._say = say or Throttle(log)
+        self.adopt(serial, cursor or MBusCursor())
+
+    def adopt(self, serial: str, cursor: MBusCursor) -> None:
+        """Start (again) for meter `serial` after `cursor` (what was delivered)."""
+        self.serial = serial
+        self.position = MBusCursor(cursor.sequence, dict(cursor.baselines))  # handed out
         self._slots: dict[int, DeviceSlot] = {}  # occupied M-Bus slots by slot
         self._identity_due: set[int] = set()
-        self._by_handle: dict[int, SubMeterIdentity] = {}
         self._announced: dict[str, SubMeterIdentity] = {}
         self._guards: dict[str, SubMeterRegisterGuard] = {}
-        self._dims: LogDimensions | None = None
         self._next_occupancy = float("-inf")
+        self.forget_layout()
+
+    def forget_layout(self) -> None:
+        """ET45's dimensions may have changed (an IDT change, p.55): read them again."""
+        self._dims: LogDimensions | None = None
+        self._job: _Job | None = None
         self._next_log = float("-inf")
         self._pending: deque[tuple[int, int]] = deque()
         self._batch: list[tuple[int, RecurringRead]] = []
-        self._handed: int | None = None  # the last sequence handed out, committed or not
 
     # --- the scheduler's view ----------------------------------------------------------------
 
-    def due(self, now: float) -> bool:
-        """Whether a step has work now (else the next is due at `next_due`)."""
-        return now >= self.next_due()
-
-    def next_due(self) -> float:
-        """Loop time of the next step's work: now while a read is under way."""
-        if self._identity_due or self._pending or self._batch:
-            return float("-inf")
-        if self._slots and self._dims is None:
-            return float("-inf")
-        return min(self._next_occupancy, self._next_log if self._slots else float("inf"))
-
-    async def step(self, read: Read, now: float) -> list[Taken]:
-        """One unit of work (at most two frames); the logged reads it completed, in order.
-
-        The caller publishes each `Taken.reading` and then calls `committed` with it.
-        """
+    def has_work(self, now: float) -> bool:
+        """Whether a step would read something at `now` (seconds)."""
+        if self._job is not None or self._identity_due or self._pending or self._batch:
+            return True
         if now >= self._next_occupancy:
-            await self._read_occupancy(read, now)
-        elif self._identity_due:
-            await self._read_identity(read, min(self._identity_due))
-        elif not self._slots and not self._batch:
-            return []  # no sub-meter: nothing logged to follow (the log waits for one)
-        elif self._dims is None:
-            self._dims = decode_et45_dimensions(await _table(read, plan_et45_dimensions()))
-        elif self._pending and len(self._batch) < BATCH_ENTRIES:
-            await self._read_entry(read, *self._pending.popleft())
-        elif self._batch:
-            return await self._close_batch(read)
-        elif now >= self._next_log:
-            await self._read_header(read, now)
-        return []
+            return True
+        return bool(self._slots) and (self._dims is None or now >= self._next_log)
 
-    def committed(self, taken: Taken) -> None:
-        """`taken` is out (the broker has it): the cursor moves past it."""
-        self.cursor.sequence = taken.sequence
-        self.cursor.baselines.update(taken.baselines)
+    async def step(self, read: Read, now: float) -> list[Out]:
+        """One frame; the events the table it completed gave, in order."""
+        if self._job is None:
+            self._job = self._next_job(now)
+            if self._job is None:
+                return []
+        job = self._job
+        job.answers.append(await read(job.plan[len(job.answers)]))
+        if len(job.answers) < len(job.plan):
+            return []
+        self._job = None  # `done` may plan the next part (the rest of an entry)
+        return job.done(assemble(job.plan, job.answers))
 
-    def forget_progress(self) -> None:
-        """The link broke mid-way: the entries not yet committed are read again later."""
-        self._pending.clear()
-        self._batch.clear()
-        self._handed = None
-        self._next_log = float("-inf")
+    def _next_job(self, now: float) -> _Job | None:
+        if now >= self._next_occupancy:
+            self._next_occupancy = now + OCCUPANCY_EVERY_S
+            return _Job(plan_et14(), self._on_occupancy)
+        if self._identity_due:
+            number = min(self._identity_due)
+            self._identity_due.discard(number)
+            plan = plan_et16(number, used=self._slots[number].billing_read_length)
+            return _Job(plan, lambda data: self._on_identity(number, data))
+        return self._log_job(now)
+
+    def _log_job(self, now: float) -> _Job | None:
+        if not self._slots and not self._batch:
+            return None  # no sub-meter: no log to follow
+        if self._dims is None:
+            return _Job(plan_et45_dimensions(), self._on_dimensions)
+        if self._pending and len(self._batch) < BATCH_ENTRIES:
+            element, sequence = self._pending.popleft()
+            plan = plan_entry(element, self._dims)
+            return _Job(plan, lambda data: self._on_entry(element, sequence, data))
+        if self._batch:
+            return _Job(plan_log_header(), self._on_header_after)
+        if now >= self._next_log:
+            self._next_log = now + LOG_EVERY_S
+            return _Job(plan_log_header(), self._on_header)
+        return None
 
     # --- occupancy and identity (p.25-26, p.84-93) ---------------------------------------
 
-    async def _read_occupancy(self, read: Read, now: float) -> None:
-        self._next_occupancy = now + OCCUPANCY_EVERY_S
-        table = decode_et14(await _table(read, plan_et14()))
-        slots = {slot.slot: slot for slot in table.devices}
+    def _on_occupancy(self, data: bytes) -> list[Out]:
+        slots = {slot.slot: slot for slot in decode_et14(data).devices}
         for number, slot in slots.items():
             known = self._slots.get(number)
             if known is None or known.handle != slot.handle:
                 self._identity_due.add(number)
         for number in set(self._slots) - set(slots):
-            gone = self._slots[number]
-            self._by_handle.pop(gone.handle, None)
             self._identity_due.discard(number)
             self._say.info(f"mbus-gone-{number}", "M-Bus slot %d is empty now", number)
         self._slots = slots
+        return []
 
-    async def _read_identity(self, read: Read, number: int) -> None:
-        self._identity_due.discard(number)
-        slot = self._slots[number]
-        billing = decode_billing_read(
-            await _table(read, plan_et16(number, used=slot.billing_read_length))
-        )
+    def _on_identity(self, number: int, data: bytes) -> list[Out]:
+        billing = decode_billing_read(data)
         if billing.identity is None:
-            return  # not read yet (p.26): the next occupancy poll tries again
-        self._by_handle[slot.handle] = self._identify(billing.identity, number)
+            return []  # not read yet (p.26): the next occupancy poll that sees a change
+        return self._identify(billing.identity, number)
 
-    def _identify(self, device: DeviceIdentity, slot: int) -> SubMeterIdentity:
-        """The event for `device` in `slot`, emitted when it is new or changed."""
+    def _identify(self, device: DeviceIdentity, slot: int) -> list[Out]:
+        """The event for `device` in `slot`, when it is new or changed."""
         identity = SubMeterIdentity(
             self.serial, slot, device.serial, device.manufacturer, device.version, device.medium
         )
-        if self._announced.get(identity.key) != identity:
-            if identity.key not in self._announced:
-                log.info(
-                    "M-Bus slot %d: %s meter %s from %s",
-                    slot,
-                    identity.kind.value,
-                    identity.mbus_id,
-                    identity.manufacturer,
-                )
-            self._announced[identity.key] = identity
-            self._emit(identity)
-        return identity
+        known = self._announced.get(identity.key)
+        if known == identity or (known is not None and slot == 0):
+            return []
+        if known is None:
+            log.info(
+                "M-Bus slot %d: %s meter %s from %s",
+                slot,
+                identity.kind.value,
+                printable(identity.mbus_id),
+                printable(identity.manufacturer),
+            )
+        self._announced[identity.key] = identity
+        return [Out(identity, self._snapshot())]
 
     # --- the recurring read log (p.27, p.107, p.119-120) ---------------------------------
 
-    async def _read_header(self, read: Read, now: float) -> None:
-        self._next_log = now + LOG_EVERY_S
+    def _on_dimensions(self, data: bytes) -> list[Out]:
+        self._dims = decode_et45_dimensions(data)
+        return []
+
+    def _on_header(self, data: bytes) -> list[Out]:
         dims = self._require_dims()
-        header = decode_log_header(await _table(read, plan_log_header()))
-        after = self._handed if self._handed is not None else self.cursor.sequence
-        pending = pending_entries(header, dims.current_entries, after)
+        header = decode_log_header(data)
+        pending = pending_entries(header, dims.current_entries, self.position.sequence)
         if pending.restarted:
             self._say.warning(
                 "mbus-restarted",
@@ -253,41 +269,58 @@ class MBusFollower:
                 pending.lost,
             )
         self._pending.extend(pending.entries)
+        return []
 
-    async def _read_entry(self, read: Read, element: int, sequence: int) -> None:
-        dims = self._require_dims()
-        prefix = await _table(read, plan_entry(element, dims))
-        rest = rest_of_entry(element, dims, prefix)
-        data = prefix + (await _table(read, rest) if rest else b"")
-        self._batch.append((sequence, decode_entry(data, element)))
+    def _on_entry(self, element: int, sequence: int, prefix: bytes) -> list[Out]:
+        rest = rest_of_entry(element, self._require_dims(), prefix)
+        if not rest:
+            self._batch.append((sequence, decode_entry(prefix, element)))
+        else:
+            self._job = _Job(
+                rest,
+                lambda data: self._on_entry(element, sequence, prefix + data),
+            )
+        return []
 
-    async def _close_batch(self, read: Read) -> list[Taken]:
+    def _on_header_after(self, data: bytes) -> list[Out]:
+        """p.107: an entry read is the one wanted only if the log still holds its sequence."""
         dims = self._require_dims()
-        after = decode_log_header(await _table(read, plan_log_header()))
+        after = decode_log_header(data)
         batch, self._batch = self._batch, []
-        taken: list[Taken] = []
+        out: list[Out] = []
         for sequence, entry in batch:
-            self._handed = sequence
             if still_held(after, sequence, dims.current_entries):
-                taken.append(self._take(sequence, entry))
+                out += self._take(sequence, entry)
             else:
                 self._say.warning(
                     "mbus-overwritten",
                     "an M-Bus read was overwritten in the meter while mepd read it",
                 )
-                taken.append(Taken(sequence, None, {}))
-        return taken
+                self.position.sequence = sequence
+        return out
 
-    def _take(self, sequence: int, entry: RecurringRead) -> Taken:
+    def _take(self, sequence: int, entry: RecurringRead) -> list[Out]:
         telegram, stamp = entry.telegram, entry.timestamp
         if not entry.succeeded or telegram is None or stamp is None:
-            return Taken(sequence, None, {})  # p.119: a failed read; nothing to publish
+            self.position.sequence = sequence
+            return []  # p.119: a failed read; nothing to publish
+        device = telegram.identity
         slot = next((n for n, s in self._slots.items() if s.handle == entry.handle), 0)
-        identity = self._identify(telegram.identity, slot)  # 0: no slot has it now
+        out = self._identify(device, slot)  # 0: no slot has it now; before this read's cursor
+        self.position.sequence = sequence
+        identity = self._announced[sub_meter_key(device.manufacturer, device.serial)]
         read_time = self._to_utc(stamp)
-        at_s = read_time.timestamp()
+        values = self._guarded_values(identity, telegram, read_time.timestamp())
+        if values:
+            reading = SubMeterReading(self.serial, identity.key, read_time, values)
+            out.append(Out(reading, self._snapshot()))
+        return out
+
+    def _guarded_values(
+        self, identity: SubMeterIdentity, telegram: Telegram, at_s: float
+    ) -> tuple[SubMeterValue, ...]:
+        """The device's main registers that pass the guard (p.93: the first of each)."""
         values: list[SubMeterValue] = []
-        baselines: dict[str, tuple[Decimal, float]] = {}
         for quantity in (Quantity.VOLUME, Quantity.ENERGY):
             item = telegram.first(quantity)
             if item is None or not guarded(item.quantity, item.unit):
@@ -296,13 +329,15 @@ class MBusFollower:
             finding = self._guard(name, identity, quantity, item.unit).check(item.value, at_s)
             if finding.accepted:
                 values.append(SubMeterValue(quantity, item.value, item.unit))
-                baselines[name] = (item.value, at_s)
+                self.position.baselines[name] = (item.value, at_s)
             else:
                 self._say.warning(
                     f"mbus-held-{name}", "held back, not published: %s", finding.reason
                 )
-        reading = SubMeterReading(self.serial, identity.key, read_time, tuple(values))
-        return Taken(sequence, reading if values else None, baselines)
+        return tuple(values)
+
+    def _snapshot(self) -> MBusCursor:
+        return MBusCursor(self.position.sequence, dict(self.position.baselines))
 
     def _guard(
         self, name: str, identity: SubMeterIdentity, quantity: Quantity, unit: MBusUnit
@@ -311,7 +346,7 @@ class MBusFollower:
         if guard is None:
             label = f"{identity.kind.value} meter {identity.key} {quantity.value}"
             guard = SubMeterRegisterGuard(label, identity.kind, quantity, unit)
-            baseline = self.cursor.baselines.get(name)
+            baseline = self.position.baselines.get(name)
             if baseline is not None:
                 guard.seed(*baseline)
             self._guards[name] = guard
@@ -321,7 +356,3 @@ class MBusFollower:
         if self._dims is None:
             raise MepdError("ET45's dimensions (ET36) are not read yet")
         return self._dims
-
-
-async def _table(read: Read, plan: tuple[PartialRead, ...]) -> bytes:
-    return assemble(plan, [await read(request) for request in plan])
