@@ -25,6 +25,7 @@ caller says are out, so a restart publishes no read twice and skips none the met
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -83,6 +84,18 @@ class MBusCursor:
             "baselines": {k: [str(v), at] for k, (v, at) in self.baselines.items()},
         }
 
+    def to_text(self) -> str:
+        """The state file's form: compact (the state file keeps cursors of up to 1000
+        characters; four devices with two registers each need about 500)."""
+        return json.dumps(self.to_json(), separators=(",", ":"))
+
+    @classmethod
+    def from_text(cls, text: str | None) -> MBusCursor:
+        try:
+            return cls.from_json(json.loads(text)) if text else cls()
+        except ValueError:
+            return cls()
+
     @classmethod
     def from_json(cls, raw: object) -> MBusCursor:
         """A cursor from the state file; anything malformed starts that part afresh."""
@@ -98,6 +111,35 @@ class MBusCursor:
             except (TypeError, ValueError, InvalidOperation):
                 continue
         return cursor
+
+
+@dataclass(frozen=True)
+class Occupant:
+    """An occupied M-Bus slot and who is in it; no identity while the meter has not read the
+    device yet (p.26)."""
+
+    slot: DeviceSlot
+    identity: SubMeterIdentity | None
+
+
+async def survey(read: Read, serial: str) -> tuple[Occupant, ...]:
+    """Which M-Bus devices meter `serial` has, for `mepd probe`: ET14, then ET16 per device
+    (as far as its billing read length, p.26)."""
+    found = []
+    for slot in decode_et14(await _table(read, plan_et14())).devices:
+        plan = plan_et16(slot.slot, used=slot.billing_read_length)
+        device = decode_billing_read(await _table(read, plan)).identity
+        identity = None
+        if device is not None:
+            identity = SubMeterIdentity(
+                serial, slot.slot, device.serial, device.manufacturer, device.version, device.medium
+            )
+        found.append(Occupant(slot, identity))
+    return tuple(found)
+
+
+async def _table(read: Read, plan: tuple[PartialRead, ...]) -> bytes:
+    return assemble(plan, [await read(request) for request in plan])
 
 
 def register_id(key: str, quantity: Quantity, unit: MBusUnit) -> str:

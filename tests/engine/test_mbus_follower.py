@@ -12,10 +12,11 @@ import pytest
 
 from mepd.drivers.simulator import mbus as sim
 from mepd.drivers.simulator.physics import PhysicsModel
-from mepd.drivers.simulator.profiles import GEN4_MBUS, MBUS_SUB_METERS
+from mepd.drivers.simulator.profiles import GEN4_MBUS, MBUS_SUB_METERS, PROFILES
 from mepd.drivers.simulator.tables import LiveState, MeterTables
-from mepd.engine.mbus_follower import MBusCursor, MBusFollower, register_id
+from mepd.engine.mbus_follower import MBusCursor, MBusFollower, register_id, survey
 from mepd.protocol import PartialRead
+from mepd.protocol.tables.ids import ET14
 from mepd.readings import (
     Event,
     MBusUnit,
@@ -167,3 +168,45 @@ def test_a_malformed_cursor_starts_afresh() -> None:
     assert MBusCursor.from_json({"sequence": -3, "baselines": {"x": "y"}}) == MBusCursor()
     kept = MBusCursor.from_json({"sequence": 7, "baselines": {"k": ["1.5", 10], "j": [1]}})
     assert kept == MBusCursor(7, {"k": (Decimal("1.5"), 10.0)})
+
+
+def test_a_meter_without_sub_meters_costs_one_et14_read_a_minute() -> None:
+    physics = PhysicsModel(start_wall=WALL)
+    tables = MeterTables(PROFILES["gen4"], physics)
+    asked: list[PartialRead] = []
+
+    async def read(request: PartialRead) -> bytes:
+        asked.append(request)
+        data = tables.read(request.table, physics.truth_at(0), LiveState(0, 0))
+        assert data is not None
+        return data[request.offset : request.offset + request.count]
+
+    async def run() -> list[Event]:
+        follower = MBusFollower(SERIAL)
+        events: list[Event] = []
+        for now in (0.0, 1.0, 30.0, 60.0, 61.0):
+            while follower.has_work(now):
+                events += [out.event for out in await follower.step(read, now)]
+        return events
+
+    assert asyncio.run(run()) == []
+    assert [request.table for request in asked] == [ET14, ET14]  # at 0 s and at 60 s
+
+
+def test_the_cursor_survives_its_text_form() -> None:
+    _, cursor, _ = follow(WALL)
+    text = cursor.to_text()
+    assert len(text) < 500  # two devices; the state file keeps up to 1000 characters
+    assert MBusCursor.from_text(text) == cursor
+    assert MBusCursor.from_text("{not json") == MBusCursor()
+    assert MBusCursor.from_text(None) == MBusCursor()
+
+
+def test_the_survey_names_each_slots_device() -> None:
+    meter = Meter(WALL)
+    found = asyncio.run(survey(meter.read, SERIAL))
+    assert [(o.slot.slot, o.slot.handle) for o in found] == [(1, GAS.handle), (2, WATER.handle)]
+    assert [o.identity.kind if o.identity else None for o in found] == [
+        MediumKind.GAS,
+        MediumKind.WATER,
+    ]
