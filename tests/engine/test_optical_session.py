@@ -17,6 +17,8 @@ from mepd.engine.optical_session import OpticalSession
 from mepd.errors import MepdError
 from mepd.protocol import FullRead, PartialRead
 from mepd.protocol.c1218 import SecurityRejectedError
+from mepd.protocol.c1218.errors import C1218Code
+from mepd.protocol.c1218.services import Service
 from mepd.protocol.keys import supplied_key_bytes
 from mepd.protocol.tables.bt00 import decode_bt00
 from tests.virtual_time import VirtualTimeLoop
@@ -65,8 +67,8 @@ def test_one_logon_serves_many_reads(profile: str) -> None:
         config = decode_bt00(await session.read(FullRead(0)))
         assert config.manufacturer.strip() in ("ELON", "NES")
         for _ in range(5):
-            data = await session.read(PartialRead(28, 0, 200))  # > 108: split in two reads
-            assert len(data) == 200
+            data = await session.read(PartialRead(28, 0, 460))  # > 444: split in two reads
+            assert len(data) == 460
         assert port.optical.sessions == 1
         assert session.sessions == 1
         assert session.key_proven
@@ -138,3 +140,36 @@ def test_faults_cost_retries_not_values() -> None:
         return good
 
     assert run("gen4", body, faults=faults) >= 50
+
+
+def test_one_read_carries_a_whole_bt28() -> None:
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> None:
+        await session.read(FullRead(0))
+        served = port.meter.stats.requests_handled
+        data = await session.read(PartialRead(28, 0, 400))
+        assert len(data) == 400
+        assert (session.negotiated.packet_size, session.negotiated.packets) == (64, 8)
+        assert port.meter.stats.requests_handled - served == 1  # one instant, not four
+
+    run("gen4", body)
+
+
+def test_a_meter_refusing_the_larger_offer_gets_the_proven_one() -> None:
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> None:
+        serve = port.services.serve
+        offers: list[int] = []
+
+        def refuse_more_than_two(message: bytes, now: float) -> bytes:
+            if Service.NEGOTIATE <= message[0] <= Service.NEGOTIATE + 11:
+                offers.append(message[3])
+                if message[3] > 2:
+                    return bytes((C1218Code.ONP,))
+            return serve(message, now)
+
+        port.services.serve = refuse_more_than_two  # type: ignore[method-assign]
+        data = await session.read(PartialRead(28, 0, 200))
+        assert len(data) == 200
+        assert offers == [8, 2]
+        assert (session.negotiated.packet_size, session.negotiated.packets) == (64, 2)
+
+    run("gen3", body)
