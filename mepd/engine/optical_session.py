@@ -27,7 +27,7 @@ from mepd.engine.security import Mode
 from mepd.engine.session import MeterSession, SessionStats, session_for
 from mepd.errors import MepdError
 from mepd.protocol import FullRead, PartialRead, Request, Response, ResponseCode
-from mepd.protocol.c1218 import Answer, C1218Link, Write
+from mepd.protocol.c1218 import Answer, C1218Link, Echo, Write
 from mepd.protocol.c1218 import services as svc
 from mepd.protocol.c1218.errors import (
     RETRYABLE,
@@ -71,7 +71,7 @@ class OpticalSession:
         transport: Transport,
         password: bytes,
         *,
-        echo: bool = False,
+        echo: Echo = Echo.AUTO,
         user_id: int = svc.DEFAULT_USER_ID,
         user: str = svc.DEFAULT_USER,
         keep_open_s: float = KEEP_OPEN_S,
@@ -191,6 +191,8 @@ class OpticalSession:
             if n + 1 < WAKE_UP_COUNT:
                 await asyncio.sleep(WAKE_UP_GAP_S)
         await asyncio.sleep(WAKE_UP_GAP_S)
+        # No meter answers the wake-up bytes; an echoing head gives them back (notes §1.4).
+        self.stats.stale_bytes += self.transport.discard_input()
         try:
             self.identity = svc.parse_identify(await self._exchange(svc.identify()))
         except ServiceError as error:
@@ -265,6 +267,9 @@ class OpticalSession:
         due = max(self._last_sent + QUIET_AFTER_S, self._last_request + self._spacing_s)
         if due > loop.time():
             await asyncio.sleep(due - loop.time())
+        # Nothing before our request answers it: the echo of our last ACK (an echoing head),
+        # a late resend. The link expects only what this request brings.
+        self.stats.stale_bytes += self.transport.discard_input()
         self.stats.exchanges += 1
         self._last_request = loop.time()
         outputs = self.link.send(message)
@@ -298,7 +303,7 @@ def session_for_meter(settings: MeterSettings, mode: Mode, transport: Transport)
     """The session a meter's settings ask for: the optical port's (`interface = "optical"`,
     the key's supplied bytes as its password) or a MEP session in `mode` (RC4 or TLS)."""
     if settings.interface == "optical":
-        return OpticalSession(transport, settings.key.supplied)
+        return OpticalSession(transport, settings.key.supplied, echo=Echo(settings.optical_echo))
     return session_for(
         mode,
         transport,

@@ -16,7 +16,7 @@ from mepd.drivers.simulator.profiles import PROFILES
 from mepd.engine.optical_session import OpticalSession
 from mepd.errors import MepdError
 from mepd.protocol import FullRead, PartialRead
-from mepd.protocol.c1218 import SecurityRejectedError
+from mepd.protocol.c1218 import Echo, SecurityRejectedError
 from mepd.protocol.c1218.errors import C1218Code
 from mepd.protocol.c1218.services import Service
 from mepd.protocol.keys import supplied_key_bytes
@@ -38,7 +38,8 @@ def run(
     *,
     password: str = PASSWORD,
     faults: FaultSettings | None = None,
-    echo: bool = False,
+    echo: Echo = Echo.AUTO,
+    transport: type[InProcessTransport] = InProcessTransport,
 ) -> T:
     loop = VirtualTimeLoop(start=1000.0)
 
@@ -47,9 +48,7 @@ def run(
             PROFILES[profile], password=PASSWORD, epoch=loop.time(), faults=faults, seed=3
         )
         async with InProcessLink(port, clock=loop.time) as link:
-            session = OpticalSession(
-                InProcessTransport(link), supplied_key_bytes(password), echo=echo
-            )
+            session = OpticalSession(transport(link), supplied_key_bytes(password), echo=echo)
             try:
                 return await body(session, port)
             finally:
@@ -173,3 +172,49 @@ def test_a_meter_refusing_the_larger_offer_gets_the_proven_one() -> None:
         assert (session.negotiated.packet_size, session.negotiated.packets) == (64, 2)
 
     run("gen3", body)
+
+
+class EchoingHead(InProcessTransport):
+    """An IR head that gives back what it sends, before the meter's answer (notes §1.4)."""
+
+    def __init__(self, link: InProcessLink) -> None:
+        super().__init__(link)
+        self._echo = b""
+
+    async def write(self, data: bytes) -> None:
+        self._echo += data
+        await super().write(data)
+
+    async def read(self, wait_s: float) -> bytes:
+        echo, self._echo = self._echo, b""
+        return echo + (await super().read(0.0) if echo else await super().read(wait_s))
+
+    def discard_input(self) -> int:
+        echo, self._echo = self._echo, b""
+        return len(echo) + super().discard_input()
+
+
+@pytest.mark.parametrize("echo", [Echo.AUTO, Echo.ON])
+@pytest.mark.parametrize("profile", ["gen3", "gen4"])
+def test_an_echoing_head_is_found_out_and_its_echo_dropped(profile: str, echo: Echo) -> None:
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> None:
+        for _ in range(3):
+            assert len(await session.read(PartialRead(28, 0, 200))) == 200
+        counters = session.link.counters
+        # every byte came back and was dropped; the echo of each exchange's last ACK is
+        # dropped as stale input before the next request
+        assert counters.echo_bytes == counters.bytes_sent - counters.packets_sent
+        assert counters.stray_bytes == 0
+        assert counters.echo_detected == (echo is Echo.AUTO)
+        assert counters.naks_sent == 0
+        assert port.optical.sessions == 1
+
+    run(profile, body, echo=echo, transport=EchoingHead)
+
+
+def test_echo_off_with_an_echoing_head_fails_with_a_mepd_error() -> None:
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> None:
+        with pytest.raises(MepdError):
+            await session.read(PartialRead(28, 0, 200))
+
+    run("gen4", body, echo=Echo.OFF, transport=EchoingHead)
