@@ -195,7 +195,7 @@ async def serve(
     pollers: list[Poller] = []
     try:
         for index, meter in enumerate(config.meters):
-            port = SerialPort(meter.port, meter.baud)
+            port = SerialPort(meter.port, meter.baud, ir_head=meter.interface == "optical")
             # The HAT parks TXD in a break and flushes the power-up garbage through the port.
             control = link_control_for(meter.gpio, auto=meter.gpio_auto, uart=port)
             controls.append(control)
