@@ -177,6 +177,9 @@ class MqttSettings:
     topic_prefix: str = "mepd"
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 120.0
+    # The broker's own bound on every packet, when known (mepd's embedded demo broker): at or
+    # under mepd's, MQTT 3.1.1 lets no larger message through either, and nothing is warned.
+    broker_max_packet_bytes: int | None = None
 
     @property
     def effective_port(self) -> int:
