@@ -127,6 +127,7 @@ class OpticalSession:
         self._cancel_idle()
         async with self._lock:
             try:
+                await self._ensure_open()  # first: the parts fit what this session negotiated
                 data = b"".join([await self._read(message) for message in self._parts(request)])
             except MepdError:
                 self._opened_at = None  # the next request starts from Identify

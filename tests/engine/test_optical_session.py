@@ -13,7 +13,7 @@ from mepd.drivers.simulator.driver import InProcessLink, InProcessTransport
 from mepd.drivers.simulator.faults import FaultSettings
 from mepd.drivers.simulator.optical import OpticalMeterPort, State, optical_meter
 from mepd.drivers.simulator.profiles import PROFILES
-from mepd.engine.optical_session import OpticalSession
+from mepd.engine.optical_session import WAKE_UP, WAKE_UP_COUNT, OpticalSession
 from mepd.errors import MepdError
 from mepd.protocol import FullRead, PartialRead
 from mepd.protocol.c1218 import Echo, SecurityRejectedError
@@ -218,3 +218,25 @@ def test_echo_off_with_an_echoing_head_fails_with_a_mepd_error() -> None:
             await session.read(PartialRead(28, 0, 200))
 
     run("gen4", body, echo=Echo.OFF, transport=EchoingHead)
+
+
+def test_the_simulator_counts_every_byte_and_what_it_was_for() -> None:
+    async def body(session: OpticalSession, port: OpticalMeterPort) -> None:
+        for _ in range(3):
+            await session.read(PartialRead(28, 0, 200))
+        await asyncio.sleep(0.5)  # our last ACK has reached the meter
+        stats, link = port.stats, session.link.counters
+        wake_up = len(WAKE_UP) * WAKE_UP_COUNT  # written by the session, not the link
+        assert (stats.bytes_received, stats.bytes_sent) == (
+            link.bytes_sent + wake_up,
+            link.bytes_received,
+        )
+        received, sent = stats.bytes_by_table[28]
+        # 3 x (request 16 + ACKs of 4 packets); answers: ACK + 4 packets of 200 + 4 + 4 x 8
+        assert (received, sent) == (3 * (16 + 4), 3 * (1 + 200 + 4 + 4 * 8))
+        assert sum(r + s for r, s in stats.bytes_by_table.values()) == (
+            stats.bytes_received + stats.bytes_sent
+        )
+        assert port.meter.stats.requests_handled == 3  # the session's first read is one too
+
+    run("gen4", body)
