@@ -11,6 +11,9 @@ same parts (`simulated_meter`, `PtyMeter`: realistic 30-60 ms turnaround, 9600 b
   registers), the request and response sizes, the planned answer start, the physical end of
   the last byte at the baud rate, and when that last byte was actually written to the pty.
 
+`--interface optical` serves the optical port instead (C12.18, no tap: its counters and every
+table read are reported), `--fault NAME=VALUE` sets either port's fault knobs (bench/optical.py).
+
 The first line on stdout is JSON: {"ttys": [...], "serials": [...]}. On SIGTERM or SIGINT the
 host writes its JSON report to --report and exits.
 
