@@ -33,10 +33,14 @@ class NoisyLinePolicy:
     min_answers: int = 8  # no verdict on fewer (the line is taken as clean until then)
     # The line is noisy while a whole BT28 answer would arrive intact less often than this,
     # and clean again once it would more often than `clean_above` (hysteresis: no flapping).
-    noisy_below: float = 0.7
-    clean_above: float = 0.85
-    # While noisy, every this many present polls still read the whole table.
-    whole_every: int = 4
+    # At 40 polls and 48 frames a minute (p.51), whole tables give min(40, 48 q) power values
+    # for an intact chance q, pieces and a whole table every other poll (one frame each)
+    # about 20 x 0.97 + 20 q: pieces win below q = 0.7, and clearly below 0.5, where whole
+    # tables (every value, not only power) are not yet worth giving up.
+    noisy_below: float = 0.5
+    clean_above: float = 0.65
+    # While noisy, every this many present polls still try the whole table, in one frame.
+    whole_every: int = 2
 
 
 NOISY_LINE = NoisyLinePolicy()

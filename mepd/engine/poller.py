@@ -38,7 +38,7 @@ from mepd.engine.timetable import ReadReserve, Timetable
 from mepd.errors import MepdError
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
-from mepd.protocol.tables import BT52, plan_bt23, plan_bt28
+from mepd.protocol.tables import BT52, plan_bt23
 from mepd.protocol.tables.bt52 import BT52_SIZE
 from mepd.readings import Diagnostics, Event, LinkStatus, MeterIdentity
 from mepd.settings import MeterSettings
@@ -165,8 +165,11 @@ class Poller:
             await self._tables.check_alerts(self._read, self._now())
         await self._poll_next()
 
-    async def _read(self, request: PartialRead, *, resend: bool = True) -> bytes:
-        data = await self._present.read(self.session, request, resend=resend)
+    async def _read(
+        self, request: PartialRead, *, resend: bool = True, retry_damaged: bool = True
+    ) -> bytes:
+        options = {"resend": resend, "retry_damaged": retry_damaged}
+        data = await self._present.read(self.session, request, **options)
         self._on_success()
         return data
 
@@ -250,11 +253,8 @@ class Poller:
         of a probe (one frame, no identical resend)."""
         layout = self._tables.require()
         piece = probe or self._present.next_piece(layout)  # None: the whole table
-        if piece is None:
-            data = await read_plan(self._read, plan_bt28(layout.dims))
-        else:
-            data = await self._read(piece.request(layout), resend=probe is None)
-        if await self._moved_under("present", layout):
+        data = await self._present.fetch(self._read, layout, piece, probe=probe is not None)
+        if data is None or await self._moved_under("present", layout):
             return
         serial, now = self._tables.serial(), self._wall()
         reading = take_present(self._intake, data, layout, piece, serial=serial, host_time=now)

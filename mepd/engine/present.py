@@ -7,21 +7,33 @@ feeds every exchange's outcome to the noise estimate. The poller only calls it.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Protocol
 
 from mepd.engine.intake import Intake
 from mepd.engine.noise import LineNoise, NoisyLinePolicy, PresentRead
 from mepd.engine.session import MeterSession
-from mepd.engine.startup import Layout
+from mepd.engine.startup import Layout, read_plan
 from mepd.errors import MepdError
 from mepd.protocol import PartialRead
+from mepd.protocol.errors import FrameError
 from mepd.protocol.frames import Request
 from mepd.protocol.tables import bt28_size, plan_bt28, plan_bt28_values
 from mepd.protocol.tables.bt28 import present_value_sources, value_offset
 from mepd.readings import PIECES, Piece, PresentReading
 
 INT32_BYTES = 4
+
+
+class Reader(Protocol):
+    """The poller's read: one verified request, counted as an answer."""
+
+    def __call__(
+        self, request: PartialRead, *, resend: bool = True, retry_damaged: bool = True
+    ) -> Awaitable[bytes]: ...
 
 
 @dataclass(frozen=True)
@@ -87,12 +99,35 @@ class PresentPlanner:
             return None
         return piece_in(layout)
 
-    async def read(self, session: MeterSession, request: Request, *, resend: bool = True) -> bytes:
+    async def fetch(
+        self, read: Reader, layout: Layout, piece: PieceRead | None, *, probe: bool = False
+    ) -> bytes | None:
+        """What a present poll reads: `piece` (a probe's: one frame), or the whole table. On a
+        noisy line each part of the whole table gets one frame: a damaged answer ends the
+        attempt (None; counted as noise), so the budget (p.51) goes to the pieces."""
+        if piece is not None:
+            return await read(piece.request(layout), resend=not probe)
+        plan = plan_bt28(layout.dims)
+        if not self.noise.noisy:
+            return await read_plan(read, plan)
+        try:
+            return await read_plan(partial(read, retry_damaged=False), plan)
+        except FrameError:
+            return None
+
+    async def read(
+        self,
+        session: MeterSession,
+        request: Request,
+        *,
+        resend: bool = True,
+        retry_damaged: bool = True,
+    ) -> bytes:
         """`session.read`, its damaged answers (and the intact one) counted as line noise."""
         before = session.stats.corrupt_responses
         size = table_bytes(request)
         try:
-            data = await session.read(request, resend=resend)
+            data = await session.read(request, resend=resend, retry_damaged=retry_damaged)
         except MepdError:
             self.noise.answered(
                 size, damaged=session.stats.corrupt_responses - before, intact=False
