@@ -7,6 +7,7 @@ feeds every exchange's outcome to the noise estimate. The poller only calls it.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,8 @@ from mepd.protocol.frames import Request
 from mepd.protocol.tables import bt28_size, plan_bt28, plan_bt28_values
 from mepd.protocol.tables.bt28 import present_value_sources, value_offset
 from mepd.readings import PIECES, Piece, PresentReading
+
+log = logging.getLogger(__name__)
 
 INT32_BYTES = 4
 
@@ -95,9 +98,24 @@ class PresentPlanner:
 
     def next_piece(self, layout: Layout) -> PieceRead | None:
         """The piece to read next, or None: the whole table."""
-        if self.noise.next_present(bt28_size(layout.dims)) is PresentRead.WHOLE:
-            return None
-        return piece_in(layout)
+        whole_bytes = bt28_size(layout.dims)
+        was_noisy = self.noise.noisy
+        choice = self.noise.next_present(whole_bytes)
+        if self.noise.noisy != was_noisy:
+            self._say_noise(whole_bytes)
+        return None if choice is PresentRead.WHOLE else piece_in(layout)
+
+    def _say_noise(self, whole_bytes: int) -> None:
+        chance = self.noise.intact_chance(whole_bytes)
+        if self.noise.noisy:
+            log.warning(
+                "the line to the meter is noisy (about %.0f %% of whole present-value answers "
+                "arrive intact): reading total power on its own, the other values when they "
+                "get through (check the cable, its length and the ground)",
+                100 * chance,
+            )
+        else:
+            log.warning("the line to the meter is clean again: reading whole tables")
 
     async def fetch(
         self, read: Reader, layout: Layout, piece: PieceRead | None, *, probe: bool = False

@@ -5,6 +5,7 @@ answer, and the poller switching to pieces and back (virtual time, tests/engine/
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -100,8 +101,10 @@ def _truth(history: ServedHistory, at: float) -> Truth:
 
 @pytest.mark.parametrize("profile", ["gen3", "gen4"])
 def test_the_poller_reads_pieces_while_the_line_is_noisy_and_whole_tables_again_after(
-    profile: str,
+    profile: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="mepd.engine.present")
+
     async def scenario() -> tuple[list[PresentReading], list[PresentReading], int]:
         async with running(profile) as rig:
             loop = asyncio.get_running_loop()
@@ -133,3 +136,8 @@ def test_the_poller_reads_pieces_while_the_line_is_noisy_and_whole_tables_again_
     assert clean
     assert all(r.piece is None for r in clean)
     assert wrong == 0
+    said = [r.getMessage() for r in caplog.records if r.name == "mepd.engine.present"]
+    assert [line.split(" (")[0].split(":")[0] for line in said] == [
+        "the line to the meter is noisy",
+        "the line to the meter is clean again",
+    ]
