@@ -23,6 +23,7 @@ from mepd.drivers.simulator.factory import DEMO_MBK, simulated_meter
 from mepd.drivers.simulator.profiles import PROFILES
 from mepd.engine.poller import Poller
 from mepd.protocol import MepKey
+from mepd.publish.catalog import PRESENT
 from mepd.publish.discovery import ReadPeriods
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.publisher import Publisher
@@ -33,8 +34,10 @@ from tests.mosquitto import Listener, Message, Mosquitto
 GATEWAY = GatewayInfo(gateway_id="10000000cafe0001", model="bench")
 SERIAL = PROFILES["gen4"].utility_serial
 TOPICS = Topics("mepd", GATEWAY.gateway_id)
+# The topics entities read; a tree with pieces (issue 19) has the power entities on their own.
 ENTITY_TOPICS = (
     TOPICS.present(SERIAL),
+    *sorted({TOPICS.meter(SERIAL, spec.topic) for spec in PRESENT} - {TOPICS.present(SERIAL)}),
     TOPICS.energy(SERIAL),
     TOPICS.diagnostics(SERIAL),
     TOPICS.gateway_state,

@@ -67,18 +67,22 @@ ROWS: tuple[Row, ...] = (
     ),
     (
         "noisy_gen3",
-        "noisy gen3: mepd readings/min, gaps > 5 s, wrong; community readings/min, wrong",
+        "noisy gen3: mepd power readings/min, gaps > 5 s, whole tables/min, wrong; "
+        "community readings/min, wrong",
         lambda r: (
             f"{r['mepd']['readings_per_min']:.1f}, {r['mepd']['gaps_over_5s']}, "
+            f"{r['mepd'].get('whole_tables_per_min', r['mepd']['readings_per_min']):.1f}, "
             f"{r['mepd']['wrong_readings']}; community {r['community']['readings_per_min']:.1f}, "
             f"{r['community']['wrong_readings']}"
         ),
     ),
     (
         "noisy_gen4",
-        "noisy gen4: mepd readings/min, gaps > 5 s, wrong; community readings/min, wrong",
+        "noisy gen4: mepd power readings/min, gaps > 5 s, whole tables/min, wrong; "
+        "community readings/min, wrong",
         lambda r: (
             f"{r['mepd']['readings_per_min']:.1f}, {r['mepd']['gaps_over_5s']}, "
+            f"{r['mepd'].get('whole_tables_per_min', r['mepd']['readings_per_min']):.1f}, "
             f"{r['mepd']['wrong_readings']}; community {r['community']['readings_per_min']:.1f}, "
             f"{r['community']['wrong_readings']}"
         ),
