@@ -20,18 +20,30 @@ def _s(value: float) -> str:
 ROWS: tuple[Row, ...] = (
     (
         "silence_no_gpio",
-        "comeback, latched line w/o GPIO (median / max); frames/min while dead",
+        "comeback, latched line w/o GPIO (median / max); frames/min while dead; n; "
+        "max probe wait / max probe to reading",
         lambda r: (
             f"{_s(r['comeback_s']['median'])} / {_s(r['comeback_s']['max'])}; "
-            f"{r['frames_per_min_after_first_min']}"
+            f"{r['frames_per_min_after_first_min']}; n={r['comeback_s']['n']}; "
+            + (
+                f"{_s(r['probe_wait_s']['max'])} / {_s(r['probe_to_reading_s']['max'])}"
+                if "probe_wait_s" in r
+                else "-"
+            )
         ),
     ),
     (
         "silence_gpio",
-        "comeback, silent meter with GPIO (median / max); frames/min while dead",
+        "comeback, silent meter with GPIO (median / max); frames/min while dead; n; "
+        "max probe wait / max probe to reading",
         lambda r: (
             f"{_s(r['comeback_s']['median'])} / {_s(r['comeback_s']['max'])}; "
-            f"{r['frames_per_min_after_first_min']}"
+            f"{r['frames_per_min_after_first_min']}; n={r['comeback_s']['n']}; "
+            + (
+                f"{_s(r['probe_wait_s']['max'])} / {_s(r['probe_to_reading_s']['max'])}"
+                if "probe_wait_s" in r
+                else "-"
+            )
         ),
     ),
     (
