@@ -18,7 +18,7 @@ from mepd.drivers.simulator.profiles import PROFILES
 from mepd.drivers.simulator.registers import present_value
 from mepd.engine.guard import Verdict, check_present
 from mepd.engine.intake import Intake
-from mepd.engine.present import answer_groups, piece_in, take_present
+from mepd.engine.present import PresentPlanner, answer_groups, piece_in, take_present
 from mepd.engine.startup import Layout
 from mepd.protocol import PartialRead
 from mepd.protocol.tables import BT28, PresentRegisterSelection, plan_bt28
@@ -141,3 +141,22 @@ def test_the_poller_reads_pieces_while_the_line_is_noisy_and_whole_tables_again_
         "the line to the meter is noisy",
         "the line to the meter is clean again",
     ]
+
+
+def test_on_a_noisy_line_the_whole_table_gets_one_frame_unless_there_is_no_piece() -> None:
+    planner = PresentPlanner()
+    planner.noise.noisy = True
+    retries: list[bool] = []
+
+    async def read(
+        request: PartialRead, *, resend: bool = True, retry_damaged: bool = True
+    ) -> bytes:
+        retries.append(retry_damaged)
+        return bytes(request.count)
+
+    n = PROFILES["gen3"].dims.present_values
+    without = _layout("gen3", PresentRegisterSelection((9, *range(100, 100 + n - 1))))
+    for layout, expected in ((_layout("gen3"), False), (without, True)):
+        retries.clear()
+        assert asyncio.run(planner.fetch(read, layout, None)) == bytes(bt28_size(layout.dims))
+        assert retries == [expected]
