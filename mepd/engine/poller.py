@@ -216,6 +216,7 @@ class Poller:
         layout = self._tables.require()
         self._timetable = Timetable.of(fit_schedule(self.settings.schedule, layout, self._say))
         self._all_due()
+        self._present.power_first = True  # p.55: power first, as the piece (a short read)
         if self._tables.identity is not None:
             self._emit(self._tables.identity)
 

@@ -95,6 +95,9 @@ class PresentPlanner:
 
     def __init__(self, policy: NoisyLinePolicy | None = None) -> None:
         self.noise = LineNoise(policy) if policy is not None else LineNoise()
+        # The next poll reads the power piece whatever the line: after an IDT change (p.55:
+        # power first), 8 bytes come sooner than the whole table; the rest follows next poll.
+        self.power_first = False
 
     def next_piece(self, layout: Layout) -> PieceRead | None:
         """The piece to read next, or None: the whole table."""
@@ -103,6 +106,9 @@ class PresentPlanner:
         choice = self.noise.next_present(whole_bytes)
         if self.noise.noisy != was_noisy:
             self._say_noise(whole_bytes)
+        if self.power_first:
+            self.power_first = False
+            return piece_in(layout)
         return None if choice is PresentRead.WHOLE else piece_in(layout)
 
     def _say_noise(self, whole_bytes: int) -> None:
