@@ -112,10 +112,12 @@ class OpticalSession:
         self._opened_at = None
         self.key_proven = False
 
-    async def read(self, request: Request, *, resend: bool = True) -> bytes:
-        """`resend` is the MEP session's (a probe of a silent meter sends one frame); the
+    async def read(
+        self, request: Request, *, resend: bool = True, retry_damaged: bool = True
+    ) -> bytes:
+        """`resend`, `retry_damaged` are the MEP session's (a probe sends one frame); the
         C12.18 link's own retries (NAK, 3 attempts) are what a lost packet gets here."""
-        del resend
+        del resend, retry_damaged
         return (await self.request(request)).data
 
     def budget_wait(self, tokens: float) -> float:
