@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
+from types import MappingProxyType
 
 from mepd.protocol.mbus.units import MBusUnit, MediumKind, Quantity, medium_kind
 from mepd.protocol.tables import Measurement, Measurements
@@ -20,6 +22,7 @@ from mepd.protocol.tables.units import Unit
 # What a reading carries, re-exported: the publisher imports them from here and nothing from the
 # protocol layer, so the readings are its whole view of the meter.
 __all__ = [
+    "PIECES",
     "Diagnostics",
     "EnergyHeld",
     "EnergyReading",
@@ -31,6 +34,7 @@ __all__ = [
     "Measurements",
     "MediumKind",
     "MeterIdentity",
+    "Piece",
     "PresentReading",
     "Quantity",
     "SubMeterIdentity",
@@ -59,14 +63,32 @@ class MeterIdentity:
     interface: str = "mep"  # "mep" or "optical": the port it is read through
 
 
+class Piece(StrEnum):
+    """A part of BT28 the poller reads on its own while the line is noisy (engine/noise.py):
+    a few values that came in one answer. Its name is also its state topic's last level."""
+
+    POWER = "power"
+
+
+# What each piece carries: total power first (the value a dashboard shows).
+PIECES: Mapping[Piece, tuple[ValueName, ...]] = MappingProxyType(
+    {Piece.POWER: (ValueName.POWER_IMPORT, ValueName.POWER_EXPORT)}
+)
+
+
 @dataclass(frozen=True)
 class PresentReading:
-    """One BT28 read: instantaneous power, voltage, current, power factor, frequency."""
+    """One BT28 read: instantaneous power, voltage, current, power factor, frequency.
+
+    `piece`: None for the whole table; else only that piece's values were read (a noisy
+    line), and nothing may be concluded about the others.
+    """
 
     meter: str
     values: Measurements = field(repr=False)
     host_time: datetime
     meter_time: datetime | None
+    piece: Piece | None = None
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,18 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from mepd.readings import MBusUnit, MediumKind, Quantity, Unit, ValueName
+from mepd.readings import PIECES, MBusUnit, MediumKind, Piece, Quantity, Unit, ValueName
 
 Topic = Literal[
-    "present", "energy", "energy_held", "diagnostics", "link", "availability", "gateway", "mbus"
+    "present",
+    "power",
+    "energy",
+    "energy_held",
+    "diagnostics",
+    "link",
+    "availability",
+    "gateway",
+    "mbus",
 ]
 Platform = Literal["sensor", "binary_sensor"]
 
@@ -126,7 +134,9 @@ def _measurement(
     return EntitySpec(
         key,
         name,
-        "present",
+        # A piece's values have the piece's topic (fed by the piece and by the whole table),
+        # so a piece read on a noisy line never blanks the entities it does not carry.
+        "power" if key in PIECES[Piece.POWER] else "present",
         device_class=device_class,
         unit=symbol,
         source_unit=unit,
