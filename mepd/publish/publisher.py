@@ -34,7 +34,6 @@ from mepd.publish.discovery import (
     gateway_config,
     meter_config,
     meter_problem_key,
-    sub_meter_config,
 )
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.ha_births import (
@@ -43,7 +42,7 @@ from mepd.publish.ha_births import (
     BirthTimers,
     Sleep,
 )
-from mepd.publish.meter_state import FeedState, MeterState, SubMeterState
+from mepd.publish.meter_state import FeedState, MeterState
 from mepd.publish.payloads import (
     diagnostics_fields,
     energy_fields,
@@ -53,8 +52,8 @@ from mepd.publish.payloads import (
     meter_problem,
     present_messages,
     stamped,
-    sub_meter_fields,
 )
+from mepd.publish.submeters import SubMeterPublisher
 from mepd.publish.topics import (
     OFFLINE,
     ONLINE,
@@ -62,7 +61,6 @@ from mepd.publish.topics import (
     discovery_topic,
     gateway_device_id,
     meter_device_id,
-    sub_meter_device_id,
     topic_id,
 )
 from mepd.readings import (
@@ -117,6 +115,14 @@ class Publisher:
             say=self._say,
         )
         self._named: list[FeedState] = []  # each gets a problem entity on the gateway
+        self._sub_meters = SubMeterPublisher(
+            self.topics,
+            discovery,
+            set_status=self._set_status,
+            send=self._send,
+            announced=self._births.replay_soon,
+            clock=clock,
+        )
         self._connection = MqttConnection(
             mqtt,
             mqtt.client_id or f"mepd-{topic_id(gateway.gateway_id)}",
@@ -198,9 +204,9 @@ class Publisher:
             case Diagnostics():
                 self._on_diagnostics(event)
             case SubMeterIdentity():
-                self._on_sub_meter(event)
+                self._sub_meters.identity(self._meters.get(event.meter), event)
             case SubMeterReading():
-                self._on_sub_meter_reading(event)
+                self._sub_meters.reading(self._meters.get(event.meter), event)
             case _:
                 assert_never(event)
 
@@ -276,37 +282,6 @@ class Publisher:
             payload = stamped(fields, self._clock())
             self._send(topic, payload)
             meter.latest[topic] = (payload, self._clock(), None)
-
-    def _on_sub_meter(self, identity: SubMeterIdentity) -> None:
-        meter = self._meters.get(identity.meter)
-        if meter is not None:
-            known = meter.sub_meters.get(identity.key)
-            meter.sub_meters[identity.key] = SubMeterState(
-                identity, known.registers if known else {}
-            )
-            self._announce_sub_meter(meter.sub_meters[identity.key])
-
-    def _on_sub_meter_reading(self, reading: SubMeterReading) -> None:
-        """A scheduled read: state, sent once; the latest goes again when HA is born."""
-        meter = self._meters.get(reading.meter)
-        sub = meter.sub_meters.get(reading.key) if meter is not None else None
-        if meter is None or sub is None:
-            return  # the engine says who a sub-meter is before its first reading
-        units = {v.quantity: v.unit for v in reversed(reading.values) if v.quantity.cumulative}
-        if any(sub.registers.get(q) != unit for q, unit in units.items()):
-            sub.registers |= units
-            self._announce_sub_meter(sub)
-        topic = self.topics.mbus(reading.meter, reading.key)
-        payload = stamped(sub_meter_fields(reading), self._clock())
-        self._send(topic, payload)
-        meter.latest[topic] = (payload, self._clock(), None)
-
-    def _announce_sub_meter(self, sub: SubMeterState) -> None:
-        if self._discovery.enabled:
-            config = sub_meter_config(sub.identity, sub.registers, topics=self.topics)
-            topic = discovery_topic(self._discovery.prefix, sub_meter_device_id(sub.identity.key))
-            if self._set_status(topic, _json(config)) is not None:
-                self._births.replay_soon()
 
     # --- inside ----------------------------------------------------------------------------
 

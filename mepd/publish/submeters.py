@@ -1,0 +1,68 @@
+"""The publisher's part for M-Bus sub-meters: a device each, announced when the engine says
+who it is and again when a reading brings a register (or unit) not announced yet; each
+scheduled read sent once to `<prefix>/meter/<serial>/mbus/<key>`.
+
+Kept apart from `publisher.py` so that module stays about the connection and the meter; the
+publisher hands over its retained-status and send functions (composition, no inheritance).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+
+from mepd.publish.discovery import sub_meter_config
+from mepd.publish.meter_state import MeterState, SubMeterState
+from mepd.publish.payloads import stamped, sub_meter_fields
+from mepd.publish.topics import Topics, discovery_topic, sub_meter_device_id
+from mepd.readings import SubMeterIdentity, SubMeterReading
+from mepd.settings import DiscoverySettings
+
+
+class SubMeterPublisher:
+    def __init__(
+        self,
+        topics: Topics,
+        discovery: DiscoverySettings,
+        *,
+        set_status: Callable[[str, bytes], int | None],
+        send: Callable[[str, bytes], None],
+        announced: Callable[[], None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._topics = topics
+        self._discovery = discovery
+        self._set_status = set_status  # retained, sent again on reconnect; None if unchanged
+        self._send = send
+        self._announced = announced  # a discovery config went out: HA subscribes, then replay
+        self._clock = clock
+
+    def identity(self, meter: MeterState | None, identity: SubMeterIdentity) -> None:
+        if meter is not None:
+            known = meter.sub_meters.get(identity.key)
+            sub = SubMeterState(identity, known.registers if known else {})
+            meter.sub_meters[identity.key] = sub
+            self._announce(sub)
+
+    def reading(self, meter: MeterState | None, reading: SubMeterReading) -> None:
+        """A scheduled read: state, sent once; the latest goes again when HA is born."""
+        sub = meter.sub_meters.get(reading.key) if meter is not None else None
+        if meter is None or sub is None:
+            return  # the engine says who a sub-meter is before its first reading
+        units = {v.quantity: v.unit for v in reversed(reading.values) if v.quantity.cumulative}
+        if any(sub.registers.get(q) != unit for q, unit in units.items()):
+            sub.registers |= units
+            self._announce(sub)
+        topic = self._topics.mbus(reading.meter, reading.key)
+        payload = stamped(sub_meter_fields(reading), self._clock())
+        self._send(topic, payload)
+        meter.latest[topic] = (payload, self._clock(), None)
+
+    def _announce(self, sub: SubMeterState) -> None:
+        if self._discovery.enabled:
+            config = sub_meter_config(sub.identity, sub.registers, topics=self._topics)
+            topic = discovery_topic(self._discovery.prefix, sub_meter_device_id(sub.identity.key))
+            document = json.dumps(config, separators=(",", ":"), ensure_ascii=False).encode()
+            if self._set_status(topic, document) is not None:
+                self._announced()
