@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from mepd.drivers.simulator.load_profile import LoadProfileSettings
 from mepd.drivers.simulator.physics import LoadSettings
 from mepd.protocol.tables.bt01 import FirmwareVersion
 from mepd.protocol.tables.bt21 import ActualRegister
@@ -77,6 +78,8 @@ class MeterProfile:
     signed_power_factor: bool = False  # PF < 0 on a phase that exports
     present_value_ids: tuple[int, ...] | None = None  # BT27; None: the default order (p.216)
     description: str = ""  # one line for `mepd simulate --help`, with the guide's pages
+    # Data set 1 of the load profile (p.27-31, p.233-241): 15-minute intervals, 8 day blocks.
+    load_profile: LoadProfileSettings = field(default_factory=LoadProfileSettings)
 
     @property
     def summation_sources(self) -> tuple[int, ...]:

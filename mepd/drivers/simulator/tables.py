@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mepd.drivers.simulator import config_tables, mep_tables
+from mepd.drivers.simulator.load_profile import SimLoadProfile
 from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
 from mepd.drivers.simulator.registers import meter_present_value, meter_summation, summation
@@ -88,6 +89,13 @@ class MeterTables:
             BT52: _bt52,
         }
         self._max_demands: dict[int, tuple[int, ...]] = {}
+        # p.27-31: the load profile, from the same physics (`load_profile.py`).
+        self.load_profile = SimLoadProfile(
+            physics, profile.load_profile, energy_unit=profile.energy_unit
+        )
+        self._static.update({n: bytearray(b) for n, b in self.load_profile.static_tables().items()})
+        for number, build in self.load_profile.live_tables().items():
+            self._live[number] = _at_wall(build)
 
     def exists(self, table: int) -> bool:
         return table in self._static or table in self._live
@@ -212,6 +220,11 @@ def _average_power(start: Truth, end: Truth, source: int) -> int:
         return 0
     delta = summation(end, energy_source) - summation(start, energy_source)
     return round(delta * 3600 / elapsed)
+
+
+def _at_wall(build: Callable[[float], bytes]) -> Callable[[Truth], bytes]:
+    """A live table that depends on the meter's clock only (the load profile's)."""
+    return lambda truth: build(truth.wall)
 
 
 def _bt52(truth: Truth) -> bytes:
