@@ -97,6 +97,7 @@ class SimLoadProfile:
         self._snapshots: dict[int, tuple[int, ...]] = {}
         self._past_ws: dict[int, tuple[float, ...]] = {}  # interval -> W.s per channel
         self._outages: tuple[Outage, ...] | None = None
+        self._bt64: tuple[int, bytes] | None = None
         self._sample_s = max(60.0, settings.interval_s / _SAMPLES_PER_INTERVAL)
 
     # --- static tables -------------------------------------------------------------------------
@@ -174,7 +175,13 @@ class SimLoadProfile:
         return encode_et21(table, self.settings.channels)
 
     def bt64(self, wall: float) -> bytes:
+        """The whole data set; it changes only when an interval closes, so it is kept."""
         last = self.last_closed(wall)
+        if self._bt64 is None or self._bt64[0] != last:
+            self._bt64 = (last, self._build_bt64(last))
+        return self._bt64[1]
+
+    def _build_bt64(self, last: int) -> bytes:
         newest = self._block_of(last)
         per, count = self.dims.intervals_per_block, self.dims.blocks
         slots = [b""] * count
