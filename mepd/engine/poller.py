@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
 from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
+from mepd.engine.history import History
 from mepd.engine.intake import Intake
 from mepd.engine.line import Line
-from mepd.engine.link import LinkState
+from mepd.engine.link import COUNTERS, LinkState
+from mepd.engine.load_profile import LoadProfileSource
 from mepd.engine.meter_tables import MeterTables
 from mepd.engine.optical_session import end_session, session_for_meter
 from mepd.engine.recovery import RecoveryLadder
@@ -34,7 +36,7 @@ from mepd.engine.startup import (
     with_energy_unit,
 )
 from mepd.engine.state import StateStore
-from mepd.engine.timetable import ReadReserve, Timetable
+from mepd.engine.timetable import RESERVE_FRAMES, ReadReserve, Timetable
 from mepd.errors import MepdError
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
@@ -44,21 +46,6 @@ from mepd.readings import Diagnostics, Event, LinkStatus, MeterIdentity
 from mepd.settings import MeterSettings
 
 log = logging.getLogger(__name__)
-
-# The poller's own diagnostics; the session's come from `SessionStats`.
-COUNTERS = (
-    "transceiver_resets",
-    "port_reopens",
-    "link_losses",
-    "quarantined",
-    "energy_held",
-    "readings",
-)
-
-
-# Frames a routine poll leaves in the read budget for recovery reads: after an IDT change,
-# ET04, BT21, BT27, BT22 and the ET55 unit (p.55, p.158), so BT28 follows without waiting.
-RESERVE_FRAMES = 5
 
 
 class Poller:
@@ -105,6 +92,10 @@ class Poller:
         self._progress_due = float("-inf")
         self._stop_requested = False
         self._say = Throttle(log, clock=self._now)
+        # What the meter remembers, read in the gaps of the read budget (`history.py`).
+        self.history = History(
+            (LoadProfileSource(self._say),), self._store, emit, clock=self._now, wall=self._wall
+        )
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -205,6 +196,7 @@ class Poller:
         self._tables.layout = await with_energy_unit(self._read, layout)  # ET55 (p.158)
         self._timetable.start(self._now())
         self._reserve.urgent = True
+        self.history.adopt(identity.serial)
 
     async def _check_idt_version(self) -> None:
         """After a sequence jump (p.55): if the layout changed, power first (all due now)."""
@@ -214,6 +206,7 @@ class Poller:
         self._timetable = Timetable.of(fit_schedule(self.settings.schedule, layout, self._say))
         self._timetable.start(self._now())
         self._reserve.urgent = True
+        self.history.forget_layout()
         if self._tables.identity is not None:
             self._emit(self._tables.identity)
 
@@ -225,6 +218,9 @@ class Poller:
         wait = max(
             due - self._now(), reserve.extra_wait(self.session.budget_wait(reserve.frames + 1))
         )
+        room = self.session.budget_wait(reserve.frames_kept() + 2) <= 0  # history, then this
+        if wait > 0 and await self.history.fill_gap(wait, room, self._read, self._timetable):
+            return  # one history frame in the gap (`history.py`); then the schedule again
         if wait > 0:
             await self._pause(wait)
         reserve.urgent = False
