@@ -15,6 +15,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+from mepd.cli.lp_dump import LOAD_PROFILE_TABLES, bt64_layout, decode_load_profile
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
 from mepd.engine.optical_session import OpticalSession
@@ -62,7 +63,9 @@ from mepd.protocol.tables import (
     decode_et70,
     plan_reads,
 )
+from mepd.protocol.tables.ids import BT64
 
+Raw = bytes  # `_Reader.bytes` hides the type inside the class
 _NAME = re.compile(r"(?i)^\s*(?:(BT|ET|MT)\s*)?(\d{1,5})\s*$")
 _MAX_DUMP_BYTES = 8192  # more than any table a MEP client reads; keeps a typo from reading all day
 
@@ -104,6 +107,9 @@ class _Reader:
         plan = plan_reads(table, count, offset=offset)
         return assemble(plan, [await self.session.read(read) for read in plan])
 
+    async def full(self, table: int) -> Raw:
+        return await self.session.read(FullRead(table))
+
     async def dims(self) -> ActualRegister:
         if self._dims is None:
             self._dims = decode_bt21(await self.bytes(BT21, 0, 10))
@@ -144,6 +150,8 @@ async def dump_table(
     try:
         if count is None and table in _SIZED:
             count = _SIZED[table](await reader.dims()) - offset
+        if count is None and table == BT64:  # larger than a response (p.8): its first block
+            count = min((await bt64_layout(reader.full)).block_size, _MAX_DUMP_BYTES)
         if count is None and offset == 0:
             data = await reader.session.read(FullRead(table))
         elif count is None:
@@ -169,6 +177,8 @@ async def _decode(  # noqa: PLR0911 - one return per table family
             return by_offset[table](data, offset=offset), ""
         if offset:
             return None, "a slice: decoded only when read from offset 0"
+        if table in LOAD_PROFILE_TABLES:
+            return await decode_load_profile(table, data, reader.full), ""
         simple: dict[int, Callable[[bytes], object]] = {
             BT00: decode_bt00,
             BT01: decode_bt01,
