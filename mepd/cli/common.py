@@ -51,6 +51,9 @@ FAULT_NAMES = (
     "energy_offset_wh",
     "nak_rate",
     "busy_rate",
+    "lp_interval_min",
+    "lp_blocks",
+    "lp_block_intervals",
 )
 TLS_ENGINES = ("pure", "mbedtls")
 DEFAULT_BAUD = 9600  # p.20
