@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
-from mepd.engine.load_profile import LoadProfileOffer, read_offer
+from mepd.engine.lp_offer import LoadProfileOffer, read_offer
 from mepd.engine.optical_session import end_session, session_for_meter
 from mepd.engine.poller import Poller
 from mepd.errors import MepdError

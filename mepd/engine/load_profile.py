@@ -31,6 +31,7 @@ from mepd.engine.history import Found, Reader
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
 from mepd.protocol.errors import DecodeError, ResponseError
+from mepd.protocol.tables.codes_lp import CHANNEL_OK, NOT_MEASURED
 from mepd.protocol.tables.ids import BT61, BT62, BT64, ET21, ET66
 from mepd.protocol.tables.lp_config import (
     BT61_HEADER,
@@ -68,7 +69,6 @@ FIRST_RUN = timedelta(days=1)  # never delivered: start a day back (p.29: weeks 
 AFTER_CLOSE = timedelta(seconds=5)  # look for a new interval this long after it closes
 RETRY_AFTER = timedelta(minutes=5)  # after data that does not decode
 DEMAND_WINDOW = timedelta(minutes=15)  # the peak demand window, or the interval if longer
-_NOT_MEASURED = frozenset({"skipped", "placeholder", "opted_out", "decryption_failure"})
 
 
 @dataclass(frozen=True)
@@ -274,9 +274,9 @@ class LoadProfileSource:
         for c, control in enumerate(self._channels):
             source = channel_source(control.source_id, self._et66 or ())
             state = interval.channel_status[c]
-            if state != "ok":
+            if state != CHANNEL_OK:
                 status.append(f"{source.name}:{state}")
-            if state in _NOT_MEASURED:
+            if state in NOT_MEASURED:
                 continue
             raw = interval.values[c] - base[c] if source.kind == "energy" else interval.values[c]
             if raw < 0:
@@ -365,40 +365,3 @@ def _utc(text: object) -> datetime:
     if moment.tzinfo is None:
         raise ValueError("no time zone")
     return moment.astimezone(UTC)
-
-
-@dataclass(frozen=True)
-class LoadProfileOffer:
-    """What load profile a meter keeps (for `mepd probe`): data set 1's shape and extent."""
-
-    interval_s: int
-    channels: tuple[str, ...]  # value names, as the energy registers'
-    blocks: int
-    intervals_per_block: int
-    held_intervals: int
-    newest_end: datetime | None
-
-    @property
-    def held_days(self) -> float:
-        return self.held_intervals * self.interval_s / 86_400
-
-
-async def read_offer(read: Reader) -> LoadProfileOffer:
-    """BT61, BT62 and ET21 (p.30 steps 1, 2 and 4): three frames."""
-    bt61 = decode_bt61(await read(PartialRead(BT61, 0, BT61_HEADER + BT61_SET)))
-    dims = bt61.sets[0]
-    size = bt62_set_size(dims.channels, bt61.scalar_divisor[0])
-    channels = decode_bt62(await read(PartialRead(BT62, 0, size)), bt61).sets[0]
-    et21 = decode_et21(await read(PartialRead(ET21, 0, ET21_READ)))
-    held = 0
-    if et21.valid_blocks:
-        held = (et21.valid_blocks - 1) * dims.intervals_per_block + et21.last_interval + 1
-    newest = et21.interval_end_utc
-    return LoadProfileOffer(
-        interval_s=dims.interval_s,
-        channels=tuple(channel_source(c.source_id).name for c in channels),
-        blocks=dims.blocks,
-        intervals_per_block=dims.intervals_per_block,
-        held_intervals=min(held, dims.blocks * dims.intervals_per_block),
-        newest_end=newest.replace(tzinfo=UTC) if newest is not None else None,
-    )

@@ -44,3 +44,5 @@ CHANNEL_STATUS_NAMES = MappingProxyType(
     }
 )
 CHANNEL_OK = CHANNEL_STATUS_NAMES[0]
+# p.240-241: the channel value was not measured (zeroed or a placeholder): no energy from it.
+NOT_MEASURED = frozenset(CHANNEL_STATUS_NAMES[code] for code in (4, 8, 12, 15))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
 
 from mepd.protocol.errors import DecodeError
 from mepd.protocol.frames import MAX_READ_COUNT, PartialRead
@@ -213,10 +212,3 @@ def interval_end(header: BlockHeader, index: int, interval: timedelta) -> dateti
     if last is None:
         raise DecodeError("BT64: a block with no processed interval has no times")
     return header.end - (last - index) * interval
-
-
-class ChannelKind(Enum):
-    """How a channel's snapshots become an interval's value."""
-
-    DIFFERENCE = "difference"  # an accumulating register: this end minus the previous end
-    SNAPSHOT = "snapshot"  # anything else: the value at the end
