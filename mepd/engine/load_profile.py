@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from mepd.engine.history import Found, Reader
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
-from mepd.protocol.errors import DecodeError, ResponseError
+from mepd.protocol.errors import AuthenticationError, DecodeError, ResponseError, SequenceError
 from mepd.protocol.tables.codes_lp import CHANNEL_OK, NOT_MEASURED
 from mepd.protocol.tables.ids import BT61, BT62, BT64, ET21, ET66
 from mepd.protocol.tables.lp_config import (
@@ -61,6 +61,7 @@ from mepd.protocol.tables.lp_data import (
 from mepd.protocol.tables.measurements import Measurement, Measurements, scaled
 from mepd.protocol.tables.names import ValueName
 from mepd.protocol.tables.sources import Source
+from mepd.protocol.tls.errors import TlsRefusedError
 from mepd.readings import DemandPeak, Event, IntervalRecord
 
 log = logging.getLogger(__name__)
@@ -132,7 +133,9 @@ class LoadProfileSource:
     async def step(self, read: Reader, now: datetime) -> Sequence[Found]:
         try:
             return await self._step(read, now)
-        except ResponseError as error:
+        except (AuthenticationError, SequenceError, TlsRefusedError):
+            raise  # the link's business, as for any read (`failures.FAILURES`)
+        except ResponseError as error:  # a refusal of this table
             if self._bt61 is None:  # p.29: fw and modules without a load profile
                 self._offered = False
                 log.info("the meter offers no load profile (BT61: %s)", error)

@@ -8,6 +8,7 @@ the broker is away.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 import logging
@@ -19,8 +20,10 @@ from pathlib import Path
 import pytest
 
 from mepd.drivers.simulator.faults import FaultSettings
+from mepd.drivers.simulator.profiles import PROFILES
 from mepd.engine.history import RESEND_S
 from mepd.engine.state import StateFile
+from mepd.protocol.tables.ids import BT61
 from mepd.readings import DemandPeak, IntervalRecord, PresentReading
 from mepd.settings import MeterSettings
 from tests.engine.inprocess import KEY, START_WALL, Rig, in_virtual_time, running
@@ -204,3 +207,29 @@ def test_damaged_cursors_are_dropped_not_the_state_file(tmp_path: Path) -> None:
     assert state.cursors == {"ok": "a"}
     path.write_text(json.dumps({"version": 1, "cursors": ["not", "a", "map"]}))
     assert StateFile(path).load().cursors == {}
+
+
+def test_a_meter_without_a_load_profile_is_asked_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """p.29: a meter may keep none; BT61 is refused (0x05), power is read as ever."""
+    monkeypatch.setitem(PROFILES, "gen4", dataclasses.replace(PROFILES["gen4"], load_profile=None))
+    caplog.set_level(logging.INFO, "mepd.engine.load_profile")
+
+    async def scenario() -> None:
+        async with running("gen4") as rig:
+            asked: list[int] = []
+            read = rig.poller.session.read
+
+            async def counting(request, **options):  # type: ignore[no-untyped-def]
+                asked.append(request.table)
+                return await read(request, **options)
+
+            rig.poller.session.read = counting  # type: ignore[method-assign]
+            await asyncio.sleep(90)
+            assert asked.count(BT61) == 1
+            assert rig.of(IntervalRecord) == []
+            assert _power_gaps(rig, rig.at(PresentReading)[1]) <= 2.0
+
+    in_virtual_time(scenario)
+    assert any("offers no load profile" in r.getMessage() for r in caplog.records)

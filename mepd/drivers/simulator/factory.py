@@ -23,9 +23,9 @@ DEMO_MBK = "MEPD-DEMO-KEY-000001"
 
 def with_load_profile_faults(profile: MeterProfile, faults: FaultSettings | None) -> MeterProfile:
     """The profile with the load profile knobs of `faults` applied (1-minute, wrapping)."""
-    if faults is None:
-        return profile
     lp = profile.load_profile
+    if faults is None or lp is None:
+        return profile
     changed = dataclasses.replace(
         lp,
         interval_min=int(faults.lp_interval_min) or lp.interval_min,

@@ -79,7 +79,8 @@ class MeterProfile:
     present_value_ids: tuple[int, ...] | None = None  # BT27; None: the default order (p.216)
     description: str = ""  # one line for `mepd simulate --help`, with the guide's pages
     # Data set 1 of the load profile (p.27-31, p.233-241): 15-minute intervals, 8 day blocks.
-    load_profile: LoadProfileSettings = field(default_factory=LoadProfileSettings)
+    # None: a meter without one (before fw 3.50 it is optional, p.29), BT61-BT64 absent.
+    load_profile: LoadProfileSettings | None = field(default_factory=LoadProfileSettings)
 
     @property
     def summation_sources(self) -> tuple[int, ...]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mepd.drivers.simulator import config_tables, mep_tables
-from mepd.drivers.simulator.load_profile import SimLoadProfile
+from mepd.drivers.simulator.load_profile import LoadProfileSettings, SimLoadProfile
 from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
 from mepd.drivers.simulator.registers import meter_present_value, meter_summation, summation
@@ -90,12 +90,12 @@ class MeterTables:
         }
         self._max_demands: dict[int, tuple[int, ...]] = {}
         # p.27-31: the load profile, from the same physics (`load_profile.py`).
-        self.load_profile = SimLoadProfile(
-            physics, profile.load_profile, energy_unit=profile.energy_unit
-        )
-        self._static.update({n: bytearray(b) for n, b in self.load_profile.static_tables().items()})
-        for number, build in self.load_profile.live_tables().items():
-            self._live[number] = _at_wall(build)
+        settings = profile.load_profile or LoadProfileSettings()
+        self.load_profile = SimLoadProfile(physics, settings, energy_unit=profile.energy_unit)
+        if profile.load_profile is not None:  # None: BT61-BT64, ET21, ET66 absent (0x05)
+            lp = self.load_profile
+            self._static.update({n: bytearray(b) for n, b in lp.static_tables().items()})
+            self._live.update({n: _at_wall(build) for n, build in lp.live_tables().items()})
 
     def exists(self, table: int) -> bool:
         return table in self._static or table in self._live

@@ -123,6 +123,7 @@ def test_new_intervals_close_on_the_wall_clock() -> None:
 def test_one_minute_intervals_and_a_wrapping_list_are_knobs() -> None:
     faults = FaultSettings(lp_interval_min=1, lp_blocks=2, lp_block_intervals=60)
     profile = with_load_profile_faults(PROFILES["gen4"], faults)
+    assert profile.load_profile is not None
     assert profile.load_profile.interval_s == 60
     tables = _tables("gen4", faults)
     (dims,) = decode_bt61(_read(tables, BT61)).sets
