@@ -19,10 +19,10 @@ from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
 from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
 from mepd.engine.history import History
+from mepd.engine.history_sources import history_sources
 from mepd.engine.intake import Intake
 from mepd.engine.line import Line
 from mepd.engine.link import COUNTERS, LinkState
-from mepd.engine.load_profile import LoadProfileSource
 from mepd.engine.meter_tables import MeterTables
 from mepd.engine.optical_session import end_session, session_for_meter
 from mepd.engine.recovery import RecoveryLadder
@@ -93,9 +93,8 @@ class Poller:
         self._stop_requested = False
         self._say = Throttle(log, clock=self._now)
         # What the meter remembers, read in the gaps of the read budget (`history.py`).
-        self.history = History(
-            (LoadProfileSource(self._say),), self._store, emit, clock=self._now, wall=self._wall
-        )
+        sources = history_sources(settings, self._say)
+        self.history = History(sources, self._store, emit, clock=self._now, wall=self._wall)
 
     # --- the loop ---------------------------------------------------------------------------
 
