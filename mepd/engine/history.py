@@ -8,9 +8,10 @@ the same for every source:
 
 - **Share of the budget** (p.51): a step runs only in a gap, when the next routine read is at
   least `GAP_S` away and the read budget holds the reserve, the history frame and the next
-  routine frame (`room`). While a source has work, the present-value period is stretched to
-  `BACKFILL_PRESENT_S` (power still goes out every <= 2 s) so the gaps hold about one frame in
-  five; afterwards the schedule is the configured one again.
+  routine frame (or will, within the gap: then it waits for that first). While a source has
+  work, the present-value period is stretched to `BACKFILL_PRESENT_S` (power still goes out
+  every <= 2 s) so the gaps hold about one frame in five; afterwards the schedule is the
+  configured one again.
 - **Exactly once** (`Receipt`): each record is emitted with a receipt; the publisher calls it
   when the broker acknowledged the QoS 1 message. The cursor in the state file
   (`MeterState.cursors[source.name]`) moves to the newest record delivered with all before it;
@@ -40,6 +41,7 @@ Reader = Callable[[PartialRead], Awaitable[bytes]]
 
 GAP_S = 0.7  # a history frame (<= 500 ms answer, p.21, plus the 100 ms spacing) fits
 BACKFILL_PRESENT_S = 1.9  # present-value period while a source has work: < 2 s between publishes
+ROOM_SLACK_S = 0.01  # budget waits shorter than this count as none
 RESEND_S = 30.0  # a record the broker has not confirmed by then goes again
 MAX_PENDING = 500  # records emitted and not yet confirmed, per source
 
@@ -99,12 +101,14 @@ class History:
         *,
         clock: Callable[[], float],
         wall: Callable[[], datetime],
+        pause: Callable[[float], Awaitable[None]],
     ) -> None:
         self._queues = [_Queue(source) for source in sources]
         self._store = store
         self._emit = emit
         self._clock = clock
         self._wall = wall
+        self._pause = pause
         self._next = 0
         self._adopted = False
 
@@ -126,17 +130,25 @@ class History:
         now = self._wall()
         return self._adopted and any(q.pending or q.source.has_work(now) for q in self._queues)
 
-    async def fill_gap(self, wait_s: float, room: bool, read: Reader, timetable: Timetable) -> bool:
+    async def fill_gap(
+        self, wait_s: float, room_in_s: float, read: Reader, timetable: Timetable
+    ) -> bool:
         """Use a gap of `wait_s` before the next routine read for one history frame; True if
-        one was made (the caller then looks at its schedule again). `room`: the read budget
-        holds the reserve, this frame and the next routine one (p.51)."""
+        the gap was used (a frame, or a pause until the budget has room: the caller then looks
+        at its schedule again). `room_in_s`: when the read budget will hold the reserve, this
+        frame and the next routine one (p.51)."""
         if not self._adopted:
             return False
         self._resend_late()
         busy = self.busy
         timetable.stretch("present", BACKFILL_PRESENT_S if busy else None)
-        if not busy or wait_s < GAP_S or not room:
+        if not busy or wait_s < GAP_S or room_in_s + GAP_S > wait_s:
             return False
+        if room_in_s > ROOM_SLACK_S:
+            # The budget refills within this gap: wait for it (a little more, so the float
+            # arithmetic of the token bucket cannot leave a sliver and spin on it).
+            await self._pause(room_in_s + ROOM_SLACK_S)
+            return True
         queue = self._choose()
         if queue is None:
             return False

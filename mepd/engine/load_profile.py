@@ -31,6 +31,7 @@ from mepd.engine.history import Found, Reader
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
 from mepd.protocol.errors import AuthenticationError, DecodeError, ResponseError, SequenceError
+from mepd.protocol.frames import MAX_READ_COUNT
 from mepd.protocol.tables.codes_lp import CHANNEL_OK, NOT_MEASURED
 from mepd.protocol.tables.ids import BT61, BT62, BT64, ET21, ET66
 from mepd.protocol.tables.lp_config import (
@@ -76,8 +77,8 @@ DEMAND_WINDOW = timedelta(minutes=15)  # the peak demand window, or the interval
 class _Read:
     request: PartialRead
     slot: int
-    first: int  # interval index of the first interval read; -1: the block header
-    distance: int  # of the first interval back from the newest
+    first: int  # interval index of the first interval read; -1: the header (and interval 0..)
+    distance: int  # of the first interval read back from the newest
 
 
 @dataclass
@@ -171,10 +172,12 @@ class LoadProfileSource:
         job = self._reads.popleft()
         data = await read(job.request)
         assert self._layout is not None
-        if job.first < 0:
-            self._headers[job.slot] = decode_block_header(data, self._layout)
-            return ()
-        return self._intervals(job, decode_intervals(data, self._layout, job.first))
+        layout = self._layout
+        if job.first >= 0:
+            return self._intervals(job, decode_intervals(data, layout, job.first))
+        self._headers[job.slot] = decode_block_header(data, layout)
+        after = data[layout.interval0_offset :]  # the first intervals, read with the header
+        return self._intervals(job, decode_intervals(after, layout, 0)) if after else ()
 
     def _plan(self, et21: LoadProfileInternal, now: datetime) -> None:
         assert self._bt61 is not None
@@ -216,21 +219,36 @@ class LoadProfileSource:
             at = (newest_at - distance) % ring
             slot, first = divmod(at, per)
             count = min(per - first, distance + 1)
-            self._reads.append(
-                _Read(
-                    PartialRead(BT64, slot * layout.block_size, layout.header_size),
-                    slot,
-                    -1,
-                    distance,
-                )
-            )
-            for request in plan_intervals(BT64, layout, slot, first, count):
-                begin = (
-                    first
-                    + (request.offset - layout.interval_offset(slot, first)) // layout.interval_size
-                )
-                self._reads.append(_Read(request, slot, begin, distance - (begin - first)))
+            self._plan_block(layout, slot, first, count, distance)
             distance -= count
+
+    def _plan_block(
+        self, layout: BlockLayout, slot: int, first: int, count: int, distance: int
+    ) -> None:
+        """The block's header, then its intervals first.. (count); from interval 0 the header
+        and the first intervals are one read when they fit (p.8: 465 bytes), a frame saved."""
+        block_at = slot * layout.block_size
+        together = 0
+        if first == 0 and layout.interval0_offset == layout.header_size:
+            together = min(count, (MAX_READ_COUNT - layout.header_size) // layout.interval_size)
+        size = layout.interval0_offset + together * layout.interval_size
+        self._reads.append(
+            _Read(
+                PartialRead(BT64, block_at, size if together else layout.header_size),
+                slot,
+                -1,
+                distance,
+            )
+        )
+        first, count, distance = first + together, count - together, distance - together
+        if count == 0:
+            return
+        for request in plan_intervals(BT64, layout, slot, first, count):
+            begin = (
+                first
+                + (request.offset - layout.interval_offset(slot, first)) // layout.interval_size
+            )
+            self._reads.append(_Read(request, slot, begin, distance - (begin - first)))
 
     def _intervals(self, job: _Read, found: tuple[IntervalData, ...]) -> Sequence[Found]:
         assert self._bt61 is not None

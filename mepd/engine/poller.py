@@ -94,7 +94,9 @@ class Poller:
         self._say = Throttle(log, clock=self._now)
         # What the meter remembers, read in the gaps of the read budget (`history.py`).
         sources = history_sources(settings, self._say)
-        self.history = History(sources, self._store, emit, clock=self._now, wall=self._wall)
+        self.history = History(
+            sources, self._store, emit, clock=self._now, wall=self._wall, pause=self._pause
+        )
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -217,8 +219,8 @@ class Poller:
         wait = max(
             due - self._now(), reserve.extra_wait(self.session.budget_wait(reserve.frames + 1))
         )
-        room = self.session.budget_wait(reserve.frames_kept() + 2) <= 0  # history, then this
-        if wait > 0 and await self.history.fill_gap(wait, room, self._read, self._timetable):
+        room_in = self.session.budget_wait(reserve.frames_kept() + 2)  # history, then this
+        if wait > 0 and await self.history.fill_gap(wait, room_in, self._read, self._timetable):
             return  # one history frame in the gap (`history.py`); then the schedule again
         if wait > 0:
             await self._pause(wait)
