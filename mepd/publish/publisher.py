@@ -42,6 +42,7 @@ from mepd.publish.ha_births import (
     BirthTimers,
     Sleep,
 )
+from mepd.publish.history import interval_payload, peak_payload
 from mepd.publish.meter_state import FeedState, MeterState
 from mepd.publish.payloads import (
     diagnostics_fields,
@@ -64,15 +65,18 @@ from mepd.publish.topics import (
     topic_id,
 )
 from mepd.readings import (
+    DemandPeak,
     Diagnostics,
     EnergyHeld,
     EnergyReading,
     Event,
+    IntervalRecord,
     LinkStatus,
     MeterIdentity,
     PresentReading,
     SubMeterIdentity,
     SubMeterReading,
+    ValueName,
 )
 from mepd.settings import DiscoverySettings, MqttSettings
 from mepd.text import printable
@@ -84,6 +88,7 @@ log = logging.getLogger(__name__)
 
 STOP_ACK_TIMEOUT_S = 2.0
 STATUS_QOS = 1
+INTERVAL_QOS = 1  # delivery confirmed (PUBACK) before the engine's cursor moves
 
 
 class Publisher:
@@ -181,7 +186,7 @@ class Publisher:
             name = type(event).__name__
             self._say.exception(f"publish {name}", "could not publish %s", name)
 
-    def _dispatch(self, source: FeedState, event: Event) -> None:
+    def _dispatch(self, source: FeedState, event: Event) -> None:  # noqa: PLR0912 - a case per event
         match event:
             case MeterIdentity():
                 if source.serial is not None and source.serial != event.serial:
@@ -203,10 +208,12 @@ class Publisher:
                 self._on_energy_held(event)
             case Diagnostics():
                 self._on_diagnostics(event)
-            case SubMeterIdentity():
-                self._sub_meters.identity(self._meters.get(event.meter), event)
-            case SubMeterReading():
-                self._sub_meters.reading(self._meters.get(event.meter), event)
+            case SubMeterIdentity() | SubMeterReading():
+                self._sub_meters.on(self._meters.get(event.meter), event)
+            case IntervalRecord():
+                self._on_interval(event)
+            case DemandPeak():
+                self._on_demand_peak(event)
             case _:
                 assert_never(event)
 
@@ -282,6 +289,27 @@ class Publisher:
             payload = stamped(fields, self._clock())
             self._send(topic, payload)
             meter.latest[topic] = (payload, self._clock(), None)
+
+    def _on_interval(self, record: IntervalRecord) -> None:
+        """Once, QoS 1: the broker's PUBACK is the record's receipt (the engine's cursor)."""
+        meter = self._meters.get(record.meter)
+        if meter is None:
+            return  # not confirmed: the engine sends it again
+        if ValueName.ENERGY_IMPORT in record.values:
+            self._learn(meter, (Key.INTERVAL_ENERGY,))
+        receipt = record.receipt
+        self._connection.publish(
+            self.topics.interval(record.meter),
+            interval_payload(record),
+            qos=INTERVAL_QOS,
+            on_acked=receipt.delivered if receipt is not None else None,
+        )
+
+    def _on_demand_peak(self, peak: DemandPeak) -> None:
+        meter = self._meters.get(peak.meter)
+        if meter is not None:
+            self._learn(meter, (Key.MONTH_PEAK_DEMAND,))
+            self._set_status(self.topics.demand_peak(peak.meter), peak_payload(peak))
 
     # --- inside ----------------------------------------------------------------------------
 

@@ -38,6 +38,13 @@ class SubMeterPublisher:
         self._announced = announced  # a discovery config went out: HA subscribes, then replay
         self._clock = clock
 
+    def on(self, meter: MeterState | None, event: SubMeterIdentity | SubMeterReading) -> None:
+        """An event of meter `meter` (None: not known to the publisher yet)."""
+        if isinstance(event, SubMeterIdentity):
+            self.identity(meter, event)
+        else:
+            self.reading(meter, event)
+
     def identity(self, meter: MeterState | None, identity: SubMeterIdentity) -> None:
         if meter is not None:
             known = meter.sub_meters.get(identity.key)

@@ -95,6 +95,12 @@ class Topics:
     def mbus(self, serial: str, key: str) -> str:
         return self.meter(serial, f"mbus/{topic_id(key)}")
 
+    def interval(self, serial: str) -> str:
+        return self.meter(serial, "interval")
+
+    def demand_peak(self, serial: str) -> str:
+        return self.meter(serial, "demand_peak")
+
 
 def discovery_topic(discovery_prefix: str, device_id: str) -> str:
     """Device-based discovery: one retained config for all of a device's entities."""
