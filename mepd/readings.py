@@ -245,6 +245,7 @@ class SubMeterReading:
     key: str  # `SubMeterIdentity.key`
     read_time: datetime  # UTC
     values: tuple[SubMeterValue, ...]
+    receipt: Receipt | None = field(default=None, compare=False, repr=False)  # QoS 1 PUBACK
 
 
 Event = (

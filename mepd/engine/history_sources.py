@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mepd.engine.history import HistorySource
 from mepd.engine.load_profile import LoadProfileSource
+from mepd.engine.mbus_source import MBusSource
 from mepd.logs import Throttle
 from mepd.settings import MeterSettings
 
@@ -15,4 +16,4 @@ from mepd.settings import MeterSettings
 def history_sources(settings: MeterSettings, say: Throttle) -> tuple[HistorySource, ...]:
     """Fresh sources for one meter, read in this order (round robin when several have work)."""
     del settings  # for sources a setting enables or shapes
-    return (LoadProfileSource(say),)
+    return (LoadProfileSource(say), MBusSource(say))

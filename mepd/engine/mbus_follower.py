@@ -113,35 +113,6 @@ class MBusCursor:
         return cursor
 
 
-@dataclass(frozen=True)
-class Occupant:
-    """An occupied M-Bus slot and who is in it; no identity while the meter has not read the
-    device yet (p.26)."""
-
-    slot: DeviceSlot
-    identity: SubMeterIdentity | None
-
-
-async def survey(read: Read, serial: str) -> tuple[Occupant, ...]:
-    """Which M-Bus devices meter `serial` has, for `mepd probe`: ET14, then ET16 per device
-    (as far as its billing read length, p.26)."""
-    found = []
-    for slot in decode_et14(await _table(read, plan_et14())).devices:
-        plan = plan_et16(slot.slot, used=slot.billing_read_length)
-        device = decode_billing_read(await _table(read, plan)).identity
-        identity = None
-        if device is not None:
-            identity = SubMeterIdentity(
-                serial, slot.slot, device.serial, device.manufacturer, device.version, device.medium
-            )
-        found.append(Occupant(slot, identity))
-    return tuple(found)
-
-
-async def _table(read: Read, plan: tuple[PartialRead, ...]) -> bytes:
-    return assemble(plan, [await read(request) for request in plan])
-
-
 def register_id(key: str, quantity: Quantity, unit: MBusUnit) -> str:
     """A register's name in the cursor: the device, what it counts and in which unit (a
     baseline in GJ says nothing of a value in kWh)."""

@@ -120,14 +120,6 @@ class Publisher:
             say=self._say,
         )
         self._named: list[FeedState] = []  # each gets a problem entity on the gateway
-        self._sub_meters = SubMeterPublisher(
-            self.topics,
-            discovery,
-            set_status=self._set_status,
-            send=self._send,
-            announced=self._births.replay_soon,
-            clock=clock,
-        )
         self._connection = MqttConnection(
             mqtt,
             mqtt.client_id or f"mepd-{topic_id(gateway.gateway_id)}",
@@ -136,6 +128,14 @@ class Publisher:
             on_connect=self._on_connect,
             on_message=self._on_message,
             rng=self._rng,
+        )
+        self._sub_meters = SubMeterPublisher(
+            self.topics,
+            discovery,
+            set_status=self._set_status,
+            send=self._connection.publish,
+            announced=self._births.replay_soon,
+            clock=clock,
         )
         self._set_status(self.topics.gateway_status, ONLINE.encode())  # the birth message
         self._announce_gateway()

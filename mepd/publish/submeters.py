@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from mepd.publish.discovery import sub_meter_config
 from mepd.publish.meter_state import MeterState, SubMeterState
@@ -18,6 +19,16 @@ from mepd.publish.payloads import stamped, sub_meter_fields
 from mepd.publish.topics import Topics, discovery_topic, sub_meter_device_id
 from mepd.readings import SubMeterIdentity, SubMeterReading
 from mepd.settings import DiscoverySettings
+
+READING_QOS = 1  # delivery confirmed (PUBACK) before the engine's cursor moves
+
+
+class Send(Protocol):
+    """`MqttConnection.publish`: queue a message; `on_acked` runs on its PUBACK (QoS 1)."""
+
+    def __call__(
+        self, topic: str, payload: bytes, *, qos: int, on_acked: Callable[[], None] | None
+    ) -> int | None: ...
 
 
 class SubMeterPublisher:
@@ -27,7 +38,7 @@ class SubMeterPublisher:
         discovery: DiscoverySettings,
         *,
         set_status: Callable[[str, bytes], int | None],
-        send: Callable[[str, bytes], None],
+        send: Send,
         announced: Callable[[], None],
         clock: Callable[[], datetime],
     ) -> None:
@@ -53,17 +64,20 @@ class SubMeterPublisher:
             self._announce(sub)
 
     def reading(self, meter: MeterState | None, reading: SubMeterReading) -> None:
-        """A scheduled read: state, sent once; the latest goes again when HA is born."""
+        """A scheduled read, once at QoS 1: its receipt (the engine's cursor) is the PUBACK.
+        The latest goes again (QoS 0) when Home Assistant is born."""
         sub = meter.sub_meters.get(reading.key) if meter is not None else None
         if meter is None or sub is None:
-            return  # the engine says who a sub-meter is before its first reading
+            return  # not confirmed: the engine sends it again (after its identity)
         units = {v.quantity: v.unit for v in reversed(reading.values) if v.quantity.cumulative}
         if any(sub.registers.get(q) != unit for q, unit in units.items()):
             sub.registers |= units
             self._announce(sub)
         topic = self._topics.mbus(reading.meter, reading.key)
         payload = stamped(sub_meter_fields(reading), self._clock())
-        self._send(topic, payload)
+        receipt = reading.receipt
+        on_acked = receipt.delivered if receipt is not None else None
+        self._send(topic, payload, qos=READING_QOS, on_acked=on_acked)
         meter.latest[topic] = (payload, self._clock(), None)
 
     def _announce(self, sub: SubMeterState) -> None:

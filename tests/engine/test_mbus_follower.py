@@ -14,7 +14,8 @@ from mepd.drivers.simulator import mbus as sim
 from mepd.drivers.simulator.physics import PhysicsModel
 from mepd.drivers.simulator.profiles import GEN4_MBUS, MBUS_SUB_METERS, PROFILES
 from mepd.drivers.simulator.tables import LiveState, MeterTables
-from mepd.engine.mbus_follower import MBusCursor, MBusFollower, register_id, survey
+from mepd.engine.mbus_follower import MBusCursor, MBusFollower, register_id
+from mepd.engine.mbus_source import survey
 from mepd.protocol import PartialRead
 from mepd.protocol.tables.ids import ET14
 from mepd.readings import (
