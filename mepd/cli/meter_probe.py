@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
 from mepd.engine.lp_offer import LoadProfileOffer, read_offer
+from mepd.engine.mbus_source import Occupant, survey
 from mepd.engine.optical_session import end_session, session_for_meter
 from mepd.engine.poller import Poller
 from mepd.errors import MepdError
@@ -27,6 +29,7 @@ from mepd.text import printable
 # Start-up takes ~10 reads at the guide's pace; silence is declared after the recovery ladder
 # (two timeouts, a power cycle, a reopen: about 8 s); a wrong key after three 0x0B answers.
 DEFAULT_TIMEOUT_S = 45.0
+T = TypeVar("T")
 
 
 _SECURITY_NAMES = {
@@ -47,6 +50,8 @@ class ProbeResult:
     energy: EnergyReading | None  # None when every energy register was quarantined
     # What load profile the meter keeps (p.27-31); a string when it could not be read.
     load_profile: LoadProfileOffer | str = "not read"
+    # Its M-Bus devices (ET14, ET16; p.25-26); a string when they could not be read.
+    sub_meters: tuple[Occupant, ...] | str = "not read"
 
 
 async def probe(
@@ -97,26 +102,35 @@ async def probe(
             f"(the meter answered {poller.session.stats.exchanges} requests); run with -v "
             f"to see the exchange"
         )
-    offer = await _load_profile(settings, transport, identity.security)
-    return ProbeResult(identity, present, energy, offer)
+    offer, sub_meters = await _history_offer(settings, transport, identity)
+    return ProbeResult(identity, present, energy, offer, sub_meters)
 
 
-async def _load_profile(
-    settings: MeterSettings, transport: Transport, mode: str
-) -> LoadProfileOffer | str:
-    """Three more frames on a session of its own (the poller closed the port): BT61, BT62,
-    ET21. A meter without a load profile refuses BT61 (p.29: fw 3.50+ and modules 1.20+)."""
+async def _history_offer(
+    settings: MeterSettings, transport: Transport, identity: MeterIdentity
+) -> tuple[LoadProfileOffer | str, tuple[Occupant, ...] | str]:
+    """A few more frames on a session of its own (the poller closed the port): BT61, BT62,
+    ET21 (a meter without a load profile refuses BT61, p.29: fw 3.50+ and modules 1.20+),
+    then ET14 and ET16 per M-Bus device (a meter without M-Bus refuses ET14)."""
+    mode = identity.security
     session = session_for_meter(settings, "tls" if mode == "tls" else "rc4", transport)
     try:
         await transport.open()
-        return await read_offer(session.read)
+        offer = await _offered(read_offer(session.read))
+        return offer, await _offered(survey(session.read, identity.serial))
+    finally:
+        await end_session(session)
+        await transport.close()
+
+
+async def _offered(reading: Awaitable[T]) -> T | str:
+    """What `reading` found, or why not, in a few words."""
+    try:
+        return await reading
     except ResponseError as error:
         return f"none offered ({error})"
     except MepdError as error:
         return f"could not be read ({error})"
-    finally:
-        await end_session(session)
-        await transport.close()
 
 
 def _says_the_same(message: str, reason: str) -> bool:
@@ -180,5 +194,25 @@ def report(result: ProbeResult) -> list[str]:
             f"{', '.join(offer.channels)}; {offer.held_days:.1f} days held "
             f"({offer.held_intervals} intervals, up to {offer.blocks} blocks of "
             f"{offer.intervals_per_block}); newest ends {newest}"
+        )
+    return lines + sub_meter_lines(result.sub_meters)
+
+
+def sub_meter_lines(found: tuple[Occupant, ...] | str) -> list[str]:
+    """One line per M-Bus device: slot, medium, M-Bus id (the device's strings escaped)."""
+    if isinstance(found, str):
+        return [f"M-Bus devices: {found}"]
+    if not found:
+        return ["M-Bus devices: none"]
+    lines = ["M-Bus devices:"]
+    for occupant in found:
+        device, slot = occupant.identity, occupant.slot
+        if device is None:
+            lines.append(f"  slot {slot.slot}: handle {slot.handle}, not read by the meter yet")
+            continue
+        lines.append(
+            f"  slot {slot.slot}: {device.kind.value.replace('_', ' ')} meter "
+            f"{printable(device.mbus_id)} ({printable(device.manufacturer)}, medium "
+            f"{device.medium:#04x}, version {device.version})"
         )
     return lines

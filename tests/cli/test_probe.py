@@ -34,6 +34,22 @@ async def test_probe_prints_identity_and_a_decoded_reading(profile: str) -> None
     (offer,) = [line for line in lines if line.startswith("load profile: ")]
     assert offer.startswith("load profile: 15-minute intervals of energy_import, energy_export; 7.")
     assert "up to 8 blocks of 96" in offer
+    assert lines[-1] == "M-Bus devices: none"  # p.84: slots 1-4 empty
+
+
+@pytest.mark.virtual_time
+async def test_probe_lists_the_m_bus_devices() -> None:
+    clock = asyncio.get_running_loop().time
+    port = simulated_meter(PROFILES["gen4-mbus"], epoch=clock(), start_wall=time.time())
+    async with InProcessLink(port, clock=clock) as link:
+        result = await probe(
+            MeterSettings(key=MepKey.parse(DEMO_MBK)), InProcessTransport(link), NoLinkControl()
+        )
+    assert report(result)[-3:] == [
+        "M-Bus devices:",
+        "  slot 1: gas meter 52604301 (ACW, medium 0x03, version 20)",
+        "  slot 2: water meter 71123402 (KAM, medium 0x07, version 27)",
+    ]
 
 
 @pytest.mark.virtual_time
