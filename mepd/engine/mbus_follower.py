@@ -37,6 +37,7 @@ from mepd.engine.submeter_guard import SubMeterRegisterGuard, guarded
 from mepd.errors import MepdError
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
+from mepd.protocol.errors import DecodeError
 from mepd.protocol.mbus.records import DeviceIdentity, Telegram
 from mepd.protocol.mbus.units import MBusUnit, Quantity
 from mepd.protocol.tables.et14 import DeviceSlot, decode_et14, plan_et14
@@ -169,7 +170,7 @@ class MBusFollower:
         self._job: _Job | None = None
         self._next_log = float("-inf")
         self._pending: deque[tuple[int, int]] = deque()
-        self._batch: list[tuple[int, RecurringRead]] = []
+        self._batch: list[tuple[int, RecurringRead | None]] = []  # None: did not decode
 
     # --- the scheduler's view ----------------------------------------------------------------
 
@@ -285,14 +286,20 @@ class MBusFollower:
         return []
 
     def _on_entry(self, element: int, sequence: int, prefix: bytes) -> list[Out]:
-        rest = rest_of_entry(element, self._require_dims(), prefix)
-        if not rest:
-            self._batch.append((sequence, decode_entry(prefix, element)))
-        else:
-            self._job = _Job(
-                rest,
-                lambda data: self._on_entry(element, sequence, prefix + data),
-            )
+        """An entry's first bytes, then (a job of its own) the rest its length asks for. One
+        that does not decode is skipped, said once: read again, it would stop the log."""
+        entry = None
+        try:
+            rest = rest_of_entry(element, self._require_dims(), prefix)
+            if rest:
+                self._job = _Job(
+                    rest, lambda data: self._on_entry(element, sequence, prefix + data)
+                )
+                return []
+            entry = decode_entry(prefix, element)
+        except DecodeError as error:
+            self._say.warning("mbus-entry", "M-Bus read log entry %d skipped: %s", sequence, error)
+        self._batch.append((sequence, entry))
         return []
 
     def _on_header_after(self, data: bytes) -> list[Out]:
@@ -312,9 +319,12 @@ class MBusFollower:
                 self.position.sequence = sequence
         return out
 
-    def _take(self, sequence: int, entry: RecurringRead) -> list[Out]:
+    def _take(self, sequence: int, entry: RecurringRead | None) -> list[Out]:
+        if entry is None or not entry.succeeded:
+            self.position.sequence = sequence
+            return []
         telegram, stamp = entry.telegram, entry.timestamp
-        if not entry.succeeded or telegram is None or stamp is None:
+        if telegram is None or stamp is None:
             self.position.sequence = sequence
             return []  # p.119: a failed read; nothing to publish
         device = telegram.identity

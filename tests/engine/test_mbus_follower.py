@@ -17,6 +17,8 @@ from mepd.drivers.simulator.tables import LiveState, MeterTables
 from mepd.engine.mbus_follower import MBusCursor, MBusFollower, register_id
 from mepd.engine.mbus_source import survey
 from mepd.protocol import PartialRead
+from mepd.protocol.tables.et36 import plan_et45_dimensions
+from mepd.protocol.tables.et45 import ET45_FORMAT
 from mepd.protocol.tables.ids import ET14
 from mepd.readings import (
     Event,
@@ -211,3 +213,36 @@ def test_the_survey_names_each_slots_device() -> None:
         MediumKind.GAS,
         MediumKind.WATER,
     ]
+
+
+def test_an_entry_that_does_not_decode_is_skipped_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    meter = Meter(WALL)
+    dims = asyncio.run(meter.read(plan_et45_dimensions()[0]))
+    entry_size = int.from_bytes(dims[2:4], "little")
+    bad = ET45_FORMAT.header_bytes + 5 * entry_size  # element 5: its length field garbled
+    real = meter.read
+
+    async def garbled(request: PartialRead) -> bytes:
+        data = await real(request)
+        if request.table == ET45_FORMAT.table and request.offset == bad:
+            return b"\xff\xff" + data[2:]
+        return data
+
+    meter.read = garbled  # type: ignore[method-assign]
+    events: list[Event] = []
+    follower = MBusFollower(SERIAL)
+
+    async def run() -> None:
+        while follower.has_work(WALL):
+            events.extend(out.event for out in await follower.step(meter.read, WALL))
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(run())
+    published = readings(events)
+    assert len(published) == len(truth(WALL)) - 1
+    assert {as_truth(r) for r in published} < set(truth(WALL))
+    skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
+    assert len(skipped) == 1
+    assert "more than its 525" in skipped[0]
