@@ -161,6 +161,7 @@ class MBusFollower:
         self._identity_due: set[int] = set()
         self._announced: dict[str, SubMeterIdentity] = {}
         self._guards: dict[str, SubMeterRegisterGuard] = {}
+        self._held: set[str] = set()  # registers the guard holds back now
         self._next_occupancy = float("-inf")
         self.forget_layout()
 
@@ -353,10 +354,12 @@ class MBusFollower:
             if finding.accepted:
                 values.append(SubMeterValue(quantity, item.value, item.unit))
                 self.position.baselines[name] = (item.value, at_s)
-            else:
-                self._say.warning(
-                    f"mbus-held-{name}", "held back, not published: %s", finding.reason
-                )
+                if name in self._held:
+                    self._held.discard(name)
+                    log.warning("%s is published again: %s", name, item.value)
+            elif name not in self._held:  # said once per run of held values
+                self._held.add(name)
+                log.warning("held back, not published: %s", finding.reason)
         return tuple(values)
 
     def _snapshot(self) -> MBusCursor:

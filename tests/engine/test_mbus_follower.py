@@ -154,7 +154,7 @@ def test_a_register_below_its_published_value_is_held_and_said_once(
     name = next(k for k in cursor.baselines if k.startswith("ACW"))
     value, at = cursor.baselines[name]
     cursor.baselines[name] = (value + 1000, at)  # as if a glitch had been published
-    later = WALL + 3 * 3600
+    later = WALL + 24 * 3600  # 24 hourly reads held, not 24 lines
     with caplog.at_level(logging.WARNING):
         events, after, _ = follow(later, cursor)
     keys = [r.key for r in readings(events)]
