@@ -215,6 +215,8 @@ class SubMeterIdentity:
     manufacturer: str  # three letters (p.92)
     version: int
     medium: int  # EN 13757-3 medium code (p.93)
+    # The cumulative registers it reports, each with its unit: its entities.
+    registers: tuple[tuple[Quantity, MBusUnit], ...] = ()
 
     @property
     def key(self) -> str:

@@ -38,7 +38,7 @@ from mepd.errors import MepdError
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
 from mepd.protocol.errors import DecodeError
-from mepd.protocol.mbus.records import DeviceIdentity, Telegram
+from mepd.protocol.mbus.records import Telegram
 from mepd.protocol.mbus.units import MBusUnit, Quantity
 from mepd.protocol.tables.et14 import DeviceSlot, decode_et14, plan_et14
 from mepd.protocol.tables.et16 import decode_billing_read, plan_et16
@@ -238,18 +238,33 @@ class MBusFollower:
         return []
 
     def _on_identity(self, number: int, data: bytes) -> list[Out]:
-        billing = decode_billing_read(data)
-        if billing.identity is None:
+        telegram = decode_billing_read(data).telegram
+        if telegram is None:
             return []  # not read yet (p.26): the next occupancy poll that sees a change
-        return self._identify(billing.identity, number)
+        return self._identify(telegram, number)
 
-    def _identify(self, device: DeviceIdentity, slot: int) -> list[Out]:
-        """The event for `device` in `slot`, when it is new or changed."""
+    def _identify(self, telegram: Telegram, slot: int) -> list[Out]:
+        """The event for the device that sent `telegram`, in `slot`, when it is new or changed:
+        with the registers it reports (and reported before), so Home Assistant gets their
+        entities before the first logged read, and keeps them across restarts."""
+        device = telegram.identity
+        key = sub_meter_key(device.manufacturer, device.serial)
+        known = self._announced.get(key)
+        registers = dict(known.registers if known else ())
+        for quantity in (Quantity.VOLUME, Quantity.ENERGY):
+            item = telegram.first(quantity)
+            if item is not None and guarded(quantity, item.unit):
+                registers.setdefault(quantity, item.unit)
         identity = SubMeterIdentity(
-            self.serial, slot, device.serial, device.manufacturer, device.version, device.medium
+            self.serial,
+            slot if slot or known is None else known.slot,
+            device.serial,
+            device.manufacturer,
+            device.version,
+            device.medium,
+            tuple(registers.items()),
         )
-        known = self._announced.get(identity.key)
-        if known == identity or (known is not None and slot == 0):
+        if known == identity:
             return []
         if known is None:
             log.info(
@@ -330,7 +345,7 @@ class MBusFollower:
             return []  # p.119: a failed read; nothing to publish
         device = telegram.identity
         slot = next((n for n, s in self._slots.items() if s.handle == entry.handle), 0)
-        out = self._identify(device, slot)  # 0: no slot has it now; before this read's cursor
+        out = self._identify(telegram, slot)  # 0: no slot has it now; before this read's cursor
         self.position.sequence = sequence
         identity = self._announced[sub_meter_key(device.manufacturer, device.serial)]
         read_time = self._to_utc(stamp)

@@ -59,7 +59,8 @@ class SubMeterPublisher:
     def identity(self, meter: MeterState | None, identity: SubMeterIdentity) -> None:
         if meter is not None:
             known = meter.sub_meters.get(identity.key)
-            sub = SubMeterState(identity, known.registers if known else {})
+            sub = SubMeterState(identity, dict(known.registers if known else {}))
+            sub.registers |= dict(identity.registers)
             meter.sub_meters[identity.key] = sub
             self._announce(sub)
 

@@ -104,6 +104,7 @@ def test_both_sub_meters_are_identified_and_every_logged_read_published_once() -
         (2, MediumKind.WATER, "KAM", f"{WATER.serial:08d}"),
     ]
     assert all(i.meter == SERIAL for i in identities)
+    assert all(i.registers == ((Quantity.VOLUME, MBusUnit.CUBIC_METRE),) for i in identities)
     published = readings(events)
     assert [as_truth(r) for r in published] == truth(WALL)  # all 96, oldest first
     assert all(r.read_time.tzinfo is UTC for r in published)

@@ -4,6 +4,7 @@ Energy-dashboard entities (gas m³ / water m³ / heat kWh or GJ, `total_increasi
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -11,7 +12,9 @@ import pytest
 
 from mepd.publish.catalog import SubMeterKey
 from mepd.publish.discovery import sub_meter_config
+from mepd.publish.meter_state import MeterState
 from mepd.publish.payloads import stamped, sub_meter_fields
+from mepd.publish.submeters import SubMeterPublisher
 from mepd.publish.topics import Topics, meter_device_id, sub_meter_device_id
 from mepd.readings import (
     LinkStatus,
@@ -23,6 +26,7 @@ from mepd.readings import (
     SubMeterReading,
     SubMeterValue,
 )
+from mepd.settings import DiscoverySettings
 from tests.mosquitto import Listener, Mosquitto, retained
 from tests.publish.conftest import GATEWAY, PERIODS
 from tests.publish.ha_rules import config_problems
@@ -135,3 +139,31 @@ async def test_sub_meters_are_announced_and_their_reads_published(broker: Mosqui
     [state] = heard.on(gas_state)
     assert state.payload.startswith(b'{"volume":1234.567,"read_at":"2026-12-06T04:00:30.000+00:00"')
     assert not any("99999999" in m.topic for m in heard.messages)
+
+
+def test_the_entities_come_with_the_identity_and_stay_across_a_restart() -> None:
+    """A device's registers are announced from its identity (ET16's telegram), so a restarted
+    publisher never sends a config without them while the next read is an hour away."""
+    sent: dict[str, bytes] = {}
+
+    def keep(topic: str, payload: bytes) -> int:
+        sent[topic] = payload
+        return 1
+
+    meter = MeterState(
+        MeterIdentity(SERIAL, "NES", "m", "f", "h", 1, 11, 55, 1, "pty"), PERIODS, READ
+    )
+    subs = SubMeterPublisher(
+        TOPICS,
+        DiscoverySettings(),
+        set_status=keep,
+        send=lambda *_, **__: None,
+        announced=lambda: None,
+        clock=lambda: READ,
+    )
+    subs.on(meter, replace(GAS, registers=((Quantity.VOLUME, M3),)))
+    config = json.loads(sent[f"homeassistant/device/{sub_meter_device_id(GAS.key)}/config"])
+    assert config["cmps"][SubMeterKey.VOLUME]["device_class"] == "gas"
+    subs.on(meter, GAS)  # told again without registers (an encrypted read): they stay
+    config = json.loads(sent[f"homeassistant/device/{sub_meter_device_id(GAS.key)}/config"])
+    assert SubMeterKey.VOLUME in config["cmps"]
