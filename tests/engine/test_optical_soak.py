@@ -118,7 +118,7 @@ def test_noisy_optical_polls_publish_only_the_truth(profile: str) -> None:
     # The line really was noisy, and the poller kept going in few sessions.
     assert port.stats.bytes_corrupted > 20
     assert port.optical.answers_lost > 5
-    assert port.optical.busy_answers > 5
+    assert port.optical.busy_answers >= 2  # 1 % of some 300 requests (one read per BT28)
     # About one power reading per 5 exchanges: enough for the comparison to mean something.
     assert len(present) >= EXCHANGES // 8
 
