@@ -42,6 +42,7 @@ from mepd.publish.ha_births import (
     BirthTimers,
     Sleep,
 )
+from mepd.publish.history_feed import HistoryFeed
 from mepd.publish.meter_state import FeedState, MeterState
 from mepd.publish.payloads import (
     diagnostics_fields,
@@ -63,13 +64,18 @@ from mepd.publish.topics import (
     topic_id,
 )
 from mepd.readings import (
+    BillingSnapshotRead,
+    ConditionState,
     Diagnostics,
     EnergyHeld,
     EnergyReading,
     Event,
+    EventsLost,
     LinkStatus,
+    MeterEventRecord,
     MeterIdentity,
     PresentReading,
+    RelayState,
 )
 from mepd.settings import DiscoverySettings, MqttSettings
 from mepd.text import printable
@@ -120,6 +126,14 @@ class Publisher:
             on_connect=self._on_connect,
             on_message=self._on_message,
             rng=self._rng,
+        )
+        # Billing, events, conditions, relay (issue 20): `history_feed.py`.
+        self._history = HistoryFeed(
+            self.topics,
+            known=lambda serial: serial in self._meters,
+            learn=lambda serial, keys: self._learn(self._meters[serial], keys),
+            set_status=self._set_status,
+            publish=self._send_confirmed,
         )
         self._set_status(self.topics.gateway_status, ONLINE.encode())  # the birth message
         self._announce_gateway()
@@ -192,6 +206,10 @@ class Publisher:
                 self._on_energy_held(event)
             case Diagnostics():
                 self._on_diagnostics(event)
+            case BillingSnapshotRead() | MeterEventRecord() | EventsLost():
+                self._history.receive(event)
+            case ConditionState() | RelayState():
+                self._history.receive(event)
             case _:
                 assert_never(event)
 
@@ -310,6 +328,18 @@ class Publisher:
     def _send(self, topic: str, payload: bytes) -> None:
         """State: now or never."""
         self._connection.publish(topic, payload)
+
+    def _send_confirmed(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 0,
+        on_acked: Callable[[], None] | None = None,
+    ) -> int | None:
+        """Once, at `qos`; `on_acked` when the broker confirmed it (never if it is lost)."""
+        del on_acked  # until the client calls it back (the history backbone, issue 20)
+        return self._connection.publish(topic, payload, qos=qos)
 
     def _send_gateway_state(self) -> None:
         online = sum(1 for meter in self._meters.values() if meter.up)
