@@ -33,12 +33,15 @@ def _figures(values: list[float]) -> dict[str, float]:
     }
 
 
-def silences(gpio: bool) -> dict[str, Any]:
+def silences(gpio: bool, rounds: int = 5) -> dict[str, Any]:
     """The meter is silent for 20 s to 7 min, then answers again: how soon a reading follows,
     and the most frames it saw in any minute of the silence (after its first minute).
 
     Without GPIO: a latched line that comes back by itself (a USB adapter's reset). With
-    GPIO: a gen3 meter whose optical port holds the UART (a power cycle does not help)."""
+    GPIO: a gen3 meter whose optical port holds the UART (a power cycle does not help).
+    `rounds` runs of six silences (seeds 5, 6, ...). Where the time goes: `probe_wait_s`
+    from the meter's return to the next frame mepd sends (the probe cadence), and
+    `probe_to_reading_s` from that frame to the reading (resync, IDT check, the reads)."""
     import asyncio  # noqa: PLC0415
 
     from bench.availability_rig import in_virtual_time, running  # noqa: PLC0415
@@ -46,10 +49,10 @@ def silences(gpio: bool) -> dict[str, Any]:
 
     durations = [20.0, 45.0, 90.0, 150.0, 240.0, 400.0]
 
-    async def scenario() -> dict[str, Any]:
-        rng = random.Random(5)
-        comebacks, most, first_minute = [], 0, 0
-        async with running("gen3" if gpio else "gen4", gpio=gpio) as rig:
+    async def scenario(seed: int) -> dict[str, Any]:
+        rng = random.Random(seed)
+        comebacks, waits, tails, most, first_minute = [], [], [], 0, 0
+        async with running("gen3" if gpio else "gen4", gpio=gpio, seed=seed) as rig:
             loop = asyncio.get_running_loop()
             await rig.first(PresentReading, 0.0)
             await asyncio.sleep(30.0)
@@ -66,6 +69,9 @@ def silences(gpio: bool) -> dict[str, Any]:
                 end = loop.time()
                 back = await rig.first(PresentReading, end)
                 comebacks.append(back - end)
+                probe = min((t for t in rig.transport.sent if t >= end), default=back)
+                waits.append(probe - end)
+                tails.append(back - probe)
                 if seconds > 60.0:
                     first_minute = max(first_minute, rig.most_frames_a_minute(start, start + 60.0))
                 if seconds > 120.0:
@@ -73,13 +79,23 @@ def silences(gpio: bool) -> dict[str, Any]:
                 await asyncio.sleep(30.0 + rng.uniform(0.0, 2.0))
             stats = rig.port.stats
             return {
-                "comeback_s": _figures(comebacks),
-                "frames_per_min_after_first_min": most,
-                "frames_first_min": first_minute,
-                "rate_violations": stats.read_rate_violations + stats.too_close_requests,
+                "comebacks": comebacks,
+                "waits": waits,
+                "tails": tails,
+                "most": most,
+                "first_minute": first_minute,
+                "violations": stats.read_rate_violations + stats.too_close_requests,
             }
 
-    return in_virtual_time(scenario)
+    runs = [in_virtual_time(lambda seed=seed: scenario(seed)) for seed in range(5, 5 + rounds)]
+    return {
+        "comeback_s": _figures([c for run in runs for c in run["comebacks"]]),
+        "probe_wait_s": _figures([w for run in runs for w in run["waits"]]),
+        "probe_to_reading_s": _figures([t for run in runs for t in run["tails"]]),
+        "frames_per_min_after_first_min": max(run["most"] for run in runs),
+        "frames_first_min": max(run["first_minute"] for run in runs),
+        "rate_violations": sum(run["violations"] for run in runs),
+    }
 
 
 def optical() -> dict[str, Any]:

@@ -128,6 +128,13 @@ async def _mepd(profile: str, seconds: float, seed: int) -> dict[str, Any]:
         start = 30.0
         times = [t for t in rig.times(PresentReading) if t >= start]
         gaps = sum(1 for a, b in itertools.pairwise(times) if b - a > 5.0)
+        # Every reading carries the power; a piece (issue 19, noisy line) carries nothing else.
+        # `getattr`: a checkout from before pieces (`--tree`) has whole tables only.
+        whole = [
+            t
+            for t, e in rig.events
+            if isinstance(e, PresentReading) and t >= start and getattr(e, "piece", None) is None
+        ]
         wrong = 0
         for at, event in rig.events:
             if isinstance(event, PresentReading) and at >= start:
@@ -137,6 +144,8 @@ async def _mepd(profile: str, seconds: float, seed: int) -> dict[str, Any]:
         return {
             "readings_per_min": len(times) / (seconds / 60.0),
             "gaps_over_5s": gaps,
+            "whole_tables_per_min": len(whole) / (seconds / 60.0),
+            "whole_gaps_over_15s": sum(1 for a, b in itertools.pairwise(whole) if b - a > 15.0),
             "wrong_readings": wrong,
             "rate_violations": stats.read_rate_violations + stats.too_close_requests,
             "at": loop.time(),

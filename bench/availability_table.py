@@ -20,18 +20,30 @@ def _s(value: float) -> str:
 ROWS: tuple[Row, ...] = (
     (
         "silence_no_gpio",
-        "comeback, latched line w/o GPIO (median / max); frames/min while dead",
+        "comeback, latched line w/o GPIO (median / max); frames/min while dead; n; "
+        "max probe wait / max probe to reading",
         lambda r: (
             f"{_s(r['comeback_s']['median'])} / {_s(r['comeback_s']['max'])}; "
-            f"{r['frames_per_min_after_first_min']}"
+            f"{r['frames_per_min_after_first_min']}; n={r['comeback_s']['n']}; "
+            + (
+                f"{_s(r['probe_wait_s']['max'])} / {_s(r['probe_to_reading_s']['max'])}"
+                if "probe_wait_s" in r
+                else "-"
+            )
         ),
     ),
     (
         "silence_gpio",
-        "comeback, silent meter with GPIO (median / max); frames/min while dead",
+        "comeback, silent meter with GPIO (median / max); frames/min while dead; n; "
+        "max probe wait / max probe to reading",
         lambda r: (
             f"{_s(r['comeback_s']['median'])} / {_s(r['comeback_s']['max'])}; "
-            f"{r['frames_per_min_after_first_min']}"
+            f"{r['frames_per_min_after_first_min']}; n={r['comeback_s']['n']}; "
+            + (
+                f"{_s(r['probe_wait_s']['max'])} / {_s(r['probe_to_reading_s']['max'])}"
+                if "probe_wait_s" in r
+                else "-"
+            )
         ),
     ),
     (
@@ -67,18 +79,22 @@ ROWS: tuple[Row, ...] = (
     ),
     (
         "noisy_gen3",
-        "noisy gen3: mepd readings/min, gaps > 5 s, wrong; community readings/min, wrong",
+        "noisy gen3: mepd power readings/min, gaps > 5 s, whole tables/min, wrong; "
+        "community readings/min, wrong",
         lambda r: (
             f"{r['mepd']['readings_per_min']:.1f}, {r['mepd']['gaps_over_5s']}, "
+            f"{r['mepd'].get('whole_tables_per_min', r['mepd']['readings_per_min']):.1f}, "
             f"{r['mepd']['wrong_readings']}; community {r['community']['readings_per_min']:.1f}, "
             f"{r['community']['wrong_readings']}"
         ),
     ),
     (
         "noisy_gen4",
-        "noisy gen4: mepd readings/min, gaps > 5 s, wrong; community readings/min, wrong",
+        "noisy gen4: mepd power readings/min, gaps > 5 s, whole tables/min, wrong; "
+        "community readings/min, wrong",
         lambda r: (
             f"{r['mepd']['readings_per_min']:.1f}, {r['mepd']['gaps_over_5s']}, "
+            f"{r['mepd'].get('whole_tables_per_min', r['mepd']['readings_per_min']):.1f}, "
             f"{r['mepd']['wrong_readings']}; community {r['community']['readings_per_min']:.1f}, "
             f"{r['community']['wrong_readings']}"
         ),

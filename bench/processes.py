@@ -30,8 +30,11 @@ def child_env() -> dict[str, str]:
     return env
 
 
-def write_config(directory: Path, ttys: list[str], mqtt_port: int) -> Path:
-    """A configuration as a user would write it: key file 0600, no GPIO, our broker."""
+def write_config(
+    directory: Path, ttys: list[str], mqtt_port: int, *, meter_options: tuple[str, ...] = ()
+) -> Path:
+    """A configuration as a user would write it: key file 0600, no GPIO, our broker;
+    `meter_options`: more TOML lines for one meter's table (e.g. `interface = "optical"`)."""
     directory.mkdir(parents=True, exist_ok=True)
     key = directory / "mbk"
     key.write_text(DEMO_KEY)
@@ -40,7 +43,8 @@ def write_config(directory: Path, ttys: list[str], mqtt_port: int) -> Path:
     state.mkdir(exist_ok=True)
     lines = [f'state_directory = "{state}"', ""]
     if len(ttys) == 1:
-        lines += ["[meter]", 'name = "m1"', f'key_file = "{key}"', "", "[serial]"]
+        lines += ["[meter]", 'name = "m1"', f'key_file = "{key}"', *meter_options, ""]
+        lines += ["[serial]"]
         lines += [f'port = "{ttys[0]}"', ""]
     else:
         for index, tty in enumerate(ttys, 1):
@@ -62,7 +66,15 @@ class SimHost:
     report_path: Path
 
     @classmethod
-    def start(cls, meters: int, directory: Path, poll_interval_s: float) -> SimHost:
+    def start(
+        cls,
+        meters: int,
+        directory: Path,
+        poll_interval_s: float,
+        *,
+        options: tuple[str, ...] = (),
+    ) -> SimHost:
+        """`options`: more simhost.py arguments (`--interface optical`, `--fault X=Y` ...)."""
         report = directory / "simhost.json"
         process = subprocess.Popen(
             [
@@ -74,6 +86,7 @@ class SimHost:
                 str(report),
                 "--poll-interval",
                 str(poll_interval_s),
+                *options,
             ],
             stdout=subprocess.PIPE,
             stderr=(directory / "simhost.log").open("w"),

@@ -11,6 +11,9 @@ same parts (`simulated_meter`, `PtyMeter`: realistic 30-60 ms turnaround, 9600 b
   registers), the request and response sizes, the planned answer start, the physical end of
   the last byte at the baud rate, and when that last byte was actually written to the pty.
 
+`--interface optical` serves the optical port instead (C12.18, no tap: its counters and every
+table read are reported), `--fault NAME=VALUE` sets either port's fault knobs (bench/optical.py).
+
 The first line on stdout is JSON: {"ttys": [...], "serials": [...]}. On SIGTERM or SIGINT the
 host writes its JSON report to --report and exits.
 
@@ -38,6 +41,8 @@ if str(ROOT) not in sys.path:
 
 from mepd.drivers.simulator.driver import PtyMeter  # noqa: E402
 from mepd.drivers.simulator.factory import simulated_meter  # noqa: E402
+from mepd.drivers.simulator.faults import parse_faults  # noqa: E402
+from mepd.drivers.simulator.optical import OpticalMeterPort, optical_meter  # noqa: E402
 from mepd.drivers.simulator.port import MeterPort, Transmission  # noqa: E402
 from mepd.drivers.simulator.profiles import PROFILES  # noqa: E402
 from mepd.protocol.timing import response_wire_seconds  # noqa: E402
@@ -143,25 +148,84 @@ async def serve(args: argparse.Namespace) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    taps: list[tuple[str, Tap]] = []
+    taps: list[tuple[str, Tap | OpticalMeterPort]] = []
+    read_logs: list[list[list[float]]] = []
+    faults = parse_faults(args.fault)
     async with contextlib.AsyncExitStack() as stack:
         ttys = []
         for index in range(args.meters):
             profile = bench_profile(index + 1, args.profile)
-            port = simulated_meter(
-                profile, seed=args.seed + index, epoch=time.monotonic(), start_wall=time.time()
-            )
+            seed, epoch, wall = args.seed + index, time.monotonic(), time.time()
+            port: MeterPort | OpticalMeterPort
+            if args.interface == "optical":
+                port = optical_meter(
+                    profile, seed=seed, epoch=epoch, start_wall=wall, faults=faults
+                )
+            else:
+                port = simulated_meter(profile, seed=seed, epoch=epoch, start_wall=wall)
+                port.set_faults(faults)
             pty = await stack.enter_async_context(PtyMeter(port))
             pty.driver._poll_interval_s = args.poll_interval
-            taps.append((profile.utility_serial, Tap(port, pty)))
+            tap = Tap(port, pty) if isinstance(port, MeterPort) else port
+            taps.append((profile.utility_serial, tap))
+            read_logs.append(log_reads(port))
             ttys.append(pty.path)
         print(json.dumps({"ttys": ttys, "serials": [s for s, _ in taps]}), flush=True)
         await stop.wait()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
-        "meters": [tap.report(serial) for serial, tap in taps],
+        "meters": [
+            {**_report(serial, tap), "table_reads": reads}
+            for (serial, tap), reads in zip(taps, read_logs, strict=True)
+        ],
         "cpu_s": usage.ru_utime + usage.ru_stime,
         "poll_interval_s": args.poll_interval,
+    }
+
+
+def log_reads(port: MeterPort | OpticalMeterPort) -> list[list[float]]:
+    """[host monotonic, table, offset] of every table read the meter answers, either port
+    (wraps one method, behaviour unchanged): where a reading's parts begin (bench/optical.py)."""
+    log: list[list[float]] = []
+    if isinstance(port, MeterPort):
+        meter, read = port.meter, port.meter._read
+
+        def tap_read(request: Any, t: float, now: float) -> bytes:
+            log.append([now, request.table, getattr(request, "offset", 0)])
+            return read(request, t, now)
+
+        meter._read = tap_read  # type: ignore[method-assign]
+        return log
+    services, serve = port.services, port.services.serve
+
+    def tap_serve(message: bytes, now: float) -> bytes:
+        if message[:1] in (b"\x30", b"\x3f") and len(message) >= 3:  # read full / partial
+            offset = int.from_bytes(message[3:6], "big") if len(message) >= 6 else 0
+            log.append([now, int.from_bytes(message[1:3], "big"), offset])
+        return serve(message, now)
+
+    services.serve = tap_serve  # type: ignore[method-assign]
+    return log
+
+
+def _report(serial: str, tap: Tap | OpticalMeterPort) -> dict[str, Any]:
+    """The tap's report (MEP), or the optical port's counters; both with every BT23/BT28
+    answer the meter served: [host monotonic, table, forward W] (bench/optical.py)."""
+    if isinstance(tap, Tap):
+        port: MeterPort | OpticalMeterPort = tap.port
+        report = tap.report(serial)
+    else:
+        port = tap
+        report = {"serial": serial, "stats": _fields(port.stats), "optical": _fields(port.optical)}
+    served = [[r.monotonic, r.table, r.truth.forward_w] for r in port.meter.history]
+    return {**report, "served": served}
+
+
+def _fields(stats: Any) -> dict[str, Any]:
+    return {
+        field.name: getattr(stats, field.name)
+        for field in dataclasses.fields(stats)
+        if not field.name.startswith("_")
     }
 
 
@@ -170,6 +234,10 @@ def main() -> int:
     parser.add_argument("--meters", type=int, default=1)
     parser.add_argument("--profile", choices=sorted(PROFILES), default="gen4")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--interface", choices=("mep", "optical"), default="mep")
+    parser.add_argument(
+        "--fault", action="append", default=[], help="NAME=VALUE, as `mepd simulate --fault`"
+    )
     parser.add_argument(
         "--poll-interval",
         type=float,

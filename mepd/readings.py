@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from types import MappingProxyType
 
 from mepd.protocol.tables import Measurement, Measurements
 from mepd.protocol.tables.billing import SnapshotKind
@@ -23,6 +24,7 @@ from mepd.protocol.tables.units import Unit
 # protocol layer, so the readings are its whole view of the meter.
 __all__ = [
     "EVENT_CODES",
+    "PIECES",
     "BillingSnapshotRead",
     "Condition",
     "ConditionState",
@@ -41,6 +43,7 @@ __all__ = [
     "Measurements",
     "MeterEventRecord",
     "MeterIdentity",
+    "Piece",
     "PresentReading",
     "RelayState",
     "SnapshotKind",
@@ -67,14 +70,32 @@ class MeterIdentity:
     interface: str = "mep"  # "mep" or "optical": the port it is read through
 
 
+class Piece(StrEnum):
+    """A part of BT28 the poller reads on its own while the line is noisy (engine/noise.py):
+    a few values that came in one answer. Its name is also its state topic's last level."""
+
+    POWER = "power"
+
+
+# What each piece carries: total power first (the value a dashboard shows).
+PIECES: Mapping[Piece, tuple[ValueName, ...]] = MappingProxyType(
+    {Piece.POWER: (ValueName.POWER_IMPORT, ValueName.POWER_EXPORT)}
+)
+
+
 @dataclass(frozen=True)
 class PresentReading:
-    """One BT28 read: instantaneous power, voltage, current, power factor, frequency."""
+    """One BT28 read: instantaneous power, voltage, current, power factor, frequency.
+
+    `piece`: None for the whole table; else only that piece's values were read (a noisy
+    line), and nothing may be concluded about the others.
+    """
 
     meter: str
     values: Measurements = field(repr=False)
     host_time: datetime
     meter_time: datetime | None
+    piece: Piece | None = None
 
 
 @dataclass(frozen=True)

@@ -112,6 +112,9 @@ class PlausibilityLimits:
 Security = Literal["auto", "rc4", "tls"]
 # Which port of the meter is read: MEP, or the optical port (ANSI C12.18, a USB IR head).
 Interface = Literal["mep", "optical"]
+# An IR head that echoes what it sends (c1218 notes §1.4): "auto" drops exact copies of what
+# mepd just wrote and so finds out; "on" drops as many bytes as were written; "off" nothing.
+OpticalEcho = Literal["auto", "on", "off"]
 """p.8: a port takes RC4-mode requests or requires TLS; "auto" finds out and remembers."""
 
 
@@ -126,6 +129,7 @@ class MeterSettings:
     tls_engine: str = "pure"
     # "optical": the optical port (ANSI C12.18) with `key.supplied` as its password.
     interface: Interface = "mep"
+    optical_echo: OpticalEcho = "auto"
     schedule: Schedule = field(default_factory=Schedule)
     limits: PlausibilityLimits = field(default_factory=PlausibilityLimits)
     state_path: Path | None = None
@@ -174,6 +178,9 @@ class MqttSettings:
     topic_prefix: str = "mepd"
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 120.0
+    # The broker's own bound on every packet, when known (mepd's embedded demo broker): at or
+    # under mepd's, MQTT 3.1.1 lets no larger message through either, and nothing is warned.
+    broker_max_packet_bytes: int | None = None
 
     @property
     def effective_port(self) -> int:

@@ -271,7 +271,7 @@ async def read_check(meter: MeterConfig) -> Check:
     try:
         result = await probe(
             meter.settings(keep_state=False),
-            SerialPort(meter.port, meter.baud),
+            SerialPort(meter.port, meter.baud, ir_head=meter.interface == "optical"),
             make_control(meter),
             timeout_s=READ_TIMEOUT_S,
         )

@@ -55,7 +55,7 @@ def _dump(args: argparse.Namespace) -> int:
     key = meter.settings().key
     dump = asyncio.run(
         dump_table(
-            SerialPort(meter.port, meter.baud),
+            SerialPort(meter.port, meter.baud, ir_head=meter.interface == "optical"),
             make_control(meter),
             key,
             table,

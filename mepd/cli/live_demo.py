@@ -35,6 +35,7 @@ from mepd.service.daemon import serve
 from mepd.text import printable
 
 _CONNECT_TIMEOUT_S = 1.0
+READINGS = ("present", "energy")  # the topic leaves that carry a reading
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,14 @@ async def demo(
                 file=out,
             )
             mqtt = dataclasses.replace(
-                mqtt, host="127.0.0.1", port=broker.port, tls=None, username=None, password=None
+                mqtt,
+                host="127.0.0.1",
+                port=broker.port,
+                tls=None,
+                username=None,
+                password=None,
+                # It speaks 3.1.1 only, and bounds every packet as mepd's MQTT 5 CONNECT would.
+                broker_max_packet_bytes=broker.limits.max_packet_bytes,
             )
         else:
             print(f"publishing to the MQTT broker at {mqtt.host}:{mqtt.effective_port}", file=out)
@@ -188,18 +196,26 @@ async def _subscribed(printer: _Printer, host: str, port: int) -> AsyncIterator[
 
 
 class _Printer:
-    """One line per published reading, in the units the payloads carry."""
+    """One line per published reading, in the units the payloads carry.
+
+    A reading is known by its read time (`ts`): the publisher sends the latest energy again
+    once Home Assistant has had time to subscribe after the discovery configs (issue 19), the
+    same reading with the same `ts`, which Home Assistant needs and this printer has shown.
+    """
 
     def __init__(self, out: TextIO, prefix: str) -> None:
         self.out = out
         self.prefix = prefix
         self._lock = threading.Lock()
+        self._shown: dict[tuple[str, str], object] = {}  # (serial, leaf) -> last `ts` shown
 
     def show(self, topic: str, payload: bytes) -> None:
         parts = topic.split("/")
         if len(parts) < 4:
             return
         serial, leaf = parts[-2], parts[-1]
+        if self._seen(serial, leaf, payload):
+            return
         try:
             line = self._line(serial, leaf, payload)
         except (ValueError, TypeError, AttributeError):
@@ -209,10 +225,24 @@ class _Printer:
             with self._lock:
                 print(f"{time.strftime('%H:%M:%S')} {printable(line)}", file=self.out, flush=True)
 
+    def _seen(self, serial: str, leaf: str, payload: bytes) -> bool:
+        """This reading (same meter, topic and read time) was shown already."""
+        if leaf not in READINGS:
+            return False
+        try:
+            read_at = json.loads(payload).get("ts")
+        except (ValueError, AttributeError):
+            return False
+        with self._lock:
+            if read_at is None or self._shown.get((serial, leaf)) == read_at:
+                return read_at is not None
+            self._shown[serial, leaf] = read_at
+        return False
+
     def _line(self, serial: str, leaf: str, payload: bytes) -> str | None:
         if leaf == "availability":
             return f"{serial} {payload.decode(errors='surrogateescape')}"
-        if leaf not in ("present", "energy"):
+        if leaf not in READINGS:
             return None
         values = json.loads(payload)
         if leaf == "energy":

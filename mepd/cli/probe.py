@@ -40,7 +40,7 @@ def _probe(args: argparse.Namespace) -> int:
     result = asyncio.run(
         probe(
             meter.settings(keep_state=False),
-            SerialPort(meter.port, meter.baud),
+            SerialPort(meter.port, meter.baud, ir_head=meter.interface == "optical"),
             make_control(meter),
             timeout_s=args.timeout,
         )

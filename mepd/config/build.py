@@ -123,6 +123,7 @@ def resolve(
                 tls_client_id=entry.tls_client_id,
                 tls_engine=entry.tls_engine,
                 interface=entry.interface,
+                optical_echo=entry.optical_echo,
                 schedule=meter_schedule,
                 limits=replace(
                     PlausibilityLimits(),

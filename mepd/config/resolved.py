@@ -20,6 +20,7 @@ from mepd.settings import (
     Interface,
     MeterSettings,
     MqttSettings,
+    OpticalEcho,
     PlausibilityLimits,
     Schedule,
     Security,
@@ -42,6 +43,7 @@ class MeterConfig:
     tls_client_id: int = DEFAULT_CLIENT_ID
     tls_engine: str = "pure"
     interface: Interface = "mep"
+    optical_echo: OpticalEcho = "auto"
     schedule: Schedule
     limits: PlausibilityLimits
     state_path: Path
@@ -65,6 +67,7 @@ class MeterConfig:
             tls_client_id=self.tls_client_id,
             tls_engine=self.tls_engine,
             interface=self.interface,
+            optical_echo=self.optical_echo,
             schedule=self.schedule,
             limits=self.limits,
             state_path=self.state_path if keep_state else None,

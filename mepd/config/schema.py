@@ -242,6 +242,8 @@ class MeterSection(Section):
     # Which port of the meter: MEP (default), or the optical port read with a USB IR head
     # (ANSI C12.18); for "optical" the key is the optical password (OPG p.13).
     interface: Literal["mep", "optical"] = "mep"
+    # An optical IR head that echoes what it sends (c1218 notes §1.4): "auto" finds out.
+    optical_echo: Literal["auto", "on", "off"] = "auto"
     serial: SerialSection | None = None
     gpio: GpioSection | None = None
     schedule: ScheduleSection | None = None
@@ -254,6 +256,11 @@ class MeterSection(Section):
             raise ValueError(
                 'interface = "optical" has no RC4 encryption or TLS (c1218 notes §8.3): '
                 "remove encrypt and security"
+            )
+        if self.optical_echo != "auto" and self.interface != "optical":
+            raise ValueError(
+                'optical_echo is for an optical IR head: set interface = "optical" or remove '
+                "optical_echo"
             )
         if self.encrypt and self.security == "tls":
             raise ValueError(

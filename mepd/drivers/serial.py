@@ -41,13 +41,30 @@ class _Receiver(asyncio.Protocol):
         self.arrived.set()
 
 
+# c1218 notes §1.1: optical probes powered from the RS-232 control lines need RTS on and DTR
+# off; termineter, the openHAB binding and its fork set them so after opening, and a commercial
+# C12 stack (MS) gives the probe 50 ms to power up. USB FTDI heads ignore both lines.
+IR_HEAD_RTS = True
+IR_HEAD_DTR = False
+IR_HEAD_POWER_UP_S = 0.05
+
+
 class SerialPort:
     """A `Transport` over a tty: a Pi UART, a USB adapter or a pty."""
 
-    def __init__(self, path: str, baud: int = DEFAULT_BAUD, *, exclusive: bool = True) -> None:
+    def __init__(
+        self,
+        path: str,
+        baud: int = DEFAULT_BAUD,
+        *,
+        exclusive: bool = True,
+        ir_head: bool = False,
+    ) -> None:
+        """`ir_head`: an optical IR head, whose probe may live on RTS and DTR."""
         self._path = path
         self._baud = baud
         self._exclusive = exclusive
+        self._ir_head = ir_head
         self._transport: asyncio.BaseTransport | None = None
         self._break = False
         self._receiver: _Receiver | None = None
@@ -83,6 +100,9 @@ class SerialPort:
             raise LinkError(describe_open_failure(self._path, error)) from None
         self._transport, self._receiver = transport, receiver
         self._apply_break()
+        if self._ir_head:
+            power_ir_head(getattr(transport, "serial", None), self._path)
+            await asyncio.sleep(IR_HEAD_POWER_UP_S)
         # pyserial-asyncio connects the protocol and starts reading in callbacks it has only
         # scheduled: let them run, so the port reads (and can be paused) once open returns.
         await asyncio.sleep(0)
@@ -177,6 +197,18 @@ class SerialPort:
     def _lost(self, receiver: _Receiver) -> LinkError:
         reason = f": {receiver.lost}" if receiver.lost else ""
         return LinkError(f"{self._path} went away{reason} (unplugged?)")
+
+
+def power_ir_head(port: serial.SerialBase | None, path: str) -> None:
+    """RTS on, DTR off: the supply of a probe powered from the control lines (notes §1.1).
+    A port without modem lines (a pty, a socket URL) is not an error: its head needs none."""
+    if port is None:
+        return
+    try:
+        port.rts = IR_HEAD_RTS
+        port.dtr = IR_HEAD_DTR
+    except (serial.SerialException, OSError) as error:
+        log.debug("%s has no RTS/DTR to power an IR probe: %s", path, error)
 
 
 def describe_open_failure(path: str, error: BaseException) -> str:

@@ -12,7 +12,7 @@ it, until the owner accepts the new value (`mepd accept-energy`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
@@ -45,11 +45,18 @@ class Finding:
     reasons: tuple[str, ...] = ()
 
 
-def check_present(values: Mapping[str, float], limits: PlausibilityLimits) -> Finding:
+def check_present(
+    values: Mapping[str, float],
+    limits: PlausibilityLimits,
+    answers: Collection[Collection[str]] | None = None,
+) -> Finding:
     """Range and consistency checks on one BT28 read; any failure quarantines all of it.
 
-    The values of one read come from one verified frame: if they disagree with each other,
-    none of them can be trusted more than the others.
+    The values of one answer come from one verified frame at one moment: if they disagree
+    with each other, none of them can be trusted more than the others. Values from different
+    answers (a table read in parts, p.8) were measured at different moments, so a
+    cross-check applies only when all its values came in one of `answers` (the names each
+    answer carried; None: all in one). A piece without the phases has no phase-sum check.
     """
     reasons: list[str] = []
 
@@ -67,9 +74,9 @@ def check_present(values: Mapping[str, float], limits: PlausibilityLimits) -> Fi
 
     # Net power: total import - export equals the sum of the phases' (p.216-219), whether the
     # meter totals phases arithmetically or by vector.
-    if all(name in values for name in _NET_TOTAL) and all(
-        name in values for pair in _NET_PHASES for name in pair
-    ):
+    needed = (*_NET_TOTAL, *(name for pair in _NET_PHASES for name in pair))
+    together = [values.keys()] if answers is None else answers
+    if any(all(name in values and name in answer for name in needed) for answer in together):
         total = values[ValueName.POWER_IMPORT] - values[ValueName.POWER_EXPORT]
         phases = sum(values[imp] - values[exp] for imp, exp in _NET_PHASES)
         tolerance = max(limits.phase_sum_tolerance_w, limits.phase_sum_tolerance_ratio * abs(total))

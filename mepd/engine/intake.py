@@ -12,7 +12,7 @@ against them too. A source the layout lists twice is published by nobody.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,10 +26,11 @@ from mepd.protocol.tables import (
     Measurements,
     decode_bt23_summations,
     decode_bt28,
+    decode_bt28_values,
     decode_bt52,
 )
 from mepd.protocol.tables.names import ENERGY_REGISTERS
-from mepd.readings import EnergyHeld, EnergyReading, HeldRegister, PresentReading
+from mepd.readings import PIECES, EnergyHeld, EnergyReading, HeldRegister, Piece, PresentReading
 from mepd.settings import PlausibilityLimits
 
 log = logging.getLogger(__name__)
@@ -86,9 +87,15 @@ class Intake:
             self._guards[name] = guard
 
     def present(
-        self, data: bytes, layout: Layout, serial: str, host_time: datetime
+        self,
+        data: bytes,
+        layout: Layout,
+        serial: str,
+        host_time: datetime,
+        answers: Collection[Collection[str]] | None = None,
     ) -> PresentReading | None:
-        """BT28: all of it, or (any value implausible) none of it."""
+        """BT28: all of it, or (any value implausible) none of it. `answers`: the values
+        each answer carried, when the table came in several (the guard's cross-checks)."""
         try:
             present = decode_bt28(data, layout.dims, layout.selection)
         except DecodeError as error:
@@ -96,12 +103,44 @@ class Intake:
             return None
         self._say_duplicates("BT28 (BT27 present value sources)", present.values.duplicates)
         values = Measurements.of(present.values.unique)
-        finding = check_present({m.name: m.value for m in values}, self._limits)
+        return self._checked(values, data, serial, host_time, answers=answers)
+
+    def piece(
+        self,
+        data: bytes,
+        layout: Layout,
+        serial: str,
+        host_time: datetime,
+        *,
+        piece: Piece,
+        span: tuple[int, int],
+    ) -> PresentReading | None:
+        """A piece of BT28 (the values `span` = (first, count), in one answer): its own
+        values, checked alone."""
+        try:
+            values = decode_bt28_values(data, layout.dims, layout.selection, *span)
+        except DecodeError as error:
+            self._quarantine("BT28", (str(error),), data)
+            return None
+        own = Measurements.of(m for m in values.unique if m.name in PIECES[piece])
+        return self._checked(own, data, serial, host_time, piece=piece)
+
+    def _checked(
+        self,
+        values: Measurements,
+        data: bytes,
+        serial: str,
+        host_time: datetime,
+        *,
+        answers: Collection[Collection[str]] | None = None,
+        piece: Piece | None = None,
+    ) -> PresentReading | None:
+        finding = check_present({m.name: m.value for m in values}, self._limits, answers)
         if finding.verdict is Verdict.QUARANTINED:
             self._quarantine("BT28", finding.reasons, data)
             return None
         self._counters["readings"] += 1
-        return PresentReading(serial, values, host_time, self.meter_time(host_time))
+        return PresentReading(serial, values, host_time, self.meter_time(host_time), piece)
 
     def energy(
         self,

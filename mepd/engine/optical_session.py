@@ -27,7 +27,7 @@ from mepd.engine.security import Mode
 from mepd.engine.session import MeterSession, SessionStats, session_for
 from mepd.errors import MepdError
 from mepd.protocol import FullRead, PartialRead, Request, Response, ResponseCode
-from mepd.protocol.c1218 import Answer, C1218Link, Write
+from mepd.protocol.c1218 import Answer, C1218Link, Echo, Write
 from mepd.protocol.c1218 import services as svc
 from mepd.protocol.c1218.errors import (
     RETRYABLE,
@@ -45,10 +45,20 @@ log = logging.getLogger(__name__)
 
 KEEP_OPEN_S = 4.0  # notes §7.9: keep one session while polls come at most 4 s apart
 RENEW_AFTER_S = 540.0  # notes §0.10: HB starts a new session every 540 s (600 s D.O.S. cut)
-REQUEST_SPACING_S = 0.1  # notes §3: HB keeps >= 100 ms between requests
+# notes §3, §7.7: HB (which runs on real NES meters) keeps >= 100 ms between requests and
+# >= 50 ms of quiet after the last byte it received; the standard turnaround is 175 us (EP).
+REQUEST_SPACING_S = 0.1
+QUIET_AFTER_S = 0.05
 WAKE_UP = b"\x55"  # notes §1.3: a byte that is not EE, then 50 ms for a shared UART to switch
 WAKE_UP_COUNT = 2
 WAKE_UP_GAP_S = 0.05
+# Negotiate offers, best first (notes §5.2, §0.6). Every NES client offers 64-byte packets x 2
+# (108 table bytes a read): a BT28 of 84 values then takes 4 reads about 1 s apart, whose
+# parts come from different instants (the phase sum no longer matches the total). The packet
+# size stays the one NES is seen to honour; more packets per message let one read carry a
+# whole BT28 (444 table bytes). The meter answers with what it will use, maybe less; one that
+# refuses the offer gets the proven one.
+NEGOTIATE_OFFERS = ((svc.NEGOTIATED_PACKET_SIZE, 8), (svc.NEGOTIATED_PACKET_SIZE, 2))
 BUSY_RETRIES = 5  # notes §2.7: bsy/dnr are retried after 2 s (MS: up to 20 times)
 BUSY_PAUSE_S = 2.0
 
@@ -61,7 +71,7 @@ class OpticalSession:
         transport: Transport,
         password: bytes,
         *,
-        echo: bool = False,
+        echo: Echo = Echo.AUTO,
         user_id: int = svc.DEFAULT_USER_ID,
         user: str = svc.DEFAULT_USER,
         keep_open_s: float = KEEP_OPEN_S,
@@ -86,7 +96,8 @@ class OpticalSession:
         self.negotiated = Negotiated()
         self._opened_at: float | None = None  # loop time the meter's session began
         self._last_traffic = float("-inf")
-        self._last_sent = float("-inf")
+        self._last_sent = float("-inf")  # when our last byte (a packet, ACK or NAK) left
+        self._last_request = float("-inf")  # when our last request packet began
         self._lock = asyncio.Lock()
         self._idle: asyncio.Task[None] | None = None
         self.sessions = 0
@@ -101,10 +112,12 @@ class OpticalSession:
         self._opened_at = None
         self.key_proven = False
 
-    async def read(self, request: Request, *, resend: bool = True) -> bytes:
-        """`resend` is the MEP session's (a probe of a silent meter sends one frame); the
+    async def read(
+        self, request: Request, *, resend: bool = True, retry_damaged: bool = True
+    ) -> bytes:
+        """`resend`, `retry_damaged` are the MEP session's (a probe sends one frame); the
         C12.18 link's own retries (NAK, 3 attempts) are what a lost packet gets here."""
-        del resend
+        del resend, retry_damaged
         return (await self.request(request)).data
 
     def budget_wait(self, tokens: float) -> float:
@@ -116,6 +129,7 @@ class OpticalSession:
         self._cancel_idle()
         async with self._lock:
             try:
+                await self._ensure_open()  # first: the parts fit what this session negotiated
                 data = b"".join([await self._read(message) for message in self._parts(request)])
             except MepdError:
                 self._opened_at = None  # the next request starts from Identify
@@ -180,6 +194,8 @@ class OpticalSession:
             if n + 1 < WAKE_UP_COUNT:
                 await asyncio.sleep(WAKE_UP_GAP_S)
         await asyncio.sleep(WAKE_UP_GAP_S)
+        # No meter answers the wake-up bytes; an echoing head gives them back (notes §1.4).
+        self.stats.stale_bytes += self.transport.discard_input()
         try:
             self.identity = svc.parse_identify(await self._exchange(svc.identify()))
         except ServiceError as error:
@@ -205,15 +221,24 @@ class OpticalSession:
         )
 
     async def _log_on(self) -> None:
-        try:
-            self.negotiated = svc.parse_negotiate(await self._exchange(svc.negotiate()))
-        except ServiceError as error:
-            if error.c1218_code != C1218Code.SNS:
-                raise
-            self.negotiated = Negotiated()  # 64-byte packets, one per message (notes §2.5)
+        self.negotiated = await self._negotiate()
         self.link.negotiated(self.negotiated.packet_size)
         svc.check_ok("logon", await self._exchange(svc.logon(self._user_id, self._user)))
         svc.check_ok("security", await self._exchange(svc.security(self._password)))
+
+    async def _negotiate(self) -> Negotiated:
+        """The first offer the meter takes (`NEGOTIATE_OFFERS`); its answer is what both
+        sides use, lower values included (notes §5.2). `sns`: the defaults (notes §2.5)."""
+        for size, packets in NEGOTIATE_OFFERS:
+            try:
+                return svc.parse_negotiate(await self._exchange(svc.negotiate(size, packets)))
+            except ServiceError as error:
+                if error.c1218_code == C1218Code.SNS:
+                    return Negotiated()  # 64-byte packets, one per message
+                if (size, packets) == NEGOTIATE_OFFERS[-1]:
+                    raise
+                self.stats.refusals += 1  # still in the ID state: offer what every client does
+        raise AssertionError("unreachable")
 
     async def _end(self) -> None:
         """Logoff and Terminate; a meter that does not answer has dropped the session anyway."""
@@ -240,10 +265,16 @@ class OpticalSession:
     async def _exchange(self, message: bytes) -> bytes:
         """Send `message`, drive the link machine until its answer arrives (or it gives up)."""
         loop = asyncio.get_running_loop()
-        wait = self._last_sent + self._spacing_s - loop.time()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        # Our ACK of the answer's last packet follows its last byte at once: quiet after the
+        # ACK is quiet after the meter's last byte.
+        due = max(self._last_sent + QUIET_AFTER_S, self._last_request + self._spacing_s)
+        if due > loop.time():
+            await asyncio.sleep(due - loop.time())
+        # Nothing before our request answers it: the echo of our last ACK (an echoing head),
+        # a late resend. The link expects only what this request brings.
+        self.stats.stale_bytes += self.transport.discard_input()
         self.stats.exchanges += 1
+        self._last_request = loop.time()
         outputs = self.link.send(message)
         resends = self.link.counters.resends
         while True:
@@ -275,7 +306,7 @@ def session_for_meter(settings: MeterSettings, mode: Mode, transport: Transport)
     """The session a meter's settings ask for: the optical port's (`interface = "optical"`,
     the key's supplied bytes as its password) or a MEP session in `mode` (RC4 or TLS)."""
     if settings.interface == "optical":
-        return OpticalSession(transport, settings.key.supplied)
+        return OpticalSession(transport, settings.key.supplied, echo=Echo(settings.optical_echo))
     return session_for(
         mode,
         transport,

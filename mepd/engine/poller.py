@@ -23,7 +23,7 @@ from mepd.engine.line import Line
 from mepd.engine.link import LinkState
 from mepd.engine.meter_tables import MeterTables
 from mepd.engine.optical_session import end_session, session_for_meter
-from mepd.engine.recovery import RecoveryLadder
+from mepd.engine.present import PieceRead, PresentPlanner, piece_in, take_present
 from mepd.engine.security import AfterRefusal, SecurityNegotiation
 from mepd.engine.session import MeterSession
 from mepd.engine.startup import (
@@ -38,7 +38,7 @@ from mepd.engine.timetable import ReadReserve, Timetable
 from mepd.errors import MepdError
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
-from mepd.protocol.tables import BT52, plan_bt23, plan_bt28
+from mepd.protocol.tables import BT52, plan_bt23
 from mepd.protocol.tables.bt52 import BT52_SIZE
 from mepd.readings import Diagnostics, Event, LinkStatus, MeterIdentity
 from mepd.settings import MeterSettings
@@ -46,19 +46,14 @@ from mepd.settings import MeterSettings
 log = logging.getLogger(__name__)
 
 # The poller's own diagnostics; the session's come from `SessionStats`.
-COUNTERS = (
-    "transceiver_resets",
-    "port_reopens",
-    "link_losses",
-    "quarantined",
-    "energy_held",
-    "readings",
-)
+COUNTERS: tuple[str, ...] = ("transceiver_resets", "port_reopens", "link_losses")
+COUNTERS += ("quarantined", "energy_held", "readings")
 
 
 # Frames a routine poll leaves in the read budget for recovery reads: after an IDT change,
 # ET04, BT21, BT27, BT22 and the ET55 unit (p.55, p.158), so BT28 follows without waiting.
 RESERVE_FRAMES = 5
+CLOCK_READ = PartialRead(BT52, 0, BT52_SIZE)  # the whole clock (p.224), a few bytes
 
 
 class Poller:
@@ -94,6 +89,7 @@ class Poller:
         self.session = self._new_session()
         self._link = LinkState(settings.stale_after_s)
         self._intake = Intake(settings.limits, self.counters, self._now)
+        self._present = PresentPlanner()  # whole BT28 or its power piece (a noisy line)
         self._last_success: datetime | None = None
         self._timetable = Timetable.of(settings.schedule)
         self._failures = FailureRun()
@@ -169,20 +165,28 @@ class Poller:
             await self._tables.check_alerts(self._read, self._now())
         await self._poll_next()
 
-    async def _read(self, request: PartialRead) -> bytes:
-        data = await self.session.read(request)
+    async def _read(
+        self, request: PartialRead, *, resend: bool = True, retry_damaged: bool = True
+    ) -> bytes:
+        options = {"resend": resend, "retry_damaged": retry_damaged}
+        data = await self._present.read(self.session, request, **options)
         self._on_success()
         return data
 
     async def _probe(self) -> None:
-        """One frame to a silent meter: the clock (BT52, a few bytes, useful when answered).
-
-        Answered: every read is due now, power first, so readings resume at once.
-        """
+        """One frame to a silent meter: the power piece, published when it verifies, so the
+        answer that shows the meter is back is already a reading (before the layout is
+        known: the clock, BT52). Answered: every read is due now, so the rest follows."""
         self._line.probe_sent()
-        data = await self.session.read(PartialRead(BT52, 0, BT52_SIZE), resend=False)
-        self._on_success()
-        self._intake.clock(data, self._wall())
+        piece = piece_in(self._tables.layout) if self._tables.layout is not None else None
+        if piece is not None:
+            await self._poll_present(probe=piece)
+        else:
+            self._intake.clock(await self._read(CLOCK_READ, resend=False), self._wall())
+        self._all_due()
+
+    def _all_due(self) -> None:
+        """After a start-up, an IDT change or a comeback: every read due now, power first."""
         self._timetable.start(self._now())
         self._reserve.urgent = True
 
@@ -203,8 +207,7 @@ class Poller:
         self._intake.adopt(self._store.adopt(identity.serial))
         self._emit(identity)
         self._tables.layout = await with_energy_unit(self._read, layout)  # ET55 (p.158)
-        self._timetable.start(self._now())
-        self._reserve.urgent = True
+        self._all_due()
 
     async def _check_idt_version(self) -> None:
         """After a sequence jump (p.55): if the layout changed, power first (all due now)."""
@@ -212,8 +215,8 @@ class Poller:
             return
         layout = self._tables.require()
         self._timetable = Timetable.of(fit_schedule(self.settings.schedule, layout, self._say))
-        self._timetable.start(self._now())
-        self._reserve.urgent = True
+        self._all_due()
+        self._present.power_first = True  # p.55: power first, as the piece (a short read)
         if self._tables.identity is not None:
             self._emit(self._tables.identity)
 
@@ -246,12 +249,16 @@ class Poller:
         self._timetable.due_now(kind, self._now())
         return True
 
-    async def _poll_present(self) -> None:
+    async def _poll_present(self, probe: PieceRead | None = None) -> None:
+        """The whole table or its power piece, as the noisy-line policy says; or the piece
+        of a probe (one frame, no identical resend)."""
         layout = self._tables.require()
-        data = await read_plan(self._read, plan_bt28(layout.dims))
-        if await self._moved_under("present", layout):
+        piece = probe or self._present.next_piece(layout)  # None: the whole table
+        data = await self._present.fetch(self._read, layout, piece, probe=probe is not None)
+        if data is None or await self._moved_under("present", layout):
             return
-        reading = self._intake.present(data, layout, self._tables.serial(), self._wall())
+        serial, now = self._tables.serial(), self._wall()
+        reading = take_present(self._intake, data, layout, piece, serial=serial, host_time=now)
         if reading is not None:
             self._emit(reading)
             self._on_result()
@@ -262,14 +269,8 @@ class Poller:
         if await self._moved_under("energy", layout):
             return
         request = self._store.accept_request()  # `mepd accept-energy`, if the owner ran it
-        taken = self._intake.energy(
-            data,
-            layout,
-            self._tables.serial(),
-            self._wall(),
-            self._store.state,
-            owner_accepts=bool(request),
-        )
+        serial, now, state = self._tables.serial(), self._wall(), self._store.state
+        taken = self._intake.energy(data, layout, serial, now, state, owner_accepts=bool(request))
         if taken.held is not None:
             self._emit(taken.held)
         if taken.reading is not None:
@@ -281,7 +282,7 @@ class Poller:
             self._store.accept_done(request)  # after the new baseline is saved
 
     async def _poll_clock(self) -> None:
-        data = await self._read(PartialRead(BT52, 0, BT52_SIZE))
+        data = await self._read(CLOCK_READ)
         known = self._intake.clock_offset_s is not None
         self._intake.clock(data, self._wall())
         if not known:
@@ -352,10 +353,6 @@ class Poller:
         self._emit(change)
 
     # --- bookkeeping ---------------------------------------------------------------------------
-
-    @property
-    def ladder(self) -> RecoveryLadder:
-        return self._line.ladder
 
     def _now(self) -> float:
         return asyncio.get_running_loop().time()

@@ -101,6 +101,7 @@ class Rc4Link:
 
 
 def _settle_rc4(exchange: Exchange) -> Settled:
+    exchange.give_back_if_unheard()  # a silent meter's window is not walked past (p.11)
     resyncs = exchange.counts[Outcome.SEQUENCE]
     return Settled(
         resyncs=resyncs,

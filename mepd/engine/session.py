@@ -21,6 +21,7 @@ from mepd.engine.rc4_link import Link, Rc4Link, Settled, Steps
 from mepd.protocol import Alert, Complete, Discarded, MepKey, Request, Response, ResponseCode
 from mepd.protocol.errors import (
     AuthenticationError,
+    FrameError,
     MepTimeoutError,
     ResponseError,
     SequenceError,
@@ -113,7 +114,9 @@ class MeterSession(Protocol):
     alert_listeners: list[Callable[[], None]]
 
     def reset_link(self) -> None: ...
-    async def read(self, request: Request, *, resend: bool = True) -> bytes: ...
+    async def read(
+        self, request: Request, *, resend: bool = True, retry_damaged: bool = True
+    ) -> bytes: ...
     def budget_wait(self, tokens: float) -> float: ...
 
 
@@ -152,23 +155,32 @@ class Session:
         self.link.reset()
         self.key_proven = False
 
-    async def read(self, request: Request, *, resend: bool = True) -> bytes:
+    async def read(
+        self, request: Request, *, resend: bool = True, retry_damaged: bool = True
+    ) -> bytes:
         """`resend=False`: a probe of a silent meter, one frame; silence raises at once
-        (`MepTimeoutError`) instead of spending the identical resend (p.21) on it."""
-        return (await self.request(request, resend=resend)).data
+        (`MepTimeoutError`) instead of spending the identical resend (p.21) on it.
+        `retry_damaged=False`: a damaged answer raises (`FrameError`) instead of being asked
+        again under the next number: a long read tried on a noisy line, whose frames the
+        budget (p.51) had better spend on short reads."""
+        return (await self.request(request, resend=resend, retry_damaged=retry_damaged)).data
 
-    async def request(self, request: Request, *, resend: bool = True) -> Response:
+    async def request(
+        self, request: Request, *, resend: bool = True, retry_damaged: bool = True
+    ) -> Response:
         parts = self.link.parts(request)
         if len(parts) == 1:
-            return await self._request_one(request, resend)
-        data = b"".join([(await self._request_one(part, resend)).data for part in parts])
-        return Response(ResponseCode.OK, data)
+            return await self._request_one(request, resend, retry_damaged)
+        answers = [await self._request_one(part, resend, retry_damaged) for part in parts]
+        return Response(ResponseCode.OK, b"".join(answer.data for answer in answers))
 
-    async def _request_one(self, request: Request, resend: bool = True) -> Response:
+    async def _request_one(
+        self, request: Request, resend: bool = True, retry_damaged: bool = True
+    ) -> Response:
         attempt = self.link.attempt(request)
         self.stats.exchanges += 1
         try:
-            result = await self._run(attempt.steps, resend)
+            result = await self._run(attempt.steps, resend, retry_damaged)
         except ResponseError as error:
             self._book(error)
             raise
@@ -195,7 +207,7 @@ class Session:
             for listener in self.resync_listeners:
                 listener()
 
-    async def _run(self, steps: Steps, resend: bool = True) -> Complete:
+    async def _run(self, steps: Steps, resend: bool = True, retry_damaged: bool = True) -> Complete:
         """Send what `steps` says, feed it each answer or silence, until it completes."""
         step = steps.start()
         while True:
@@ -211,11 +223,13 @@ class Session:
             if isinstance(answer, Incomplete):
                 # Bytes that made no frame: an answer damaged on the line, not silence (p.21).
                 step = steps.on_incomplete()
-                continue
-            result = steps.on_response(answer)
-            if isinstance(result, Complete):
-                return result
-            step = result
+            else:
+                result = steps.on_response(answer)
+                if isinstance(result, Complete):
+                    return result
+                step = result
+            if not retry_damaged and step.retry is Retry.NEXT_SEQUENCE:
+                raise FrameError("a damaged answer, not asked again (a long read, noisy line)")
 
     async def _transmit(self, frame: bytes) -> None:
         loop = asyncio.get_running_loop()

@@ -95,6 +95,7 @@ class Exchange:
         self._attempts: list[SignedRequest] = []
         self._identical_resends = 0
         self.counts = dict.fromkeys(Outcome, 0)
+        self._heard = False  # any answer, even a damaged one, to any attempt
 
     @property
     def resyncs(self) -> int:
@@ -109,6 +110,7 @@ class Exchange:
 
     def on_response(self, body: bytes) -> Complete | Send:
         """A frame body arrived while this request was outstanding."""
+        self._heard = True
         try:
             response = self._verify(body)
         except SequenceError as sequence_error:
@@ -123,6 +125,7 @@ class Exchange:
     def on_incomplete(self) -> Send:
         """An answer started but never completed (bytes lost on the line): the meter did
         process the request, so an identical resend would only earn 0x0C."""
+        self._heard = True
         self._count(Outcome.CORRUPT, FrameError("the response stopped before its LEN was reached"))
         return self._retry(RETRY_POLICY[Outcome.CORRUPT])
 
@@ -130,6 +133,11 @@ class Exchange:
         """No response header within the response timeout (p.21)."""
         self.counts[Outcome.TIMEOUT] += 1
         return self._retry(RETRY_POLICY[Outcome.TIMEOUT])
+
+    def give_back_if_unheard(self) -> None:
+        """Over, and nothing at all came back: its number goes back (`give_back`)."""
+        if not self._heard and self._attempts:
+            self._counter.give_back(self._attempts[-1].sequence)
 
     def _retry(self, retry: Retry) -> Send:
         if retry is Retry.IDENTICAL and self._identical_resends < self._budget.identical_resends:

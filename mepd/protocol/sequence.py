@@ -32,6 +32,17 @@ class SequenceCounter:
         self._next = (number + 1) % SEQUENCE_MODULUS
         return number
 
+    def give_back(self, number: int) -> None:
+        """`number`, the last one taken, met only silence: the next request uses it again.
+
+        p.21 resends the identical packet after a timeout; across requests the same holds,
+        since the meter may never have parsed it. A silent meter then never sees numbers
+        walk past its window of 8 (p.11), so its first answer is data, not 0x0C. Had it
+        parsed the request after all (only its answer lost), the reuse earns one 0x0C.
+        """
+        if (number + 1) % SEQUENCE_MODULUS == self._next:
+            self._next = number
+
     def adopt(self, reported: int) -> None:
         """Follow a *verified* 0x0C; an unverified one must never move the counter."""
         self._next = (reported + 1) % SEQUENCE_MODULUS

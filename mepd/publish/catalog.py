@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from mepd.readings import Unit, ValueName
+from mepd.readings import PIECES, Piece, Unit, ValueName
 
 Topic = Literal[
-    "present", "energy", "energy_held", "diagnostics", "link", "availability", "gateway"
+    "present", "power", "energy", "energy_held", "diagnostics", "link", "availability", "gateway"
 ]
 # What the meter remembers (issue 20, `history_entities.py`): retained billing, the event
 # stream, the conditions now and the relay.
@@ -136,7 +136,9 @@ def _measurement(
     return EntitySpec(
         key,
         name,
-        "present",
+        # A piece's values have the piece's topic (fed by the piece and by the whole table),
+        # so a piece read on a noisy line never blanks the entities it does not carry.
+        "power" if key in PIECES[Piece.POWER] else "present",
         device_class=device_class,
         unit=symbol,
         source_unit=unit,

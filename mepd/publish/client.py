@@ -327,7 +327,8 @@ class MqttConnection:
                 self._say.exception("announce", "error while announcing to the MQTT broker")
 
     def _say_connected(self, step: Next) -> None:
-        if step is Next.FELL_BACK:
+        bounded = self._settings.broker_max_packet_bytes
+        if step is Next.FELL_BACK and (bounded is None or bounded > self._max_packet_bytes):
             log.warning("%s", mqtt311_warning(self._settings, self._max_packet_bytes))
         # A suspected takeover stands until a connection holds (_hold).
         self._problems.connected(self._where, takeover_suspected=self._takeover.suspected)

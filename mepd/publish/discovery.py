@@ -175,7 +175,10 @@ def meter_config(
     gateway_only = [topics.gateway_status]
     for spec in PRESENT:
         if spec.key in names:
-            add(spec, topics.present(serial), expire_s=expire_after(periods.present_s))
+            # "present", or a piece's own topic (the power piece of a noisy line), read as
+            # often: the same freshness.
+            topic = topics.meter(serial, spec.topic)
+            add(spec, topic, expire_s=expire_after(periods.present_s))
     for spec in ENERGY:
         if spec.key in names:
             add(spec, topics.energy(serial), expire_s=expire_after(periods.energy_s))

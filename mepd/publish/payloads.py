@@ -77,6 +77,21 @@ def present_fields(reading: PresentReading) -> Fields:
     return _measured(PRESENT, reading.values)
 
 
+def present_messages(reading: PresentReading) -> dict[str, Fields]:
+    """A BT28 read's payloads by topic leaf. The whole table: everything on "present" (as
+    ever) and each piece's values on its own topic too; a piece: its own topic only, so the
+    entities of the values it did not carry keep their value and their freshness."""
+    messages: dict[str, Fields] = {}
+    if reading.piece is None:
+        messages["present"] = _measured(PRESENT, reading.values)
+        leaves: list[str] = sorted({spec.topic for spec in PRESENT} - {"present"})
+    else:
+        leaves = [reading.piece.value]
+    for leaf in leaves:
+        messages[leaf] = _measured((s for s in PRESENT if s.topic == leaf), reading.values)
+    return messages
+
+
 def energy_fields(reading: EnergyReading) -> Fields:
     """The energy registers that passed the guard, in kWh."""
     return _measured(ENERGY, reading.registers, kwh=True)

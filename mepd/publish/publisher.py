@@ -51,7 +51,7 @@ from mepd.publish.payloads import (
     held_payload,
     link_payload,
     meter_problem,
-    present_fields,
+    present_messages,
     stamped,
 )
 from mepd.publish.topics import (
@@ -250,10 +250,11 @@ class Publisher:
     def _on_present(self, reading: PresentReading) -> None:
         meter = self._meters.get(reading.meter)
         if meter is not None:
-            fields = present_fields(reading)
-            if fields:
-                self._learn(meter, fields.keys())
-                self._send(self.topics.present(reading.meter), stamped(fields, reading.host_time))
+            for leaf, fields in present_messages(reading).items():
+                if fields:
+                    self._learn(meter, fields.keys())
+                    payload = stamped(fields, reading.host_time)
+                    self._send(self.topics.meter(reading.meter, leaf), payload)
 
     def _on_energy(self, reading: EnergyReading) -> None:
         meter = self._meters.get(reading.meter)

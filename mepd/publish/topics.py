@@ -8,6 +8,7 @@ never on a hostname or an IP address, so a re-flashed or renamed Pi keeps its en
     <prefix>/meter/<serial>/availability   online/offline, retained: the meter answers
     <prefix>/meter/<serial>/link           JSON, retained: link state, reason, key problem
     <prefix>/meter/<serial>/present        JSON: power, voltage, current, ... (BT28)
+    <prefix>/meter/<serial>/power          JSON: total power import/export (BT28, or its piece)
     <prefix>/meter/<serial>/energy         JSON: energy registers in kWh (BT23)
     <prefix>/meter/<serial>/energy_held    JSON, retained: energy registers held back, and why
     <prefix>/meter/<serial>/diagnostics    JSON: counters, clock offset, last good read

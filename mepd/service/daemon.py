@@ -203,7 +203,7 @@ async def serve(
     with stop_on_signals(stop, received):
         try:
             for index, meter in enumerate(config.meters):
-                port = SerialPort(meter.port, meter.baud)
+                port = SerialPort(meter.port, meter.baud, ir_head=meter.interface == "optical")
                 # The HAT parks TXD in a break and flushes the power-up garbage through the port.
                 control = link_control_for(meter.gpio, auto=meter.gpio_auto, uart=port)
                 controls.append(control)

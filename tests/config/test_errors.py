@@ -43,6 +43,10 @@ def test_the_issues_example(tmp_path: Path) -> None:
         ("serial = 5\n", "serial: expected a table, got an integer"),
         ("meters = 5\n", "meters: expected an array of tables ([[...]]), got an integer"),
         ('state_directory = ""\n', 'state_directory: expected a file path, got ""'),
+        (
+            '[meter]\ninterface = "optical"\noptical_echo = "yes"\n',
+            "meter.optical_echo: expected one of 'auto', 'on' or 'off', got \"yes\"",
+        ),
     ],
 )
 def test_bad_values_name_the_line_key_and_expectation(
@@ -55,6 +59,15 @@ def test_bad_values_name_the_line_key_and_expectation(
 
     assert message.startswith(f"{path}, line {line}, {expected}")
     assert "\n" not in message
+
+
+def test_optical_echo_on_a_mep_meter_says_what_to_change(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.toml", '[meter]\noptical_echo = "on"\n')
+
+    assert problem(path) == (
+        f"{path}, line 1, meter: optical_echo is for an optical IR head: "
+        'set interface = "optical" or remove optical_echo'
+    )
 
 
 def test_a_value_inside_an_inline_table_gets_its_line(tmp_path: Path) -> None:

@@ -219,6 +219,16 @@ def test_settings_are_what_the_poller_takes(tmp_path: Path, environ: dict[str, s
     )
 
 
+@pytest.mark.parametrize(("line", "echo"), [("", "auto"), ('optical_echo = "off"\n', "off")])
+def test_an_optical_meter_says_what_its_ir_head_echoes(
+    tmp_path: Path, environ: dict[str, str], line: str, echo: str
+) -> None:
+    text = f'[meter]\ninterface = "optical"\n{line}'
+    meter = load_config(write(tmp_path / "c.toml", text), environ=environ).meters[0]
+
+    assert meter.settings().optical_echo == echo
+
+
 def test_a_usb_adapter_has_no_gpio(tmp_path: Path, environ: dict[str, str]) -> None:
     path = write(tmp_path / "c.toml", '[serial]\nport = "/dev/ttyUSB0"\n[gpio]\nenabled = false\n')
 

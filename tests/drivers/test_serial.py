@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serial
 
-from mepd.drivers.serial import SerialPort, describe_open_failure
+from mepd.drivers.serial import SerialPort, describe_open_failure, power_ir_head
 from mepd.drivers.transport import ReadPausing
 from mepd.errors import LinkError
 
@@ -153,3 +154,36 @@ async def test_a_break_asked_for_while_closed_is_held_once_the_port_opens(
     await port.close()
     port.set_break(True)  # closed again: no error
     assert (held, released, port.break_held) == (True, False, False)
+
+
+class _ProbeLines(serial.SerialBase):  # type: ignore[misc]  # pyserial has no types
+    """A port that records its control lines, as an RS-232-powered IR probe sees them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[tuple[str, bool]] = []
+
+    def _update_rts_state(self) -> None:
+        self.lines.append(("rts", self._rts_state))
+
+    def _update_dtr_state(self) -> None:
+        self.lines.append(("dtr", self._dtr_state))
+
+
+def test_an_ir_head_gets_rts_on_and_dtr_off() -> None:
+    port = _ProbeLines()
+    port.is_open = True
+    power_ir_head(port, "/dev/ir0")
+    assert port.lines == [("rts", True), ("dtr", False)]  # c1218 notes §1.1
+
+
+@pytest.mark.asyncio
+async def test_an_ir_head_on_a_port_without_modem_lines_still_opens(
+    pty_pair: tuple[int, str],
+) -> None:
+    master, path = pty_pair  # a pty has no RTS/DTR (ENOTTY): an FTDI-like head needs none
+    port = SerialPort(path, ir_head=True)
+    await port.open()
+    os.write(master, b"\x06")
+    assert await port.read(1.0) == b"\x06"
+    await port.close()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from mepd.engine.recovery import PROBE_EVERY_S
-from mepd.readings import PresentReading
+from mepd.readings import Piece, PresentReading
 from tests.engine.inprocess import Rig, in_virtual_time, running
 
 # After the meter answers again: the probe's cadence, then one probe and one BT28 read.
@@ -82,3 +82,27 @@ def test_a_latch_up_with_gpio_is_cured_at_the_first_rung() -> None:
             return await rig.wait_for(PresentReading, count + 1) - latched
 
     assert in_virtual_time(scenario) < 5.0
+
+
+def test_the_probe_that_finds_the_meter_again_is_itself_a_power_reading() -> None:
+    """No BT52 probe, then a BT28 read: the probe reads the power piece and publishes it. Its
+    sequence number is the one the silent probes gave back, so no 0x0C and no IDT check."""
+
+    async def scenario() -> tuple[float, PresentReading, int]:
+        async with running("gen4", gpio=False) as rig:
+            await rig.wait_for(PresentReading, 2)
+            rig.port.latch_up()
+            await asyncio.sleep(60.0)
+            await _just_after_a_probe(rig)
+            loop = asyncio.get_running_loop()
+            rig.port.latched = False
+            back, sent = loop.time(), len(rig.transport.sent)
+            count = len(rig.of(PresentReading))
+            found = await rig.wait_for(PresentReading, count + 1)
+            frames = len([t for t in rig.transport.sent[sent:] if t <= found])
+            return found - back, rig.of(PresentReading)[count], frames
+
+    comeback_s, first, frames = in_virtual_time(scenario)
+    assert first.piece is Piece.POWER
+    assert frames == 1
+    assert PROBE_EVERY_S - 1.0 < comeback_s <= PROBE_EVERY_S

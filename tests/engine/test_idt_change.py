@@ -11,7 +11,7 @@ import mepd.engine.poller as poller_module
 from mepd.drivers.simulator.profiles import PROFILES
 from mepd.drivers.simulator.registers import meter_summation
 from mepd.engine import startup
-from mepd.readings import EnergyReading, MeterIdentity, PresentReading
+from mepd.readings import EnergyReading, MeterIdentity, Piece, PresentReading
 from tests.engine.inprocess import in_virtual_time, running
 
 
@@ -52,6 +52,21 @@ def test_an_idt_bump_rereads_the_dimensions_and_power_is_back_within_3_s(
         (identities[0].idt_version or 0) + n for n in range(4)
     ]
     assert len({i.serial for i in identities}) == 1
+
+
+def test_after_an_idt_change_power_comes_first_as_the_short_piece_then_the_whole_table() -> None:
+    async def scenario() -> list[PresentReading]:
+        async with running("gen4") as rig:
+            await rig.wait_for(PresentReading, 2)
+            await asyncio.sleep(120.3)  # the read reserve is built (timetable.ReadReserve)
+            rig.port.bump_idt_version()
+            identities = len(rig.of(MeterIdentity))
+            known = await rig.wait_for(MeterIdentity, identities + 1)  # the new layout
+            await asyncio.sleep(5.0)
+            return [e for t, e in rig.events if isinstance(e, PresentReading) and t > known]
+
+    first, then, *_ = in_virtual_time(scenario)
+    assert (first.piece, then.piece) == (Piece.POWER, None)
 
 
 @pytest.mark.parametrize("profile", ["ct-10", "ct-100"])

@@ -27,6 +27,7 @@ from mepd.protocol import (
 )
 from mepd.protocol.errors import (
     AuthenticationError,
+    FrameError,
     MepTimeoutError,
     ResponseError,
     SequenceError,
@@ -145,6 +146,22 @@ async def test_corrupted_answer_is_asked_again() -> None:
     assert await session.read(READ) == meter.table_data
     assert session.stats.corrupt_responses == 1
     assert meter.sequences == [1, 2]
+
+
+@pytest.mark.asyncio
+async def test_a_long_read_on_a_noisy_line_is_not_asked_again_when_told_so() -> None:
+    """`retry_damaged=False` (a whole table tried on a noisy line): one frame, a damaged
+    answer raises and is counted; a resync (0x0C) is still followed, or no data would come."""
+    meter = FakeMeter([KEY], last_sequence=0)
+    meter.mangle = lambda reply: reply[:5] + bytes([reply[5] ^ 1]) + reply[6:]
+    session, _ = _session(meter, SequenceCounter(1))
+    with pytest.raises(FrameError):
+        await session.read(READ, retry_damaged=False)
+    assert (meter.sequences, session.stats.corrupt_responses) == ([1], 1)
+    meter.mangle = lambda reply: reply
+    resyncing, _ = _session(meter, SequenceCounter(100))
+    assert await resyncing.read(READ, retry_damaged=False) == meter.table_data
+    assert resyncing.stats.sequence_resyncs == 1
 
 
 class PacedTransport(FakeMeterTransport):

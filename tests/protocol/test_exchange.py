@@ -163,3 +163,27 @@ def test_encrypted_exchange_round_trips() -> None:
     done = exchange.on_response(meter.reply(step.frame))
     assert isinstance(done, Complete)
     assert done.response.data == DATA
+
+
+def test_a_request_met_by_silence_gives_its_number_to_the_next() -> None:
+    """p.21 across requests: a meter that heard nothing sees no number walk past its window
+    (p.11), however many silent probes went out; its first answer is data, not 0x0C."""
+    meter = TinyMeter(last=1000)
+    counter = SequenceCounter(1001)
+    for _ in range(20):  # a long silence: one probe after another
+        probe = Exchange(PartialRead(28, 0, 10), KEY, counter)
+        probe.start()
+        probe.give_back_if_unheard()
+    assert counter.next == 1001
+    done = _run(Exchange(PartialRead(28, 0, 10), KEY, counter), meter)
+    assert done.resyncs == 0
+    assert meter.sequences == [1001]
+
+
+def test_a_request_whose_answer_came_even_damaged_keeps_its_number() -> None:
+    counter = SequenceCounter(1001)
+    exchange = Exchange(PartialRead(28, 0, 10), KEY, counter)
+    exchange.start()
+    exchange.on_incomplete()  # the meter processed it: reusing the number earns 0x0C
+    exchange.give_back_if_unheard()
+    assert counter.next == 1003

@@ -8,6 +8,7 @@ drops a message above mepd's limit for mepd alone; the connection stays up.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import struct
 import time
@@ -171,6 +172,26 @@ async def test_a_broker_without_mqtt5_gets_311_once_and_a_warning(
         "message on a topic mepd subscribes to is read in full; set max_packet_size in the "
         "broker, or upgrade it"
     ]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("bound", "warned"), [(256 * 1024, False), (256 * 1024 + 1, True)])
+async def test_a_broker_that_bounds_packets_itself_gets_311_without_a_warning(
+    bound: int, warned: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    # mepd's embedded demo broker speaks 3.1.1 and reads no packet above 256 KiB.
+    async with OldBroker(b"\x20\x02\x00\x01").running() as old:
+        settings = dataclasses.replace(old_settings(old), broker_max_packet_bytes=bound)
+        connection = MqttConnection(settings, "mepd-demo")
+        with caplog.at_level(logging.DEBUG, logger="mepd"):
+            await connection.start()
+            try:
+                assert await connection.wait_connected(3)
+            finally:
+                await connection.stop()
+    assert old.levels == [5, 4]
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert bool(warnings) is warned
 
 
 @pytest.mark.asyncio

@@ -48,6 +48,7 @@ class MeterDriver:
 
     def feed(self, data: bytes) -> None:
         self._enqueue(self.port.receive(data, self._clock()))
+        self.port.stats.count_received(len(data))
 
     def start(self) -> None:
         self._tasks = [
@@ -84,6 +85,7 @@ class MeterDriver:
                 await _sleep_until(due, self._clock)
                 if self.port.can_transmit(self._clock()):
                     self._write(data[first : first + chunk])
+                    self.port.stats.count_sent(len(data[first : first + chunk]))
                 else:
                     self.port.stats.bytes_blocked += len(data[first : first + chunk])
             # Hold the line until the last byte has left (the next segment starts after).

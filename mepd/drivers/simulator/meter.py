@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from mepd.drivers.simulator.history import ServedHistory, ServedReading
 from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
-from mepd.drivers.simulator.stats import LinkStats
+from mepd.drivers.simulator.stats import NOT_A_READ, LinkStats
 from mepd.drivers.simulator.tables import (
     BT07,
     BT08,
@@ -160,6 +160,7 @@ class Meter:
     def handle(self, body: bytes, t: float, now: float) -> bytes:
         """Answer one received frame body (message + seq + digest) at physics time `t`."""
         self.last_was_read = False
+        self.stats.serving = NOT_A_READ
         keys = self._keys()
         if self.tls is not None and body[0] in TLS_REQUEST_CODES and not _is_rc4(body, keys):
             code, payload = parse_tls_request(body)
@@ -210,6 +211,7 @@ class Meter:
         return self._write(request, key_id)
 
     def _read(self, request: FullRead | PartialRead, t: float, now: float) -> bytes:
+        self.stats.serving = request.table
         truth = self.physics.truth_at(t)
         if self.energy_offset_wh and request.table == BT23:
             truth = with_import_offset(truth, self.energy_offset_wh)

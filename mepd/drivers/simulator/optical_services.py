@@ -22,6 +22,7 @@ from enum import Enum
 from mepd.drivers.simulator.faults import FaultSettings
 from mepd.drivers.simulator.history import ServedReading
 from mepd.drivers.simulator.meter import Meter
+from mepd.drivers.simulator.stats import NOT_A_READ
 from mepd.drivers.simulator.tables import BT23, BT28, LiveState
 from mepd.protocol.c1218.errors import C1218Code
 from mepd.protocol.c1218.packets import OVERHEAD_BYTES
@@ -100,6 +101,8 @@ class OpticalServices:
         if service is None:
             return _code(C1218Code.SNS)
         required, handler = service
+        reads = message[0] in (Service.READ_FULL, Service.READ_PARTIAL) and len(message) >= 3
+        self.meter.stats.serving = int.from_bytes(message[1:3], "big") if reads else NOT_A_READ
         if required is not None and self.state is not required:
             return _code(C1218Code.ISSS)  # notes §4: not valid in this state
         return handler(self, message, now)

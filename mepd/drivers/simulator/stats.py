@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from mepd.protocol.timing import MAX_AVERAGE_READS_PER_S
 
 READ_RATE_WINDOW_S = 60.0
+# `LinkStats.serving` while the meter answers anything but a table read (the optical
+# session's Identify ... Terminate, writes, procedures): their bytes are counted here.
+NOT_A_READ = -1
 
 
 @dataclass
@@ -49,7 +52,26 @@ class LinkStats:
     tls_sessions_dropped: int = 0
     tls_terminations: int = 0
     rc4_refused: int = 0
+    # Bytes on the line, counted by the driver as they arrive and as they are written (resends,
+    # ACK/NAK and alerts included), in all and by what the meter was serving when they passed:
+    # the table of the read being answered (`NOT_A_READ` otherwise), {table: [received, sent]}.
+    # A request's bytes count for the read it asks for; the client's ACK after an answer for
+    # that answer's read. What one reading costs on the wire, without guessing.
+    bytes_received: int = 0
+    bytes_sent: int = 0
+    serving: int = NOT_A_READ
+    bytes_by_table: dict[int, list[int]] = field(default_factory=dict)
     _reads: deque[float] = field(default_factory=deque, repr=False)
+
+    def count_received(self, count: int) -> None:
+        """`count` bytes came in (after the port handled them, so a request's own bytes
+        count for the read it asked for)."""
+        self.bytes_received += count
+        self.bytes_by_table.setdefault(self.serving, [0, 0])[0] += count
+
+    def count_sent(self, count: int) -> None:
+        self.bytes_sent += count
+        self.bytes_by_table.setdefault(self.serving, [0, 0])[1] += count
 
     def record_read(self, now: float) -> None:
         reads = self._reads

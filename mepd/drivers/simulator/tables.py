@@ -171,18 +171,24 @@ class MeterTables:
     def _demand_record(
         self, truth: Truth, index: int, source: int, tier: int | None
     ) -> DemandRecord:
-        """Maximum demand over the completed 15-minute intervals (of `tier`, if given)."""
+        """Maximum demand over the completed 15-minute intervals (of `tier`, if given).
+
+        The intervals are the clock's quarter hours since the meter started, as a real
+        meter's: the event time is an interval's end, a whole minute, which is all an
+        STIME_DATE can carry (p.41); a start off the minute changes nothing.
+        """
         best, best_end = 0, None
-        completed = int(truth.t // DEMAND_INTERVAL_S)
-        for interval in range(completed):
-            start = interval * DEMAND_INTERVAL_S
+        start_wall = self.physics.start_wall
+        first = math.ceil(start_wall / DEMAND_INTERVAL_S)  # the first whole quarter hour
+        for interval in range(first, math.floor((start_wall + truth.t) / DEMAND_INTERVAL_S)):
+            start = interval * DEMAND_INTERVAL_S - start_wall  # physics time
             if tier is not None and self.physics.tier_at(start) != tier:
                 continue
             value = self._interval_demand(interval, index, source)
             if value > best:
-                best, best_end = value, start + DEMAND_INTERVAL_S
+                best, best_end = value, (interval + 1) * DEMAND_INTERVAL_S
         dims = self.profile.dims
-        when = _utc(self.physics.start_wall + best_end) if best_end is not None else None
+        when = _utc(best_end) if best_end is not None else None
         return DemandRecord(
             source=source_for(source),
             values=(best,),
@@ -194,8 +200,9 @@ class MeterTables:
     def _interval_demand(self, interval: int, index: int, source: int) -> int:
         cached = self._max_demands.get(interval)
         if cached is None:
-            start = self.physics.truth_at(interval * DEMAND_INTERVAL_S)
-            end = self.physics.truth_at((interval + 1) * DEMAND_INTERVAL_S)
+            began = interval * DEMAND_INTERVAL_S - self.physics.start_wall  # physics time
+            start = self.physics.truth_at(began)
+            end = self.physics.truth_at(began + DEMAND_INTERVAL_S)
             cached = tuple(_average_power(start, end, s) for s in self.profile.demand_sources)
             self._max_demands[interval] = cached
         return cached[index]

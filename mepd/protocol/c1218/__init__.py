@@ -13,7 +13,7 @@ from mepd.protocol.c1218.errors import (
     SecurityRejectedError,
     ServiceError,
 )
-from mepd.protocol.c1218.link import Answer, C1218Link, LinkCounters, Phase, Write
+from mepd.protocol.c1218.link import Answer, C1218Link, Echo, LinkCounters, Phase, Write
 from mepd.protocol.c1218.packets import Packet, PacketDecoder, decode_packet, split_message
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "C1218Code",
     "C1218Error",
     "C1218Link",
+    "Echo",
     "LinkCounters",
     "OpticalTimeoutError",
     "Packet",

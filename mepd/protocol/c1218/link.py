@@ -21,8 +21,10 @@ Rules (notes §2.4, §2.7, §2.8, §7.8):
 * a packet while waiting for the ACK means the ACK was lost and the meter went ahead;
 * multi-packet answers are reassembled: first packet has bits 7+6 and seq n-1, seq counts down
   to 0;
-* an IR head that echoes what it is sent gives those bytes back first: with `echo=True` they
-  are dropped (notes §1.4, off by default).
+* an IR head that echoes what it is sent gives those bytes back first (notes §1.4): `Echo`
+  says what is dropped; the default `AUTO` drops only an exact copy of what was just written,
+  which no meter ever sends (its answer starts with `06`, its packets carry its own toggle,
+  length and CRC), and after one whole packet came back so, knows the head echoes (`ON`).
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ RESPONSE_TIMEOUT_S = 2.0  # notes §10 #9: 2 s standard; NES answers well inside
 INTERCHARACTER_TIMEOUT_S = 0.5  # notes §3, §10 #10
 # NAKs for one answer before giving up: its packets (2 with 64 x 2) times the 3 attempts.
 MAX_ANSWER_NAKS = 6
+
+
+class Echo(Enum):
+    """What the link drops of what comes back first after each write (notes §1.4, §11 #10)."""
+
+    AUTO = "auto"  # exact copies only; after a whole packet's copy, as ON (the head echoes)
+    ON = "on"  # the head echoes: the first bytes after a write, as many, damaged or not
+    OFF = "off"  # nothing is dropped
 
 
 class Phase(Enum):
@@ -91,6 +101,7 @@ class LinkCounters:
     zero_acks: int = 0
     stray_bytes: int = 0
     echo_bytes: int = 0
+    echo_detected: int = 0  # 1 once `Echo.AUTO` saw a whole packet come back (the head echoes)
     bytes_sent: int = 0
     bytes_received: int = 0
 
@@ -104,13 +115,13 @@ class C1218Link:
     def __init__(
         self,
         *,
-        echo: bool = False,
+        echo: Echo = Echo.AUTO,
         attempts: int = ATTEMPTS,
         ack_timeout_s: float = ACK_TIMEOUT_S,
         response_timeout_s: float = RESPONSE_TIMEOUT_S,
         intercharacter_timeout_s: float = INTERCHARACTER_TIMEOUT_S,
     ) -> None:
-        self._echo_enabled = echo
+        self.echo = echo
         self._attempts_allowed = attempts
         self._ack_timeout_s = ack_timeout_s
         self._response_timeout_s = response_timeout_s
@@ -129,7 +140,8 @@ class C1218Link:
         self._asked_again = False
         self._parts: list[bytes] = []
         self._next_seq: int | None = None
-        self._echo = bytearray()
+        self._echo = b""  # what an echoing head gives back first: the last write
+        self._echo_held = 0  # how much of it came back so far (held back, not yet passed on)
 
     def reset(self, *, keep_toggle: bool = False) -> None:
         """A new session (or a reopened port): nothing is pending, the toggle starts at 0.
@@ -146,7 +158,7 @@ class C1218Link:
             self._toggle = False
             self._last_accepted = None  # else a late resend of the last answer is a duplicate
         self._parts, self._next_seq = [], None
-        self._echo.clear()
+        self._echo, self._echo_held = b"", 0
 
     def negotiated(self, packet_size: int) -> None:
         """Negotiate's answer sets the packet size both sides use from now (notes §5.2)."""
@@ -191,7 +203,7 @@ class C1218Link:
         damaged = self._decoder.pending or (self._heard and self.phase is Phase.AWAIT_ANSWER)
         self._heard = False
         self._decoder.reset()
-        self._echo.clear()
+        self._echo, self._echo_held = b"", 0
         if self.phase is Phase.AWAIT_ACK and not damaged:
             return self._resend("no ACK")
         # A packet cut short by the inter-character timeout, one whose start was lost (its
@@ -308,27 +320,43 @@ class C1218Link:
 
     def _write(self, data: bytes) -> Write:
         self.counters.bytes_sent += len(data)
-        if self._echo_enabled:
-            self._echo += data
+        if self.echo is not Echo.OFF:
+            # An echo comes back as the bytes leave, long before our next write (>= 50 ms).
+            self._echo, self._echo_held = data, 0
         return Write(data)
 
     def _drop_echo(self, data: bytes) -> bytes:
-        """An echoing IR head returns what was just sent first: drop it (notes §1.4)."""
-        if not self._echo:
+        """An echoing IR head returns what was just sent first: drop it (notes §1.4).
+
+        Bytes that match so far are held back until the copy is whole (dropped) or differs
+        (passed on, held bytes first): split reads never lose a meter's byte. `Echo.ON` drops
+        as many bytes as were written, so a damaged echo goes too."""
+        expected, held = self._echo, self._echo_held
+        if not expected or not data:
             return data
+        if self.echo is Echo.ON:
+            taken = min(len(data), len(expected) - held)
+            self._echo_held += taken
+            if self._echo_held == len(expected):
+                self._echo = b""
+            self.counters.echo_bytes += taken
+            return data[taken:]
         matched = 0
-        while (
-            matched < len(data)
-            and matched < len(self._echo)
-            and data[matched] == self._echo[matched]
-        ):
+        rest = expected[held:]
+        while matched < min(len(data), len(rest)) and data[matched] == rest[matched]:
             matched += 1
-        if matched < len(data) and matched < len(self._echo):
-            self._echo.clear()  # not an echo after all: the head does not echo this
-            return data[matched:] if matched else data
-        del self._echo[:matched]
-        self.counters.echo_bytes += matched
-        return data[matched:]
+        if matched == len(rest):  # the whole copy
+            self._echo = b""
+            self.counters.echo_bytes += len(expected)
+            if len(expected) > 1 and self.echo is Echo.AUTO:
+                self.echo = Echo.ON  # a whole packet came back: this head echoes
+                self.counters.echo_detected = 1
+            return data[matched:]
+        if matched == len(data):
+            self._echo_held += matched  # so far a copy: hold it back
+            return b""
+        self._echo, self._echo_held = b"", 0  # not an echo: the held bytes were the meter's
+        return expected[:held] + data
 
 
 def _same_packet(raw: bytes, last: bytes | None) -> bool:

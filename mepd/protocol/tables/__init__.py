@@ -35,6 +35,7 @@ from mepd.protocol.tables.bt28 import (
     PresentRegisterData,
     bt28_size,
     decode_bt28,
+    decode_bt28_values,
     encode_bt28,
 )
 from mepd.protocol.tables.bt52 import ClockFlags, UtcClock, decode_bt52, encode_bt52
@@ -75,7 +76,13 @@ from mepd.protocol.tables.ids import (
     ET70,
 )
 from mepd.protocol.tables.measurements import Measurement, Measurements
-from mepd.protocol.tables.planning import assemble, plan_bt23, plan_bt28, plan_reads
+from mepd.protocol.tables.planning import (
+    assemble,
+    plan_bt23,
+    plan_bt28,
+    plan_bt28_values,
+    plan_reads,
+)
 from mepd.protocol.tables.sources import (
     DEFAULT_PRESENT_VALUE_SOURCES,
     DEFAULT_SUMMATION_SOURCES,
@@ -152,6 +159,7 @@ __all__ = [
     "decode_bt23_summations",
     "decode_bt27",
     "decode_bt28",
+    "decode_bt28_values",
     "decode_bt52",
     "decode_et03",
     "decode_et04",
@@ -179,6 +187,7 @@ __all__ = [
     "may_have_energy_unit",
     "plan_bt23",
     "plan_bt28",
+    "plan_bt28_values",
     "plan_reads",
     "source_for",
     "summation_source",

@@ -95,6 +95,39 @@ def _value_sources(
     return tuple(source_for(i) for i in ids)
 
 
+def value_offset(dims: ActualRegister, index: int) -> int:
+    """Where present value `index` (0-based, BT27 order) starts in BT28 (p.216)."""
+    if not 0 <= index <= dims.present_values:
+        raise ValueError(f"BT28 has {dims.present_values} present values, not {index}")
+    return present_values_offset(dims) + INT32_BYTES * index
+
+
+def present_value_sources(
+    dims: ActualRegister, selection: PresentRegisterSelection | None = None
+) -> tuple[Source, ...]:
+    """What each present value is, in BT28 order (BT27; the default order without it)."""
+    return _value_sources(dims, selection)
+
+
+def decode_bt28_values(
+    data: bytes,
+    dims: ActualRegister,
+    selection: PresentRegisterSelection | None,
+    first: int,
+    count: int,
+) -> Measurements:
+    """Present values `first`..`first + count - 1` alone: the answer to a partial read of
+    `count` INT32s at `value_offset(dims, first)` (a piece of BT28, read in one answer)."""
+    data = bytes(data)
+    require_size(TABLE, data, INT32_BYTES * count, "for the present values asked")
+    sources = _value_sources(dims, selection)[first : first + count]
+    if len(sources) != count:
+        raise DecodeError(f"{TABLE}: values {first}..{first + count - 1} are beyond BT21.9")
+    return Measurements.of(
+        Measurement.of(source, int32(data, INT32_BYTES * k)) for k, source in enumerate(sources)
+    )
+
+
 def decode_bt28(
     data: bytes, dims: ActualRegister, selection: PresentRegisterSelection | None = None
 ) -> PresentRegisterData:

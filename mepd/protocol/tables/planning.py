@@ -12,7 +12,7 @@ from mepd.protocol.errors import DecodeError
 from mepd.protocol.frames import MAX_READ_COUNT, PartialRead
 from mepd.protocol.tables.bt21 import ActualRegister
 from mepd.protocol.tables.bt23 import bt23_size, demand_resets_size
-from mepd.protocol.tables.bt28 import bt28_size
+from mepd.protocol.tables.bt28 import bt28_size, value_offset
 from mepd.protocol.tables.ids import BT23, BT28
 
 _INT32_BYTES = 4
@@ -46,6 +46,16 @@ def plan_bt23(dims: ActualRegister, summations: int | None = None) -> tuple[Part
 
 def plan_bt28(dims: ActualRegister) -> tuple[PartialRead, ...]:
     return plan_reads(BT28, bt28_size(dims))
+
+
+def plan_bt28_values(dims: ActualRegister, first: int, count: int) -> PartialRead:
+    """One partial read of present values `first`..`first + count - 1` (a piece of BT28)."""
+    if count < 1 or first + count > dims.present_values:
+        raise ValueError(f"BT28 has {dims.present_values} present values, cannot read {count}")
+    size = _INT32_BYTES * count
+    if size > MAX_READ_COUNT:
+        raise ValueError(f"{size} bytes do not fit one read (p.8)")
+    return PartialRead(BT28, value_offset(dims, first), size)
 
 
 def assemble(plan: Sequence[PartialRead], responses: Sequence[bytes]) -> bytes:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 
 from mepd.drivers.simulator.factory import simulated_meter
@@ -119,3 +121,27 @@ def test_every_profile_decodes_to_its_truth(profile: str) -> None:
 def test_the_rise_between_runs_stays_below_what_the_meter_class_passes(profile: str) -> None:
     # 80 A (ET04 max current, gen3) x 230 V x 3 phases: no plausible-rate check can object.
     assert PROFILES[profile].load.ceiling_va() < 80 * 230 * 3
+
+
+DEMAND_PROFILES = sorted(name for name, p in PROFILES.items() if p.dims.date_time_field)
+
+
+@pytest.mark.parametrize("profile", DEMAND_PROFILES)
+@pytest.mark.parametrize("offset_s", [7.5, 59.0])
+def test_bt23_demand_times_are_whole_quarter_hours_whatever_the_start(
+    profile: str, offset_s: float
+) -> None:
+    # STIME_DATE carries no seconds (p.41): a meter started off a whole minute must still
+    # encode its demand event times, the ends of the clock's 15-minute intervals.
+    start_wall = WALL + offset_s
+    port = simulated_meter(PROFILES[profile], start_wall=start_wall)
+    for t in (1900.0, 2900.0):
+        truth = port.meter.physics.truth_at(t)
+        data = port.meter.tables.read(BT23, truth, LiveState(0, 1))
+        assert data is not None
+        decoded = decode_bt23(data, PROFILES[profile].dims)
+        times = [m for d in decoded.total.demands for m in d.event_times if m is not None]
+        assert times, "a completed interval has a demand time"
+        for moment in times:
+            assert (moment.second, moment.minute % 15) == (0, 0)
+            assert moment.replace(tzinfo=UTC).timestamp() <= start_wall + t

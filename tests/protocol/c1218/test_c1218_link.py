@@ -8,7 +8,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mepd.errors import MepdError
-from mepd.protocol.c1218 import Answer, C1218Link, OpticalTimeoutError, Packet, Phase, Write
+from mepd.protocol.c1218 import (
+    Answer,
+    C1218Link,
+    Echo,
+    OpticalTimeoutError,
+    Packet,
+    Phase,
+    Write,
+)
 from mepd.protocol.c1218 import services as svc
 from mepd.protocol.c1218.link import Output
 from mepd.protocol.c1218.packets import decode_packet
@@ -171,17 +179,57 @@ def test_toggles_alternate_and_reset_starts_at_zero() -> None:
     assert not decode_packet(write.data).toggle
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 1000])
-def test_an_echoing_head_is_filtered(chunk: int) -> None:
-    link = C1218Link(echo=True)
-    (frame,) = link.send(svc.partial_read(0x1C, 0, 40))
-    assert isinstance(frame, Write)
-    incoming = frame.data + b"\x06" + frame_bytes(10)
+def _exchange(link: C1218Link, incoming: bytes, chunk: int) -> list[Output]:
     outputs: list[Output] = []
     for start in range(0, len(incoming), chunk):
         outputs += link.receive(incoming[start : start + chunk])
-    assert len(svc.parse_read(_answer(outputs))) == 40
-    assert link.counters.echo_bytes == len(frame.data)
+    return outputs
+
+
+@pytest.mark.parametrize("echo", [Echo.AUTO, Echo.ON])
+@pytest.mark.parametrize("chunk", [1, 3, 1000])
+def test_an_echoing_head_is_filtered(echo: Echo, chunk: int) -> None:
+    link = C1218Link(echo=echo)
+    written = 0
+    for _ in range(2):
+        (frame,) = link.send(svc.partial_read(0x1C, 0, 40))
+        assert isinstance(frame, Write)
+        written += len(frame.data) + 1  # and our ACK
+        outputs = _exchange(link, frame.data + b"\x06" + frame_bytes(10), chunk)
+        assert len(svc.parse_read(_answer(outputs))) == 40
+        link.receive(b"\x06")  # our ACK's echo
+        link.reset()
+    assert link.counters.echo_bytes == written
+    assert link.counters.echo_detected == (echo is Echo.AUTO)
+    assert link.echo is Echo.ON  # detected, or said
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 1000])
+def test_auto_never_drops_a_meter_byte(chunk: int) -> None:
+    # Our ACK was lost and the meter sends its packet again, which starts like our request
+    # (EE 00 ...): the bytes matched so far are held back, then passed on whole.
+    link = C1218Link()
+    (frame,) = link.send(svc.identify())
+    assert isinstance(frame, Write)
+    assert frame.data[:2] == frame_bytes(2)[:2]
+    outputs = _exchange(link, frame_bytes(2), chunk)
+    assert outputs[0] == ACK
+    assert isinstance(outputs[-1], Answer)
+    assert (link.counters.echo_bytes, link.counters.echo_detected) == (0, 0)
+    assert link.echo is Echo.AUTO
+
+
+def test_on_drops_a_damaged_echo_and_off_drops_nothing() -> None:
+    for echo, dropped in ((Echo.ON, True), (Echo.OFF, False)):
+        link = C1218Link(echo=echo)
+        (frame,) = link.send(svc.partial_read(0x1C, 0, 40))
+        assert isinstance(frame, Write)
+        damaged = frame.data[:5] + bytes((frame.data[5] ^ 0x10,)) + frame.data[6:]
+        outputs = link.receive(damaged + b"\x06" + frame_bytes(10))
+        assert len(svc.parse_read(_answer(outputs[outputs.index(ACK) :]))) == 40
+        # OFF: the head's copy reached the link as a damaged packet, and was NAKed
+        assert (NAK in outputs) is not dropped
+        assert link.counters.echo_bytes == (len(frame.data) if dropped else 0)
 
 
 @given(st.binary(max_size=200), st.lists(st.integers(1, 50), max_size=10))

@@ -32,6 +32,7 @@ from mepd.protocol.tables import (
     decode_bt23_summations,
     decode_bt27,
     decode_bt28,
+    decode_bt28_values,
     decode_bt52,
     decode_et03,
     decode_et04,
@@ -49,6 +50,7 @@ from mepd.protocol.tables import (
     encode_et04,
     encode_et11,
     encode_et70,
+    plan_bt28_values,
 )
 from mepd.protocol.tables.et11 import ET11_SIZE
 from tests.protocol.tables.strategies_tables import (
@@ -181,6 +183,15 @@ def test_bt28(data: st.DataObject) -> None:
     encoded = encode_bt28(contents, dims)
     assert len(encoded) == bt28_size(dims)
     assert decode_bt28(encoded, dims, selection) == contents
+    # Any run of values alone, as a piece read gets it (a noisy line, engine/present.py).
+    if dims.present_values:
+        first = data.draw(st.integers(0, dims.present_values - 1))
+        count = data.draw(st.integers(1, min(8, dims.present_values - first)))
+        read = plan_bt28_values(dims, first, count)
+        piece = decode_bt28_values(
+            encoded[read.offset : read.offset + read.count], dims, selection, first, count
+        )
+        assert piece.items == contents.values.items[first : first + count]
 
 
 @given(
