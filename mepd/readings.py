@@ -7,7 +7,7 @@ UTC time when the answer arrived, and the meter's (host time corrected by the BT
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -28,6 +28,7 @@ __all__ = [
     "BillingSnapshotRead",
     "Condition",
     "ConditionState",
+    "DemandPeak",
     "Diagnostics",
     "DisconnectControl",
     "DisconnectState",
@@ -38,6 +39,7 @@ __all__ = [
     "EventsLost",
     "HeldRegister",
     "HistoryLog",
+    "IntervalRecord",
     "LinkStatus",
     "Measurement",
     "Measurements",
@@ -45,6 +47,7 @@ __all__ = [
     "MeterIdentity",
     "Piece",
     "PresentReading",
+    "Receipt",
     "RelayState",
     "SnapshotKind",
     "Unit",
@@ -154,6 +157,54 @@ class Diagnostics:
     authentication_problem: bool
 
 
+class Receipt:
+    """How the publisher says a history record reached the broker (its QoS 1 PUBACK).
+
+    The engine moves its cursor in the state file only then, so a record lost with a broker
+    outage is sent again, and one delivered is never sent again after a restart.
+    """
+
+    def __init__(self, on_delivered: Callable[[], None]) -> None:
+        self._on_delivered = on_delivered
+        self.done = False
+
+    def delivered(self) -> None:
+        if not self.done:
+            self.done = True
+            self._on_delivered()
+
+
+@dataclass(frozen=True)
+class IntervalRecord:
+    """One load-profile interval the meter stored (p.27-31, p.238-241), published once.
+
+    `start`/`end` are UTC, tz-aware: the meter keeps its load profile in UTC (p.238, p.224:
+    no DST or time zone; the DST bit is a status only, p.239). `values` are the interval's
+    own: Wh drawn in it for energy channels (the difference of the meter's end-of-interval
+    snapshots), the snapshot for others; named like the energy registers. `status` names the
+    meter's flags for the interval (`CommonFlag` values and channel statuses, p.239-241).
+    """
+
+    meter: str
+    start: datetime
+    end: datetime
+    values: Measurements = field(repr=False)
+    status: tuple[str, ...]
+    receipt: Receipt | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class DemandPeak:
+    """This month's (UTC) highest demand over a demand window, from the load profile."""
+
+    meter: str
+    month: str  # "2026-12"
+    demand_w: float
+    window_s: int
+    start: datetime  # of the window it was reached in
+    end: datetime
+
+
 # --- what the meter remembers: billing snapshots, events, conditions, relay (issue 20) ---------
 # Times are UTC, tz-aware: local meter times were converted by the guide's rule
 # (`protocol/tables/meter_time.TimeBasis.to_utc`, p.225-229) before they got here.
@@ -197,6 +248,7 @@ class MeterEventRecord:
     page: int | None  # the guide page naming the event
     argument: bytes = b""
     end: datetime | None = None  # an outage's end (ET81), UTC
+    receipt: Receipt | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -208,6 +260,7 @@ class EventsLost:
     log: HistoryLog  # EVENT_LOGS or ET81
     first: int
     last: int
+    receipt: Receipt | None = field(default=None, compare=False, repr=False)
 
     @property
     def count(self) -> int:
@@ -247,4 +300,6 @@ Event = (
     | EventsLost
     | ConditionState
     | RelayState
+    | IntervalRecord
+    | DemandPeak
 )

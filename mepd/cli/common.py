@@ -54,6 +54,9 @@ FAULT_NAMES = (
     "busy_rate",
     "event_rate",
     "event_log_capacity",
+    "lp_interval_min",
+    "lp_blocks",
+    "lp_block_intervals",
 )
 TLS_ENGINES = ("pure", "mbedtls")
 DEFAULT_BAUD = 9600  # p.20

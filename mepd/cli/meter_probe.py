@@ -15,8 +15,11 @@ from dataclasses import dataclass
 
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
+from mepd.engine.lp_offer import LoadProfileOffer, read_offer
+from mepd.engine.optical_session import end_session, session_for_meter
 from mepd.engine.poller import Poller
 from mepd.errors import MepdError
+from mepd.protocol.errors import ResponseError
 from mepd.readings import EnergyReading, Event, LinkStatus, MeterIdentity, PresentReading
 from mepd.settings import MeterSettings
 from mepd.text import printable
@@ -42,6 +45,8 @@ class ProbeResult:
     identity: MeterIdentity
     present: PresentReading
     energy: EnergyReading | None  # None when every energy register was quarantined
+    # What load profile the meter keeps (p.27-31); a string when it could not be read.
+    load_profile: LoadProfileOffer | str = "not read"
 
 
 async def probe(
@@ -92,7 +97,26 @@ async def probe(
             f"(the meter answered {poller.session.stats.exchanges} requests); run with -v "
             f"to see the exchange"
         )
-    return ProbeResult(identity, present, energy)
+    offer = await _load_profile(settings, transport, identity.security)
+    return ProbeResult(identity, present, energy, offer)
+
+
+async def _load_profile(
+    settings: MeterSettings, transport: Transport, mode: str
+) -> LoadProfileOffer | str:
+    """Three more frames on a session of its own (the poller closed the port): BT61, BT62,
+    ET21. A meter without a load profile refuses BT61 (p.29: fw 3.50+ and modules 1.20+)."""
+    session = session_for_meter(settings, "tls" if mode == "tls" else "rc4", transport)
+    try:
+        await transport.open()
+        return await read_offer(session.read)
+    except ResponseError as error:
+        return f"none offered ({error})"
+    except MepdError as error:
+        return f"could not be read ({error})"
+    finally:
+        await end_session(session)
+        await transport.close()
 
 
 def _says_the_same(message: str, reason: str) -> bool:
@@ -146,4 +170,15 @@ def report(result: ProbeResult) -> list[str]:
         ]
     else:
         lines.append("energy registers: none passed the plausibility guard (see the log)")
+    offer = result.load_profile
+    if isinstance(offer, str):
+        lines.append(f"load profile: {offer}")
+    else:
+        newest = f"{offer.newest_end:%Y-%m-%d %H:%M} UTC" if offer.newest_end else "none yet"
+        lines.append(
+            f"load profile: {offer.interval_s // 60}-minute intervals of "
+            f"{', '.join(offer.channels)}; {offer.held_days:.1f} days held "
+            f"({offer.held_intervals} intervals, up to {offer.blocks} blocks of "
+            f"{offer.intervals_per_block}); newest ends {newest}"
+        )
     return lines

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import Any
 
 from mepd.cli.history_dump import HISTORY_TABLES, read_history
+from mepd.cli.lp_dump import LOAD_PROFILE_TABLES, bt64_layout, decode_load_profile
 from mepd.cli.mbus_dump import MBUS_TABLES, decode_mbus, mbus_size, plan_reader, read_recurring_log
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
@@ -64,9 +65,10 @@ from mepd.protocol.tables import (
     decode_et70,
     plan_reads,
 )
-from mepd.protocol.tables.ids import ET45, ET46
+from mepd.protocol.tables.ids import BT64, ET45, ET46
 from mepd.protocol.tables.relay import decode_et46
 
+Raw = bytes  # `_Reader.bytes` hides the type inside the class
 _NAME = re.compile(r"(?i)^\s*(?:(BT|ET|MT)\s*)?(\d{1,5})\s*$")
 _MAX_DUMP_BYTES = 8192  # more than any table a MEP client reads; keeps a typo from reading all day
 
@@ -107,6 +109,9 @@ class _Reader:
     async def bytes(self, table: int, offset: int, count: int) -> bytes:
         plan = plan_reads(table, count, offset=offset)
         return assemble(plan, [await self.session.read(read) for read in plan])
+
+    async def full(self, table: int) -> Raw:
+        return await self.session.read(FullRead(table))
 
     async def dims(self) -> ActualRegister:
         if self._dims is None:
@@ -156,6 +161,8 @@ async def dump_table(
             return await _history(reader, table)  # lists: header, then planned entries
         if count is None and offset == 0:
             count = await mbus_size(table, reader.bytes)
+        if count is None and table == BT64:  # larger than a response (p.8): its first block
+            count = min((await bt64_layout(reader.full)).block_size, _MAX_DUMP_BYTES)
         if count is None and offset == 0:
             data = await reader.session.read(FullRead(table))
         elif count is None:
@@ -189,6 +196,8 @@ async def _decode(  # noqa: PLR0911 - one return per table family
             return by_offset[table](data, offset=offset), ""
         if offset:
             return None, "a slice: decoded only when read from offset 0"
+        if table in LOAD_PROFILE_TABLES:
+            return await decode_load_profile(table, data, reader.full), ""
         simple: dict[int, Callable[[bytes], object]] = {
             BT00: decode_bt00,
             BT01: decode_bt01,

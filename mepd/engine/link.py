@@ -14,6 +14,16 @@ from mepd.readings import LinkStatus
 
 ANSWERS = "meter answers"
 
+# The poller's own diagnostics; the session's come from `SessionStats`.
+COUNTERS = (
+    "transceiver_resets",
+    "port_reopens",
+    "link_losses",
+    "quarantined",
+    "energy_held",
+    "readings",
+)
+
 
 @dataclass
 class LinkState:

@@ -18,9 +18,11 @@ from datetime import UTC, datetime
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
 from mepd.engine.failures import FailurePolicy, FailureRun, Remedy, policy_for
+from mepd.engine.history import History
+from mepd.engine.history_sources import history_sources
 from mepd.engine.intake import Intake
 from mepd.engine.line import Line
-from mepd.engine.link import LinkState
+from mepd.engine.link import COUNTERS, LinkState
 from mepd.engine.meter_tables import MeterTables
 from mepd.engine.optical_session import end_session, session_for_meter
 from mepd.engine.present import PieceRead, PresentPlanner, piece_in, take_present
@@ -34,26 +36,16 @@ from mepd.engine.startup import (
     with_energy_unit,
 )
 from mepd.engine.state import StateStore
-from mepd.engine.timetable import ReadReserve, Timetable
+from mepd.engine.timetable import RESERVE_FRAMES, ReadReserve, Timetable
 from mepd.errors import MepdError
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
-from mepd.protocol.tables import BT52, plan_bt23
-from mepd.protocol.tables.bt52 import BT52_SIZE
+from mepd.protocol.tables import plan_bt23
+from mepd.protocol.tables.bt52 import CLOCK_READ
 from mepd.readings import Diagnostics, Event, LinkStatus, MeterIdentity
 from mepd.settings import MeterSettings
 
 log = logging.getLogger(__name__)
-
-# The poller's own diagnostics; the session's come from `SessionStats`.
-COUNTERS: tuple[str, ...] = ("transceiver_resets", "port_reopens", "link_losses")
-COUNTERS += ("quarantined", "energy_held", "readings")
-
-
-# Frames a routine poll leaves in the read budget for recovery reads: after an IDT change,
-# ET04, BT21, BT27, BT22 and the ET55 unit (p.55, p.158), so BT28 follows without waiting.
-RESERVE_FRAMES = 5
-CLOCK_READ = PartialRead(BT52, 0, BT52_SIZE)  # the whole clock (p.224), a few bytes
 
 
 class Poller:
@@ -101,6 +93,11 @@ class Poller:
         self._progress_due = float("-inf")
         self._stop_requested = False
         self._say = Throttle(log, clock=self._now)
+        # What the meter remembers, read in the gaps of the read budget (`history.py`).
+        sources = history_sources(settings, self._say)
+        self.history = History(
+            sources, self._store, emit, clock=self._now, wall=self._wall, pause=self._pause
+        )
 
     # --- the loop ---------------------------------------------------------------------------
 
@@ -208,6 +205,7 @@ class Poller:
         self._emit(identity)
         self._tables.layout = await with_energy_unit(self._read, layout)  # ET55 (p.158)
         self._all_due()
+        self.history.adopt(identity.serial)
 
     async def _check_idt_version(self) -> None:
         """After a sequence jump (p.55): if the layout changed, power first (all due now)."""
@@ -217,6 +215,7 @@ class Poller:
         self._timetable = Timetable.of(fit_schedule(self.settings.schedule, layout, self._say))
         self._all_due()
         self._present.power_first = True  # p.55: power first, as the piece (a short read)
+        self.history.forget_layout()
         if self._tables.identity is not None:
             self._emit(self._tables.identity)
 
@@ -228,6 +227,9 @@ class Poller:
         wait = max(
             due - self._now(), reserve.extra_wait(self.session.budget_wait(reserve.frames + 1))
         )
+        room_in = self.session.budget_wait(reserve.frames_kept() + 2)  # history, then this
+        if wait > 0 and await self.history.fill_gap(wait, room_in, self._read, self._timetable):
+            return  # one history frame in the gap (`history.py`); then the schedule again
         if wait > 0:
             await self._pause(wait)
         reserve.urgent = False

@@ -34,6 +34,8 @@ class MeterState:
     # name -> [value in SI units, wall-clock seconds it was read]
     energy: dict[str, tuple[float, float]] = field(default_factory=dict)
     security: str | None = None  # "rc4" or "tls": what worked last, for security = "auto"
+    # history source name -> its cursor (opaque to all but the source): what was delivered
+    cursors: dict[str, str] = field(default_factory=dict)
 
     def for_meter(self, serial: str) -> MeterState:
         """This state, now this meter's; a fresh baseline if the port has another meter."""
@@ -286,6 +288,7 @@ class StateFile:
             "serial": state.serial,
             "energy": {name: list(pair) for name, pair in sorted(state.energy.items())},
             "security": state.security,
+            "cursors": dict(sorted(state.cursors.items())),
         }
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -329,7 +332,23 @@ def parse_state(raw: object) -> MeterState:
         serial=serial,
         energy=energy,
         security=security if security in ("rc4", "tls") else None,
+        cursors=_cursors(raw.get("cursors")),
     )
+
+
+MAX_CURSOR_CHARS = 1000
+
+
+def _cursors(raw: object) -> dict[str, str]:
+    """History cursors: a damaged entry is dropped (that source starts as on a first run),
+    never the file: the energy baseline matters more than where a history stood."""
+    if not isinstance(raw, dict):
+        return {}
+    return {
+        name: value
+        for name, value in raw.items()
+        if isinstance(name, str) and isinstance(value, str) and len(value) <= MAX_CURSOR_CHARS
+    }
 
 
 def _energy_pair(name: str, pair: object) -> tuple[float, float]:

@@ -16,6 +16,7 @@ class Timetable:
 
     def __init__(self, periods: Mapping[str, float]) -> None:
         self._periods = dict(periods)
+        self._configured = dict(periods)
         self._due: dict[str, float] = {}
 
     @classmethod
@@ -38,10 +39,21 @@ class Timetable:
         """`kind` is being read at `now`: its next turn is one period on, or now if late."""
         self._due[kind] = max(self._due[kind] + self._periods[kind], now)
 
+    def stretch(self, kind: str, period: float | None) -> None:
+        """Read `kind` every `period` (never faster than configured); None: as configured.
+        History backfills take the slack this leaves (`engine/history.py`)."""
+        configured = self._configured[kind]
+        self._periods[kind] = configured if period is None else max(configured, period)
+
     def due_now(self, kind: str, now: float) -> None:
         """`kind` again at once: its last read was set aside (the meter's layout may have
         moved under it, p.55)."""
         self._due[kind] = min(self._due[kind], now)
+
+
+# Frames a routine poll leaves in the read budget for recovery reads: after an IDT change,
+# ET04, BT21, BT27, BT22 and the ET55 unit (p.55, p.158), so BT28 follows without waiting.
+RESERVE_FRAMES = 5
 
 
 class ReadReserve:
@@ -57,6 +69,11 @@ class ReadReserve:
         self.frames = frames
         self.urgent = True  # the next poll follows a start-up, an IDT change or a comeback
         self._kept = False
+
+    def frames_kept(self) -> int:
+        """Frames other reads (history, `engine/history.py`) must leave in the budget: the
+        reserve once it is built, else none (they take the surplus that would build it)."""
+        return self.frames if self._kept and not self.urgent else 0
 
     def extra_wait(self, budget_wait: float) -> float:
         """How long a routine poll waits for the reserve; `budget_wait` is how long until the

@@ -18,7 +18,16 @@ from typing import Literal
 from mepd.readings import PIECES, Piece, Unit, ValueName
 
 Topic = Literal[
-    "present", "power", "energy", "energy_held", "diagnostics", "link", "availability", "gateway"
+    "present",
+    "power",
+    "energy",
+    "energy_held",
+    "diagnostics",
+    "link",
+    "availability",
+    "gateway",
+    "interval",
+    "demand_peak",
 ]
 # What the meter remembers (issue 20, `history_entities.py`): retained billing, the event
 # stream, the conditions now and the relay.
@@ -49,6 +58,8 @@ class Key(StrEnum):
     ENERGY_HELD = "energy_held"
     METERS_ONLINE = "meters_online"
     STARTED = "started"
+    INTERVAL_ENERGY = "interval_energy_import"
+    MONTH_PEAK_DEMAND = "month_peak_demand"
 
 
 class HeldKey(StrEnum):
@@ -309,4 +320,27 @@ GATEWAY: tuple[EntitySpec, ...] = (
         Key.METERS_ONLINE, "Meters online", "gateway", diagnostic=True, icon="mdi:meter-electric"
     ),
     EntitySpec(Key.STARTED, "Started", "gateway", device_class="timestamp", diagnostic=True),
+)
+
+# From the load profile (p.27-31), announced with the first interval / peak: the energy drawn
+# in the last complete interval (Wh, read from the interval topic's `values`), and this
+# month's highest demand over the demand window (retained, kept across restarts by the engine).
+INTERVAL_ENERGY = EntitySpec(
+    Key.INTERVAL_ENERGY,
+    "Energy import last interval",
+    "interval",
+    device_class="energy",
+    unit="Wh",
+    source_unit=Unit.WATT_HOUR,
+    display_precision=0,
+    icon="mdi:chart-bar",
+)
+MONTH_PEAK_DEMAND = EntitySpec(
+    Key.MONTH_PEAK_DEMAND,
+    "Peak demand this month",
+    "demand_peak",
+    device_class="power",
+    unit="W",
+    state_class="measurement",
+    display_precision=0,
 )

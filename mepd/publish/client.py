@@ -130,9 +130,16 @@ class MqttConnection:
         return self._connected
 
     def publish(
-        self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int = 0
+        self,
+        topic: str,
+        payload: bytes | str,
+        *,
+        retain: bool = False,
+        qos: int = 0,
+        on_acked: Callable[[], None] | None = None,
     ) -> int | None:
-        """Queue one message; never blocks. None: not connected, the message is dropped."""
+        """Queue one message; never blocks. None: not connected, the message is dropped.
+        `on_acked` (QoS 1): called when the broker acknowledged it, never if it is lost."""
         client = self._bridge.client
         if not self._connected or client is None:
             return None
@@ -140,7 +147,9 @@ class MqttConnection:
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             return None
         if qos > 0 and self._loop is not None:
-            self._acks[info.mid] = self._loop.create_future()
+            future = self._acks[info.mid] = self._loop.create_future()
+            if on_acked is not None:
+                future.add_done_callback(lambda done: None if done.cancelled() else on_acked())
         return info.mid
 
     async def flush(self, mids: Iterable[int | None], timeout_s: float) -> bool:

@@ -32,7 +32,9 @@ from mepd.publish.catalog import (
     ENERGY,
     ENERGY_HELD,
     GATEWAY,
+    INTERVAL_ENERGY,
     LINK,
+    MONTH_PEAK_DEMAND,
     PRESENT,
     EntitySpec,
 )
@@ -46,7 +48,7 @@ from mepd.publish.topics import (
     gateway_device_id,
     meter_device_id,
 )
-from mepd.readings import MeterIdentity
+from mepd.readings import MeterIdentity, ValueName
 
 ORIGIN: dict[str, str] = {"name": "mepd", "sw_version": __version__}
 # How the device says which port mepd reads it through; MEP, the usual one, adds nothing. The
@@ -95,6 +97,19 @@ def default_entity_id(spec: EntitySpec, entity_prefix: str) -> str:
 
 def value_template(key: str) -> str:
     return f"{{{{ value_json['{key}'] if '{key}' in value_json else 'None' }}}}"
+
+
+# The interval and peak payloads' keys (`publish/history.py` writes them).
+DEMAND_W = "demand_w"
+
+
+def interval_template(name: str) -> str:
+    """A value of an interval payload's `values`; 'None' (unknown) if it has none."""
+    values = "value_json['values']"
+    return (
+        f"{{{{ {values}['{name}'] if 'values' in value_json and '{name}' in {values} "
+        f"else 'None' }}}}"
+    )
 
 
 def _component(
@@ -196,6 +211,15 @@ def meter_config(
     for spec in DIAGNOSTICS:
         if spec.key in names:
             add(spec, topics.diagnostics(serial), availability=gateway_only)
+    if INTERVAL_ENERGY.key in names:
+        add(INTERVAL_ENERGY, topics.interval(serial))
+        components[INTERVAL_ENERGY.key]["value_template"] = interval_template(
+            ValueName.ENERGY_IMPORT
+        )
+    if MONTH_PEAK_DEMAND.key in names:
+        peak = topics.demand_peak(serial)
+        add(MONTH_PEAK_DEMAND, peak, attributes_topic=peak)
+        components[MONTH_PEAK_DEMAND.key]["value_template"] = value_template(DEMAND_W)
     history_components(serial, names, topics, add, gateway_only)  # billing, events, relay
     manufacturer = identity.manufacturer.strip()
     device: Config = {

@@ -42,6 +42,7 @@ from mepd.publish.ha_births import (
     BirthTimers,
     Sleep,
 )
+from mepd.publish.history import interval_payload, peak_payload
 from mepd.publish.history_feed import HistoryFeed
 from mepd.publish.meter_state import FeedState, MeterState
 from mepd.publish.payloads import (
@@ -66,16 +67,19 @@ from mepd.publish.topics import (
 from mepd.readings import (
     BillingSnapshotRead,
     ConditionState,
+    DemandPeak,
     Diagnostics,
     EnergyHeld,
     EnergyReading,
     Event,
     EventsLost,
+    IntervalRecord,
     LinkStatus,
     MeterEventRecord,
     MeterIdentity,
     PresentReading,
     RelayState,
+    ValueName,
 )
 from mepd.settings import DiscoverySettings, MqttSettings
 from mepd.text import printable
@@ -87,6 +91,7 @@ log = logging.getLogger(__name__)
 
 STOP_ACK_TIMEOUT_S = 2.0
 STATUS_QOS = 1
+INTERVAL_QOS = 1  # delivery confirmed (PUBACK) before the engine's cursor moves
 
 
 class Publisher:
@@ -133,7 +138,7 @@ class Publisher:
             known=lambda serial: serial in self._meters,
             learn=lambda serial, keys: self._learn(self._meters[serial], keys),
             set_status=self._set_status,
-            publish=self._send_confirmed,
+            publish=self._connection.publish,
         )
         self._set_status(self.topics.gateway_status, ONLINE.encode())  # the birth message
         self._announce_gateway()
@@ -187,10 +192,7 @@ class Publisher:
     def _dispatch(self, source: FeedState, event: Event) -> None:
         match event:
             case MeterIdentity():
-                if source.serial is not None and source.serial != event.serial:
-                    self._on_retired(source.serial)
-                source.serial = event.serial
-                self._on_identity(event, source.periods, source.link)
+                self._take_identity(source, event)
             case LinkStatus():
                 source.link = event
                 serial = event.meter or source.serial
@@ -206,12 +208,26 @@ class Publisher:
                 self._on_energy_held(event)
             case Diagnostics():
                 self._on_diagnostics(event)
-            case BillingSnapshotRead() | MeterEventRecord() | EventsLost():
-                self._history.receive(event)
-            case ConditionState() | RelayState():
-                self._history.receive(event)
+            case (
+                BillingSnapshotRead()
+                | MeterEventRecord()
+                | EventsLost()
+                | ConditionState()
+                | RelayState()
+            ):
+                self._history.receive(event)  # `history_feed.py`
+            case IntervalRecord():
+                self._on_interval(event)
+            case DemandPeak():
+                self._on_demand_peak(event)
             case _:
                 assert_never(event)
+
+    def _take_identity(self, source: FeedState, identity: MeterIdentity) -> None:
+        if source.serial is not None and source.serial != identity.serial:
+            self._on_retired(source.serial)
+        source.serial = identity.serial
+        self._on_identity(identity, source.periods, source.link)
 
     def _on_identity(
         self, identity: MeterIdentity, periods: ReadPeriods, link: LinkStatus | None
@@ -286,6 +302,27 @@ class Publisher:
             self._send(topic, payload)
             meter.latest[topic] = (payload, self._clock(), None)
 
+    def _on_interval(self, record: IntervalRecord) -> None:
+        """Once, QoS 1: the broker's PUBACK is the record's receipt (the engine's cursor)."""
+        meter = self._meters.get(record.meter)
+        if meter is None:
+            return  # not confirmed: the engine sends it again
+        if ValueName.ENERGY_IMPORT in record.values:
+            self._learn(meter, (Key.INTERVAL_ENERGY,))
+        receipt = record.receipt
+        self._connection.publish(
+            self.topics.interval(record.meter),
+            interval_payload(record),
+            qos=INTERVAL_QOS,
+            on_acked=receipt.delivered if receipt is not None else None,
+        )
+
+    def _on_demand_peak(self, peak: DemandPeak) -> None:
+        meter = self._meters.get(peak.meter)
+        if meter is not None:
+            self._learn(meter, (Key.MONTH_PEAK_DEMAND,))
+            self._set_status(self.topics.demand_peak(peak.meter), peak_payload(peak))
+
     # --- inside ----------------------------------------------------------------------------
 
     def _publish_link(self, meter: MeterState) -> None:
@@ -329,18 +366,6 @@ class Publisher:
     def _send(self, topic: str, payload: bytes) -> None:
         """State: now or never."""
         self._connection.publish(topic, payload)
-
-    def _send_confirmed(
-        self,
-        topic: str,
-        payload: bytes,
-        *,
-        qos: int = 0,
-        on_acked: Callable[[], None] | None = None,
-    ) -> int | None:
-        """Once, at `qos`; `on_acked` when the broker confirmed it (never if it is lost)."""
-        del on_acked  # until the client calls it back (the history backbone, issue 20)
-        return self._connection.publish(topic, payload, qos=qos)
 
     def _send_gateway_state(self) -> None:
         online = sum(1 for meter in self._meters.values() if meter.up)

@@ -84,6 +84,12 @@ class Topics:
     def diagnostics(self, serial: str) -> str:
         return self.meter(serial, "diagnostics")
 
+    def interval(self, serial: str) -> str:
+        return self.meter(serial, "interval")
+
+    def demand_peak(self, serial: str) -> str:
+        return self.meter(serial, "demand_peak")
+
 
 def discovery_topic(discovery_prefix: str, device_id: str) -> str:
     """Device-based discovery: one retained config for all of a device's entities."""

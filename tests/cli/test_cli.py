@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -279,3 +281,38 @@ async def test_run_publishes_from_a_meter_that_requires_tls(
         process.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(process.wait, 15) == 0
     assert "power_import" in found[-1].json()
+
+
+@pytest.mark.slow  # about 10 s, mostly waiting for the read budget (p.51): scheduled first
+@pytest.mark.asyncio
+async def test_run_publishes_the_stored_intervals_once_and_keeps_the_cursor(
+    daemon_config: Path, broker: Mosquitto
+) -> None:
+    """Issue 20 end to end: simulator pty, `mepd run`, Mosquitto. A meter keeping four to six
+    1-minute intervals (the oldest is the base) and a slow schedule, so history has room."""
+    with daemon_config.open("a") as config:
+        config.write("[schedule]\npresent_s = 10\nenergy_s = 60\n")
+    topic = f"mepd/meter/{SERIAL}/interval"
+    knobs = ("lp_interval_min=1", "lp_blocks=2", "lp_block_intervals=3")
+    with (
+        Listener(broker.port, (topic,)) as listener,
+        simulator(*(f"--fault={knob}" for knob in knobs)) as tty,
+        daemon(daemon_config, broker, tty) as process,
+    ):
+        await listener.wait_topic(topic, count=2, within_s=20)
+        state_file = daemon_config.parent / "state" / f"{SERIAL}.json"
+        for _ in range(50):  # the PUBACKs move the cursor, saved at once when caught up
+            if "load_profile" in state_file.read_text():
+                break
+            await asyncio.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 15) == 0
+    first, second, *_ = sent = [message.json() for message in listener.on(topic)]
+    start, end = (datetime.fromisoformat(first[k]) for k in ("start", "end"))
+    assert (end - start).total_seconds() == 60
+    assert datetime.fromisoformat(second["start"]) == end
+    assert set(first["values"]) == {"energy_import", "energy_export"}
+    assert len({message["end"] for message in sent}) == len(sent)
+    state = json.loads(state_file.read_text())
+    cursor = json.loads(state["cursors"]["load_profile"])["end"]
+    assert datetime.fromisoformat(cursor) == datetime.fromisoformat(sent[-1]["end"])

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from mepd.cli.lp_dump import LoadProfileData
 from mepd.cli.table_dump import Dump, describe, dump_table, hex_lines, parse_table, table_name
 from mepd.drivers.gpio import NoLinkControl
 from mepd.drivers.serial import SerialPort
@@ -100,3 +101,21 @@ async def test_a_table_the_meter_lacks_is_a_refusal_with_its_code() -> None:
     with pytest.raises(ResponseError) as refused:
         await _dump(parse_table("BT99"), count=4)
     assert refused.value.code
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("name", ["BT61", "BT62", "BT63", "ET21", "BT64"])
+async def test_dump_decodes_the_load_profile_tables(name: str) -> None:
+    """p.233-241, p.93-98: BT62 with BT61's dimensions, BT64's first block with ET21's layout."""
+    dump = await _dump(parse_table(name))
+    assert dump.decoded is not None, dump.note
+    lines = describe(dump.decoded)
+    if name == "BT64":
+        assert isinstance(dump.decoded, LoadProfileData)
+        (block,) = dump.decoded.blocks
+        assert len(dump.data) == 977  # one block of 96 intervals of 2 channels (p.238)
+        assert len(block.intervals) == block.processed > 0
+        assert any(line.startswith("blocks.0.end ") for line in lines)
+        assert any(line.startswith("blocks.0.intervals.0.values ") for line in lines)
+    if name == "BT62":
+        assert any("source_id" in line for line in lines)

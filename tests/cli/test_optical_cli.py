@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from mepd.drivers.simulator.factory import DEMO_MBK
+from mepd.publish.catalog import Key
 from tests.cli.test_cli import daemon
 from tests.mosquitto import Listener, Mosquitto
 from tests.processes import PYTHON, simulator
@@ -110,7 +111,12 @@ async def _announced(
         stderr = process.stderr.read() if process.stderr else ""
     assert "Traceback" not in stderr
     present = listener.last(f"mepd/meter/{SERIAL}/present").json()
-    return listener.last(config_topic).json(), present
+    config: dict[str, Any] = listener.last(config_topic).json()
+    # The load profile's entities come with its first interval, read in the gaps some seconds
+    # on: whether a run got there is timing, not the interface (issue 20 tests them itself).
+    for key in (Key.INTERVAL_ENERGY, Key.MONTH_PEAK_DEMAND):
+        config["cmps"].pop(key.value, None)
+    return config, present
 
 
 @pytest.mark.asyncio

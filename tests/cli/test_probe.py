@@ -30,6 +30,10 @@ async def test_probe_prints_identity_and_a_decoded_reading(profile: str) -> None
     assert lines[0].startswith(f"meter {PROFILES[profile].utility_serial}: ")
     assert any(line.startswith("  voltage_l1: ") and line.endswith(" V") for line in lines)
     assert any(line.startswith("  energy_import: ") and line.endswith(" kWh") for line in lines)
+    # p.27-31: the simulator keeps a week and the day in progress of 15-minute intervals.
+    (offer,) = [line for line in lines if line.startswith("load profile: ")]
+    assert offer.startswith("load profile: 15-minute intervals of energy_import, energy_export; 7.")
+    assert "up to 8 blocks of 96" in offer
 
 
 @pytest.mark.virtual_time

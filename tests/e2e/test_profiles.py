@@ -87,9 +87,12 @@ async def test_published_values_are_the_meters_truth(
             try:
                 await listener.wait_topic(f"{prefix}/energy", within_s=30)
                 await listener.wait_topic(f"{prefix}/present", count=2, within_s=15)
-            finally:
+            except AssertionError as missing:
                 process.terminate()
                 _, errors = await asyncio.wait_for(process.communicate(), 15)
+                raise AssertionError(f"{missing}; mepd said:\n{errors.decode()}") from None
+            process.terminate()
+            _, errors = await asyncio.wait_for(process.communicate(), 15)
             presents, energies = listener.on(f"{prefix}/present"), listener.on(f"{prefix}/energy")
     stderr = errors.decode()
     assert "Traceback" not in stderr

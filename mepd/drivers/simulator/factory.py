@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 from mepd.drivers.simulator.faults import FaultSettings
@@ -18,6 +19,20 @@ from mepd.protocol.timing import DEFAULT_BAUD
 
 # A documented demo key, not a secret: 20 printable characters as utilities print MBKs.
 DEMO_MBK = "MEPD-DEMO-KEY-000001"
+
+
+def with_load_profile_faults(profile: MeterProfile, faults: FaultSettings | None) -> MeterProfile:
+    """The profile with the load profile knobs of `faults` applied (1-minute, wrapping)."""
+    lp = profile.load_profile
+    if faults is None or lp is None:
+        return profile
+    changed = dataclasses.replace(
+        lp,
+        interval_min=int(faults.lp_interval_min) or lp.interval_min,
+        blocks=int(faults.lp_blocks) or lp.blocks,
+        intervals_per_block=int(faults.lp_block_intervals) or lp.intervals_per_block,
+    )
+    return dataclasses.replace(profile, load_profile=changed)
 
 
 def simulated_meter(
@@ -43,6 +58,7 @@ def simulated_meter(
     only); `requires_tls` refuses RC4 requests too (and implies `tls="pure"` if none given).
     """
     rng = random.Random(seed)
+    profile = with_load_profile_faults(profile, faults)
     keys = MeterKeys(
         MepKey(parse_key(mbk), KeyId.MBK),
         MepKey(parse_key(mak), KeyId.MAK) if mak is not None else None,

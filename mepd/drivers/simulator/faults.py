@@ -56,6 +56,12 @@ class FaultSettings:
     event_rate: float = 0.0
     # BT74's size in entries (BT71.5); 0: the default 100. A small log wraps and overflows.
     event_log_capacity: float = 0
+    # The load profile (p.27-31): 1-minute intervals for fast tests (0: the profile's), and a
+    # small data set that wraps, so old intervals are overwritten before a client reads them:
+    # `lp_blocks` blocks of `lp_block_intervals` intervals (0: the profile's).
+    lp_interval_min: float = 0
+    lp_blocks: float = 0
+    lp_block_intervals: float = 0
 
     def replace(self, **changes: object) -> FaultSettings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

@@ -269,6 +269,16 @@ class PhysicsModel:
             tier_energy=tuple(_energy(values) for values in tier_now),
         )
 
+    def rates_at(self, t: float) -> tuple[int, ...]:
+        """What the registers integrate at `t` (any t, also before the start): W fwd, W rev,
+        var import, var export, ... (the accumulator layout); for the load profile's past."""
+        return _rates(self._instant(math.floor(t / STEP_S)))
+
+    @property
+    def initial_ws(self) -> tuple[int, ...]:
+        """The accumulators (W.s, var.s, VA.s) at t = 0."""
+        return self._checkpoints[0][0]
+
     def tier_at(self, t: float) -> int:
         """Tariff tiers split the UTC day into equal blocks (a simple TOU calendar)."""
         if self.tiers <= 0:

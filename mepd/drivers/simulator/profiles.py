@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from mepd.drivers.simulator.load_profile import LoadProfileSettings
 from mepd.drivers.simulator.mbus import GAS_PATTERN, WATER_PATTERN, MBusSetup, SubMeter
 from mepd.drivers.simulator.physics import LoadSettings
 from mepd.protocol.tables.bt01 import FirmwareVersion
@@ -80,6 +81,9 @@ class MeterProfile:
     disconnect_relay: bool = False  # ET46 (p.121) and ET23.94 (p.99) describe its contactor
     description: str = ""  # one line for `mepd simulate --help`, with the guide's pages
     mbus: MBusSetup | None = None  # M-Bus sub-meters (ET14, ET16, ET36, ET45, ET57; p.25-33)
+    # Data set 1 of the load profile (p.27-31, p.233-241): 15-minute intervals, 8 day blocks.
+    # None: a meter without one (before fw 3.50 it is optional, p.29), BT61-BT64 absent.
+    load_profile: LoadProfileSettings | None = field(default_factory=LoadProfileSettings)
 
     @property
     def summation_sources(self) -> tuple[int, ...]:

@@ -16,6 +16,7 @@ from functools import partial
 
 from mepd.drivers.simulator import config_tables, mep_tables
 from mepd.drivers.simulator.history_tables import HistoryTables
+from mepd.drivers.simulator.load_profile import LoadProfileSettings, SimLoadProfile
 from mepd.drivers.simulator.mbus_tables import MBusTables
 from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
@@ -104,6 +105,13 @@ class MeterTables:
         self._static.update((n, bytearray(data)) for n, data in self.history.static().items())
         self.history.patch_et54(self._static[ET54])
         self.history.patch_et04(self._static[ET04])
+        # p.27-31: the load profile, from the same physics (`load_profile.py`).
+        settings = profile.load_profile or LoadProfileSettings()
+        self.load_profile = SimLoadProfile(physics, settings, energy_unit=profile.energy_unit)
+        if profile.load_profile is not None:  # None: BT61-BT64, ET21, ET66 absent (0x05)
+            lp = self.load_profile
+            self._static.update({n: bytearray(b) for n, b in lp.static_tables().items()})
+            self._live.update({n: _at_wall(build) for n, build in lp.live_tables().items()})
 
     def exists(self, table: int) -> bool:
         return table in self._static or table in self._live
@@ -241,6 +249,11 @@ def _average_power(start: Truth, end: Truth, source: int) -> int:
 
 def _mbus_live(mbus: MBusTables, table: int, truth: Truth) -> bytes:
     return mbus.read(table, truth.wall)
+
+
+def _at_wall(build: Callable[[float], bytes]) -> Callable[[Truth], bytes]:
+    """A live table that depends on the meter's clock only (the load profile's)."""
+    return lambda truth: build(truth.wall)
 
 
 def _bt52(truth: Truth) -> bytes:

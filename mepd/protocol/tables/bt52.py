@@ -6,10 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from mepd.protocol.errors import DecodeError
+from mepd.protocol.frames import PartialRead
 from mepd.protocol.tables._wire import LTIME_DATE_BYTES, decode_datetime, encode_datetime
+from mepd.protocol.tables.ids import BT52
 
 TABLE = "BT52"
 BT52_SIZE = 7  # LTIME_DATE + flags byte
+CLOCK_READ = PartialRead(BT52, 0, BT52_SIZE)  # the whole clock (p.224): one short read
 
 
 @dataclass(frozen=True)
