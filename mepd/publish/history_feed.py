@@ -101,7 +101,7 @@ class HistoryFeed:
         payload = (
             event_payload(event) if isinstance(event, MeterEventRecord) else lost_payload(event)
         )
-        receipt = getattr(event, "receipt", None)
+        receipt = event.receipt
         self._publish(
             self._topics.meter(event.meter, "event"),
             payload,
