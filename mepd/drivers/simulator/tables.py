@@ -12,15 +12,12 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 
 from mepd.drivers.simulator import config_tables, mep_tables
-from mepd.drivers.simulator.history_tables import HistoryTables
-from mepd.drivers.simulator.load_profile import LoadProfileSettings, SimLoadProfile
-from mepd.drivers.simulator.mbus_tables import MBusTables
 from mepd.drivers.simulator.physics import PhysicsModel, Truth
 from mepd.drivers.simulator.profiles import MeterProfile
 from mepd.drivers.simulator.registers import meter_present_value, meter_summation, summation
+from mepd.drivers.simulator.remembered import add_remembered
 from mepd.protocol.codes import basic_table, extended_table
 from mepd.protocol.tables.bt00 import GeneralConfiguration, encode_bt00
 from mepd.protocol.tables.bt01 import ManufacturerInfo, encode_bt01
@@ -92,26 +89,15 @@ class MeterTables:
             BT52: _bt52,
         }
         self._max_demands: dict[int, tuple[int, ...]] = {}
-        if profile.mbus is not None:
-            mbus = MBusTables(profile.mbus, mep_tables.devices(profile), physics.seed)
-            self._static.update((table, bytearray(data)) for table, data in mbus.static.items())
-            for table in mbus.live_tables:
-                self._live[table] = partial(_mbus_live, mbus, table)
-        # Billing snapshots, event logs, outage log, relay (issue 20): history_tables.py.
-        self.history = HistoryTables(
-            profile, physics, lambda t: self._registers(physics.truth_at(t))
+        # What the meter remembers (issue 20), from the same physics: `remembered.py`.
+        remembered = add_remembered(
+            profile,
+            physics,
+            lambda t: self._registers(physics.truth_at(t)),
+            self._static,
+            self._live,
         )
-        self._live.update(self.history.live())
-        self._static.update((n, bytearray(data)) for n, data in self.history.static().items())
-        self.history.patch_et54(self._static[ET54])
-        self.history.patch_et04(self._static[ET04])
-        # p.27-31: the load profile, from the same physics (`load_profile.py`).
-        settings = profile.load_profile or LoadProfileSettings()
-        self.load_profile = SimLoadProfile(physics, settings, energy_unit=profile.energy_unit)
-        if profile.load_profile is not None:  # None: BT61-BT64, ET21, ET66 absent (0x05)
-            lp = self.load_profile
-            self._static.update({n: bytearray(b) for n, b in lp.static_tables().items()})
-            self._live.update({n: _at_wall(build) for n, build in lp.live_tables().items()})
+        self.history, self.load_profile = remembered.history, remembered.load_profile
 
     def exists(self, table: int) -> bool:
         return table in self._static or table in self._live
@@ -245,15 +231,6 @@ def _average_power(start: Truth, end: Truth, source: int) -> int:
         return 0
     delta = summation(end, energy_source) - summation(start, energy_source)
     return round(delta * 3600 / elapsed)
-
-
-def _mbus_live(mbus: MBusTables, table: int, truth: Truth) -> bytes:
-    return mbus.read(table, truth.wall)
-
-
-def _at_wall(build: Callable[[float], bytes]) -> Callable[[Truth], bytes]:
-    """A live table that depends on the meter's clock only (the load profile's)."""
-    return lambda truth: build(truth.wall)
 
 
 def _bt52(truth: Truth) -> bytes:
