@@ -10,11 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
+from mepd.engine.history import Reader
+from mepd.engine.history_offer import HistoryOffer, read_history_offer
 from mepd.engine.lp_offer import LoadProfileOffer, read_offer
 from mepd.engine.optical_session import end_session, session_for_meter
 from mepd.engine.poller import Poller
@@ -23,6 +26,8 @@ from mepd.protocol.errors import ResponseError
 from mepd.readings import EnergyReading, Event, LinkStatus, MeterIdentity, PresentReading
 from mepd.settings import MeterSettings
 from mepd.text import printable
+
+T = TypeVar("T")
 
 # Start-up takes ~10 reads at the guide's pace; silence is declared after the recovery ladder
 # (two timeouts, a power cycle, a reopen: about 8 s); a wrong key after three 0x0B answers.
@@ -47,6 +52,8 @@ class ProbeResult:
     energy: EnergyReading | None  # None when every energy register was quarantined
     # What load profile the meter keeps (p.27-31); a string when it could not be read.
     load_profile: LoadProfileOffer | str = "not read"
+    # Billing snapshots, event logs, outage log, relay (issue 20): one line each.
+    history: HistoryOffer | str = "not read"
 
 
 async def probe(
@@ -97,19 +104,24 @@ async def probe(
             f"(the meter answered {poller.session.stats.exchanges} requests); run with -v "
             f"to see the exchange"
         )
-    offer = await _load_profile(settings, transport, identity.security)
-    return ProbeResult(identity, present, energy, offer)
+    # Three frames (BT61, BT62, ET21): a meter without a load profile refuses BT61 (p.29:
+    # fw 3.50+ and modules 1.20+); then about ten for billing, event logs, outages, relay.
+    offer = await _own_session(settings, transport, identity.security, read_offer)
+    remembered = await _own_session(settings, transport, identity.security, read_history_offer)
+    return ProbeResult(identity, present, energy, offer, remembered)
 
 
-async def _load_profile(
-    settings: MeterSettings, transport: Transport, mode: str
-) -> LoadProfileOffer | str:
-    """Three more frames on a session of its own (the poller closed the port): BT61, BT62,
-    ET21. A meter without a load profile refuses BT61 (p.29: fw 3.50+ and modules 1.20+)."""
+async def _own_session(
+    settings: MeterSettings,
+    transport: Transport,
+    mode: str,
+    what: Callable[[Reader], Awaitable[T]],
+) -> T | str:
+    """`what` on a session of its own (the poller closed the port)."""
     session = session_for_meter(settings, "tls" if mode == "tls" else "rc4", transport)
     try:
         await transport.open()
-        return await read_offer(session.read)
+        return await what(session.read)
     except ResponseError as error:
         return f"none offered ({error})"
     except MepdError as error:
@@ -181,4 +193,6 @@ def report(result: ProbeResult) -> list[str]:
             f"({offer.held_intervals} intervals, up to {offer.blocks} blocks of "
             f"{offer.intervals_per_block}); newest ends {newest}"
         )
+    remembered = result.history
+    lines += [f"history: {remembered}"] if isinstance(remembered, str) else remembered.lines()
     return lines

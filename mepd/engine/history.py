@@ -44,6 +44,9 @@ BACKFILL_PRESENT_S = 1.9  # present-value period while a source has work: < 2 s 
 ROOM_SLACK_S = 0.01  # budget waits shorter than this count as none
 RESEND_S = 30.0  # a record the broker has not confirmed by then goes again
 MAX_PENDING = 500  # records emitted and not yet confirmed, per source
+# A record unconfirmed this long means the broker is away: its source reads nothing newer
+# until the resend got it through, so the broker gets a source's records in order.
+STALLED_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -161,10 +164,17 @@ class History:
         now = self._wall()
         for turn in range(len(self._queues)):
             queue = self._queues[(self._next + turn) % len(self._queues)]
-            if len(queue.pending) < MAX_PENDING and queue.source.has_work(now):
+            if self._open(queue) and queue.source.has_work(now):
                 self._next = (self._next + turn + 1) % len(self._queues)
                 return queue
         return None
+
+    def _open(self, queue: _Queue) -> bool:
+        """Room for more unconfirmed records, and none waiting since before `STALLED_S`."""
+        if len(queue.pending) >= MAX_PENDING:
+            return False
+        now = self._clock()
+        return not any(not p.delivered and now - p.emitted >= STALLED_S for p in queue.pending)
 
     def _send(self, queue: _Queue, found: Found) -> None:
         item = _Pending(found, self._clock())

@@ -43,6 +43,7 @@ from mepd.publish.ha_births import (
     Sleep,
 )
 from mepd.publish.history import interval_payload, peak_payload
+from mepd.publish.history_feed import HistoryFeed
 from mepd.publish.meter_state import FeedState, MeterState
 from mepd.publish.payloads import (
     diagnostics_fields,
@@ -64,15 +65,20 @@ from mepd.publish.topics import (
     topic_id,
 )
 from mepd.readings import (
+    BillingSnapshotRead,
+    ConditionState,
     DemandPeak,
     Diagnostics,
     EnergyHeld,
     EnergyReading,
     Event,
+    EventsLost,
     IntervalRecord,
     LinkStatus,
+    MeterEventRecord,
     MeterIdentity,
     PresentReading,
+    RelayState,
     ValueName,
 )
 from mepd.settings import DiscoverySettings, MqttSettings
@@ -126,6 +132,14 @@ class Publisher:
             on_message=self._on_message,
             rng=self._rng,
         )
+        # Billing, events, conditions, relay (issue 20): `history_feed.py`.
+        self._history = HistoryFeed(
+            self.topics,
+            known=lambda serial: serial in self._meters,
+            learn=lambda serial, keys: self._learn(self._meters[serial], keys),
+            set_status=self._set_status,
+            publish=self._connection.publish,
+        )
         self._set_status(self.topics.gateway_status, ONLINE.encode())  # the birth message
         self._announce_gateway()
 
@@ -178,10 +192,7 @@ class Publisher:
     def _dispatch(self, source: FeedState, event: Event) -> None:
         match event:
             case MeterIdentity():
-                if source.serial is not None and source.serial != event.serial:
-                    self._on_retired(source.serial)
-                source.serial = event.serial
-                self._on_identity(event, source.periods, source.link)
+                self._take_identity(source, event)
             case LinkStatus():
                 source.link = event
                 serial = event.meter or source.serial
@@ -197,12 +208,26 @@ class Publisher:
                 self._on_energy_held(event)
             case Diagnostics():
                 self._on_diagnostics(event)
+            case (
+                BillingSnapshotRead()
+                | MeterEventRecord()
+                | EventsLost()
+                | ConditionState()
+                | RelayState()
+            ):
+                self._history.receive(event)  # `history_feed.py`
             case IntervalRecord():
                 self._on_interval(event)
             case DemandPeak():
                 self._on_demand_peak(event)
             case _:
                 assert_never(event)
+
+    def _take_identity(self, source: FeedState, identity: MeterIdentity) -> None:
+        if source.serial is not None and source.serial != identity.serial:
+            self._on_retired(source.serial)
+        source.serial = identity.serial
+        self._on_identity(identity, source.periods, source.link)
 
     def _on_identity(
         self, identity: MeterIdentity, periods: ReadPeriods, link: LinkStatus | None
