@@ -1,10 +1,11 @@
-"""The long soak: the poller against an in-process simulator on a noisy line, on the virtual
-clock, publishing only the meter's truth (tests/engine/test_soak.py with more polls).
+"""The long soaks: the poller against an in-process simulator on a noisy line, through the
+MEP port and through the optical port, on the virtual clock, publishing only the meter's truth
+(tests/engine/test_soak.py and test_optical_soak.py with more exchanges).
 
     .venv/bin/python bench/soak.py [--polls 10000]
 
-The test command runs the same test with 3,000 polls; this runs it with as many as you like
-and prints pytest's verdict and duration.
+The test command runs the same tests with 1,000 exchanges each; this runs them with as many as
+you like and prints pytest's verdict and durations.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def main() -> int:
     args = parser.parse_args()
     env = {**os.environ, "MEPD_SOAK_POLLS": str(args.polls)}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0"]
-    command += ["--durations=0", "tests/engine/test_soak.py"]
+    command += ["--durations=0", "tests/engine/test_soak.py", "tests/engine/test_optical_soak.py"]
     return subprocess.run(command, cwd=REPO, env=env, check=False).returncode
 
 

@@ -16,30 +16,45 @@ from types import MappingProxyType
 
 from mepd.protocol.mbus.units import MBusUnit, MediumKind, Quantity, medium_kind
 from mepd.protocol.tables import Measurement, Measurements
+from mepd.protocol.tables.billing import SnapshotKind
+from mepd.protocol.tables.event_codes import EVENT_CODES, Condition, EventCategory
 from mepd.protocol.tables.names import ValueName
+from mepd.protocol.tables.relay import DisconnectControl, DisconnectState
 from mepd.protocol.tables.units import Unit
 
 # What a reading carries, re-exported: the publisher imports them from here and nothing from the
 # protocol layer, so the readings are its whole view of the meter.
 __all__ = [
+    "EVENT_CODES",
     "PIECES",
+    "BillingSnapshotRead",
+    "Condition",
+    "ConditionState",
     "DemandPeak",
     "Diagnostics",
+    "DisconnectControl",
+    "DisconnectState",
     "EnergyHeld",
     "EnergyReading",
     "Event",
+    "EventCategory",
+    "EventsLost",
     "HeldRegister",
+    "HistoryLog",
     "IntervalRecord",
     "LinkStatus",
     "MBusUnit",
     "Measurement",
     "Measurements",
     "MediumKind",
+    "MeterEventRecord",
     "MeterIdentity",
     "Piece",
     "PresentReading",
     "Quantity",
     "Receipt",
+    "RelayState",
+    "SnapshotKind",
     "SubMeterIdentity",
     "SubMeterReading",
     "SubMeterValue",
@@ -198,6 +213,89 @@ class DemandPeak:
     end: datetime
 
 
+# --- what the meter remembers: billing snapshots, events, conditions, relay (issue 20) ---------
+# Times are UTC, tz-aware: local meter times were converted by the guide's rule
+# (`protocol/tables/meter_time.TimeBasis.to_utc`, p.225-229) before they got here.
+
+
+@dataclass(frozen=True)
+class BillingSnapshotRead:
+    """The energy registers as they stood at a billing read (BT26 self-read, BT25 demand reset;
+    p.212-214): what the bill is computed from. Published retained; the newest wins."""
+
+    meter: str
+    kind: SnapshotKind  # SELF_READ (BT26) or DEMAND_RESET (BT25)
+    time: datetime  # UTC
+    registers: Measurements = field(repr=False)  # energy registers in Wh
+    sequence: int | None  # BT26's operation number (UINT16); None for BT25
+    page: int  # the guide page of the table
+
+
+class HistoryLog(StrEnum):
+    """Where an event came from: the tables, and the event logs' one shared sequence."""
+
+    BT74 = "BT74"
+    ET79 = "ET79"
+    ET81 = "ET81"
+    EVENT_LOGS = "BT74+ET79"  # p.182, p.242: both logs number their events in one sequence
+
+
+@dataclass(frozen=True)
+class MeterEventRecord:
+    """One entry of an event log (BT74, ET79, p.181-183, p.241-243) or an outage (ET81,
+    p.185-186), published once. `name`/`text`/`category` are `event_codes.py`'s meaning."""
+
+    meter: str
+    log: HistoryLog  # BT74, ET79 or ET81
+    sequence: int  # the shared event sequence (BT74/ET79) or ET81's outage number
+    time: datetime  # UTC: the event's time (an outage's start)
+    code: int | None  # 12-bit event code; None for an ET81 outage
+    name: str
+    text: str
+    category: EventCategory
+    page: int | None  # the guide page naming the event
+    argument: bytes = b""
+    end: datetime | None = None  # an outage's end (ET81), UTC
+    receipt: Receipt | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class EventsLost:
+    """Events the meter no longer holds when mepd got to them (a log that wrapped or
+    overflowed): the inclusive range of sequence numbers, said once."""
+
+    meter: str
+    log: HistoryLog  # EVENT_LOGS or ET81
+    first: int
+    last: int
+    receipt: Receipt | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def count(self) -> int:
+        return self.last - self.first + 1
+
+
+@dataclass(frozen=True)
+class ConditionState:
+    """A condition with a start and an end, as the meter says it is now (ET09 "phase loss
+    now", p.72). `phases`: which of L1-L3 it concerns while on."""
+
+    meter: str
+    condition: Condition
+    on: bool
+    phases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RelayState:
+    """The disconnect relay's commanded position (ET23.94, p.99): closed, closing, opened,
+    opening; `control` is ET46's disconnect control type (p.121)."""
+
+    meter: str
+    state: DisconnectState
+    control: DisconnectControl
+
+
 def sub_meter_key(manufacturer: str, mbus_id: str) -> str:
     """A sub-meter's stable name: its manufacturer (three letters, p.92) and 8-digit M-Bus id,
     which together name one device worldwide, whichever slot or electricity meter it is in."""
@@ -257,6 +355,11 @@ Event = (
     | EnergyHeld
     | LinkStatus
     | Diagnostics
+    | BillingSnapshotRead
+    | MeterEventRecord
+    | EventsLost
+    | ConditionState
+    | RelayState
     | SubMeterIdentity
     | SubMeterReading
     | IntervalRecord

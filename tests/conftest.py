@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,11 +58,41 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     return True
 
 
+# Fixtures that start real processes (a Mosquitto, `mepd run`, the simulator on a pty).
+_REAL_PROCESS_FIXTURES = frozenset({"broker", "daemon_config"})
+
+
+def _long(item: pytest.Item) -> bool:
+    fixtures = getattr(item, "fixturenames", ())
+    return item.get_closest_marker("slow") is not None or bool(
+        _REAL_PROCESS_FIXTURES.intersection(fixtures)
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The long tests (@pytest.mark.slow) first: under xdist (scripts/test runs `-n 3
-    --dist worksteal`) one worker takes the soak at once while the others work through the
-    rest, instead of the soak starting last and running alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The long tests (the soaks, @pytest.mark.slow, and the real-process ones) first in each
+    xdist worker's share, dealt round-robin, instead of in file order.
+
+    `--dist worksteal` (scripts/test) hands each of the n workers one contiguous n-th of the
+    list and lets idle workers steal the back half of the longest queue. In file order the
+    first share held most of tests/cli's real-process tests and the soaks, which then ran one
+    after another on one worker while the others stole short tests and waited at the end.
+    Without xdist: the long tests first, as before.
+    """
+    workers = max(1, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
+    long = [item for item in items if _long(item)]
+    short = iter([item for item in items if not _long(item)])
+    order: list[pytest.Item] = []
+    remaining = len(items)
+    for worker in range(workers):
+        share = remaining // (workers - worker)  # as worksteal's first check_schedule() deals
+        remaining -= share
+        dealt = long[worker::workers]
+        order += dealt
+        order += itertools.islice(short, max(0, share - len(dealt)))
+    order += short
+    assert len(order) == len(items)
+    items[:] = order
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
 from mepd.drivers.gpio import LinkControl
 from mepd.drivers.transport import Transport
+from mepd.engine.history import Reader
+from mepd.engine.history_offer import HistoryOffer, read_history_offer
 from mepd.engine.lp_offer import LoadProfileOffer, read_offer
 from mepd.engine.mbus_source import Occupant, survey
 from mepd.engine.optical_session import end_session, session_for_meter
@@ -26,10 +28,11 @@ from mepd.readings import EnergyReading, Event, LinkStatus, MeterIdentity, Prese
 from mepd.settings import MeterSettings
 from mepd.text import printable
 
+T = TypeVar("T")
+
 # Start-up takes ~10 reads at the guide's pace; silence is declared after the recovery ladder
 # (two timeouts, a power cycle, a reopen: about 8 s); a wrong key after three 0x0B answers.
 DEFAULT_TIMEOUT_S = 45.0
-T = TypeVar("T")
 
 
 _SECURITY_NAMES = {
@@ -50,6 +53,8 @@ class ProbeResult:
     energy: EnergyReading | None  # None when every energy register was quarantined
     # What load profile the meter keeps (p.27-31); a string when it could not be read.
     load_profile: LoadProfileOffer | str = "not read"
+    # Billing snapshots, event logs, outage log, relay (issue 20): one line each.
+    history: HistoryOffer | str = "not read"
     # Its M-Bus devices (ET14, ET16; p.25-26); a string when they could not be read.
     sub_meters: tuple[Occupant, ...] | str = "not read"
 
@@ -102,35 +107,35 @@ async def probe(
             f"(the meter answered {poller.session.stats.exchanges} requests); run with -v "
             f"to see the exchange"
         )
-    offer, sub_meters = await _history_offer(settings, transport, identity)
-    return ProbeResult(identity, present, energy, offer, sub_meters)
+    # Three frames (BT61, BT62, ET21): a meter without a load profile refuses BT61 (p.29:
+    # fw 3.50+ and modules 1.20+); then about ten for billing, event logs, outages, relay.
+    offer = await _own_session(settings, transport, identity.security, read_offer)
+    remembered = await _own_session(settings, transport, identity.security, read_history_offer)
+    # ET14, then ET16 per M-Bus device (p.25-26): a meter without M-Bus refuses ET14.
+    sub_meters = await _own_session(
+        settings, transport, identity.security, lambda read: survey(read, identity.serial)
+    )
+    return ProbeResult(identity, present, energy, offer, remembered, sub_meters)
 
 
-async def _history_offer(
-    settings: MeterSettings, transport: Transport, identity: MeterIdentity
-) -> tuple[LoadProfileOffer | str, tuple[Occupant, ...] | str]:
-    """A few more frames on a session of its own (the poller closed the port): BT61, BT62,
-    ET21 (a meter without a load profile refuses BT61, p.29: fw 3.50+ and modules 1.20+),
-    then ET14 and ET16 per M-Bus device (a meter without M-Bus refuses ET14)."""
-    mode = identity.security
+async def _own_session(
+    settings: MeterSettings,
+    transport: Transport,
+    mode: str,
+    what: Callable[[Reader], Awaitable[T]],
+) -> T | str:
+    """`what` on a session of its own (the poller closed the port)."""
     session = session_for_meter(settings, "tls" if mode == "tls" else "rc4", transport)
     try:
         await transport.open()
-        offer = await _offered(read_offer(session.read))
-        return offer, await _offered(survey(session.read, identity.serial))
-    finally:
-        await end_session(session)
-        await transport.close()
-
-
-async def _offered(reading: Awaitable[T]) -> T | str:
-    """What `reading` found, or why not, in a few words."""
-    try:
-        return await reading
+        return await what(session.read)
     except ResponseError as error:
         return f"none offered ({error})"
     except MepdError as error:
         return f"could not be read ({error})"
+    finally:
+        await end_session(session)
+        await transport.close()
 
 
 def _says_the_same(message: str, reason: str) -> bool:
@@ -195,6 +200,8 @@ def report(result: ProbeResult) -> list[str]:
             f"({offer.held_intervals} intervals, up to {offer.blocks} blocks of "
             f"{offer.intervals_per_block}); newest ends {newest}"
         )
+    remembered = result.history
+    lines += [f"history: {remembered}"] if isinstance(remembered, str) else remembered.lines()
     return lines + sub_meter_lines(result.sub_meters)
 
 

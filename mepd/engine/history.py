@@ -43,10 +43,10 @@ GAP_S = 0.7  # a history frame (<= 500 ms answer, p.21, plus the 100 ms spacing)
 BACKFILL_PRESENT_S = 1.9  # present-value period while a source has work: < 2 s between publishes
 ROOM_SLACK_S = 0.01  # budget waits shorter than this count as none
 RESEND_S = 30.0  # a record the broker has not confirmed by then goes again
-# A PUBACK takes milliseconds: an older record unconfirmed this long means the broker is away,
-# and a new record waits for the resend, so the broker gets them oldest first.
-ACK_WAIT_S = 5.0
 MAX_PENDING = 500  # records emitted and not yet confirmed, per source
+# A record unconfirmed this long means the broker is away: its source reads nothing newer
+# until the resend got it through, so the broker gets a source's records in order.
+STALLED_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -164,21 +164,24 @@ class History:
         now = self._wall()
         for turn in range(len(self._queues)):
             queue = self._queues[(self._next + turn) % len(self._queues)]
-            if len(queue.pending) < MAX_PENDING and queue.source.has_work(now):
+            if self._open(queue) and queue.source.has_work(now):
                 self._next = (self._next + turn + 1) % len(self._queues)
                 return queue
         return None
 
+    def _open(self, queue: _Queue) -> bool:
+        """Room for more unconfirmed records, and none waiting since before `STALLED_S`."""
+        if len(queue.pending) >= MAX_PENDING:
+            return False
+        now = self._clock()
+        return not any(not p.delivered and now - p.emitted >= STALLED_S for p in queue.pending)
+
     def _send(self, queue: _Queue, found: Found) -> None:
         item = _Pending(found, self._clock())
-        stalled = any(
-            not p.delivered and item.emitted - p.emitted >= ACK_WAIT_S for p in queue.pending
-        )
         queue.pending.append(item)
         event = _with_receipt(found.event, Receipt(lambda: self._delivered(queue, item)))
         item.found = Found(event, found.cursor)
-        if not (stalled and not item.delivered):  # a summary (no receipt) goes at once
-            self._emit(event)
+        self._emit(event)
 
     def _resend_late(self) -> None:
         now = self._clock()

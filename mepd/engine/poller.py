@@ -94,7 +94,7 @@ class Poller:
         self._stop_requested = False
         self._say = Throttle(log, clock=self._now)
         # What the meter remembers, read in the gaps of the read budget (`history.py`).
-        sources = history_sources(settings, self._say)
+        sources = history_sources(settings, self._say, lambda: self._tables.layout)
         self.history = History(
             sources, self._store, emit, clock=self._now, wall=self._wall, pause=self._pause
         )

@@ -30,7 +30,10 @@ Topic = Literal[
     "demand_peak",
     "mbus",
 ]
-Platform = Literal["sensor", "binary_sensor"]
+# What the meter remembers (issue 20, `history_entities.py`): retained billing, the event
+# stream, the conditions now and the relay.
+HistoryTopic = Literal["billing", "event", "phase_missing", "relay"]
+Platform = Literal["sensor", "binary_sensor", "event"]
 
 
 class Counter(StrEnum):
@@ -72,6 +75,22 @@ class HeldKey(StrEnum):
     REGISTERS = "registers"
 
 
+class HistoryKey(StrEnum):
+    """The keys of the entities of what the meter remembers (`history_entities.py`)."""
+
+    BILLING_ENERGY_IMPORT = "billing_energy_import"
+    BILLING_ENERGY_EXPORT = "billing_energy_export"
+    BILLING_REACTIVE_ENERGY_IMPORT = "billing_reactive_energy_import"
+    BILLING_REACTIVE_ENERGY_EXPORT = "billing_reactive_energy_export"
+    EVENTS_POWER_OUTAGE = "events_power_outage"
+    EVENTS_PHASE_LOSS = "events_phase_loss"
+    EVENTS_VOLTAGE_QUALITY = "events_voltage_quality"
+    EVENTS_TAMPER = "events_tamper"
+    EVENTS_OTHER = "events_other"
+    PHASE_MISSING = "phase_missing"
+    RELAY = "relay"
+
+
 class SubMeterKey(StrEnum):
     """A sub-meter's entities' keys (JSON keys of its state payload): its registers by
     `Quantity`, and when the meter read it."""
@@ -81,14 +100,14 @@ class SubMeterKey(StrEnum):
     READ_AT = "read_at"
 
 
-EntityKey = ValueName | Counter | Key | SubMeterKey
+EntityKey = ValueName | Counter | Key | HistoryKey | SubMeterKey
 
 
 @dataclass(frozen=True)
 class EntitySpec:
     key: EntityKey  # JSON key in the state payload; component id in the discovery config
     name: str
-    topic: Topic
+    topic: Topic | HistoryTopic
     platform: Platform = "sensor"
     device_class: str | None = None
     unit: str | None = None  # what the payload carries and HA shows

@@ -42,6 +42,7 @@ from mepd.publish.catalog import (
     sub_meter_register,
 )
 from mepd.publish.gateway import GatewayInfo
+from mepd.publish.history_entities import history_components
 from mepd.publish.topics import (
     OFFLINE,
     ONLINE,
@@ -181,10 +182,12 @@ def meter_config(
     prefix = meter_entity_prefix(serial)
     components: Config = {}
 
-    def add(spec: EntitySpec, state_topic: str, **extra: Any) -> None:
-        components[spec.key] = _component(
+    def add(spec: EntitySpec, state_topic: str, **extra: Any) -> Config:
+        component = _component(
             spec, device_id=device_id, entity_prefix=prefix, state_topic=state_topic, **extra
         )
+        components[spec.key] = component
+        return component
 
     # The device-level availability (gateway and meter, mode "all") applies to measurements;
     # diagnostic entities override it with the gateway alone.
@@ -221,6 +224,7 @@ def meter_config(
         peak = topics.demand_peak(serial)
         add(MONTH_PEAK_DEMAND, peak, attributes_topic=peak)
         components[MONTH_PEAK_DEMAND.key]["value_template"] = value_template(DEMAND_W)
+    history_components(serial, names, topics, add, gateway_only)  # billing, events, relay
     manufacturer = identity.manufacturer.strip()
     device: Config = {
         "identifiers": [device_id],

@@ -43,6 +43,7 @@ from mepd.publish.ha_births import (
     Sleep,
 )
 from mepd.publish.history import interval_payload, peak_payload
+from mepd.publish.history_feed import HistoryFeed
 from mepd.publish.meter_state import FeedState, MeterState
 from mepd.publish.payloads import (
     diagnostics_fields,
@@ -65,15 +66,20 @@ from mepd.publish.topics import (
     topic_id,
 )
 from mepd.readings import (
+    BillingSnapshotRead,
+    ConditionState,
     DemandPeak,
     Diagnostics,
     EnergyHeld,
     EnergyReading,
     Event,
+    EventsLost,
     IntervalRecord,
     LinkStatus,
+    MeterEventRecord,
     MeterIdentity,
     PresentReading,
+    RelayState,
     SubMeterIdentity,
     SubMeterReading,
     ValueName,
@@ -137,6 +143,14 @@ class Publisher:
             announced=self._births.replay_soon,
             clock=clock,
         )
+        # Billing, events, conditions, relay (issue 20): `history_feed.py`.
+        self._history = HistoryFeed(
+            self.topics,
+            known=lambda serial: serial in self._meters,
+            learn=lambda serial, keys: self._learn(self._meters[serial], keys),
+            set_status=self._set_status,
+            publish=self._connection.publish,
+        )
         self._set_status(self.topics.gateway_status, ONLINE.encode())  # the birth message
         self._announce_gateway()
 
@@ -189,10 +203,7 @@ class Publisher:
     def _dispatch(self, source: FeedState, event: Event) -> None:  # noqa: PLR0912 - a case per event
         match event:
             case MeterIdentity():
-                if source.serial is not None and source.serial != event.serial:
-                    self._on_retired(source.serial)
-                source.serial = event.serial
-                self._on_identity(event, source.periods, source.link)
+                self._take_identity(source, event)
             case LinkStatus():
                 source.link = event
                 serial = event.meter or source.serial
@@ -208,6 +219,14 @@ class Publisher:
                 self._on_energy_held(event)
             case Diagnostics():
                 self._on_diagnostics(event)
+            case (
+                BillingSnapshotRead()
+                | MeterEventRecord()
+                | EventsLost()
+                | ConditionState()
+                | RelayState()
+            ):
+                self._history.receive(event)  # `history_feed.py`
             case SubMeterIdentity() | SubMeterReading():
                 self._sub_meters.on(self._meters.get(event.meter), event)
             case IntervalRecord():
@@ -216,6 +235,12 @@ class Publisher:
                 self._on_demand_peak(event)
             case _:
                 assert_never(event)
+
+    def _take_identity(self, source: FeedState, identity: MeterIdentity) -> None:
+        if source.serial is not None and source.serial != identity.serial:
+            self._on_retired(source.serial)
+        source.serial = identity.serial
+        self._on_identity(identity, source.periods, source.link)
 
     def _on_identity(
         self, identity: MeterIdentity, periods: ReadPeriods, link: LinkStatus | None

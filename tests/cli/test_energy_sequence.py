@@ -4,7 +4,7 @@ Restart mepd, lose the state file, corrupt it, restart the simulator, a persiste
 +117,000 kWh glitch on the import register, a -1000 kWh step; through all of it every energy
 topic's published values never fall and never rise faster than the fuse allows. Then the
 owner runs `mepd accept-energy` and the held value is published. Short read periods keep it
-within about 30 s; the simulator is reached through a symlink, so it can be restarted under a
+within about 20 s; the simulator is reached through a symlink, so it can be restarted under a
 running mepd (which reopens the port).
 """
 
@@ -105,7 +105,9 @@ class Script:
             self._simulator.close()
 
 
-async def _wait_energy(listener: Listener, count: int = 2, within_s: float = 20.0) -> None:
+async def _wait_energy(listener: Listener, count: int = 1, within_s: float = 20.0) -> None:
+    """One energy reading after a (re)start: each is checked against the last one published
+    before it, by the previous process; the readings within one run are the soak's subject."""
     since = time.monotonic()
     await listener.wait_for(lambda m: m.topic == ENERGY and m.at > since, count, within_s)
 
@@ -217,7 +219,7 @@ async def test_a_scripted_sequence_never_publishes_a_fall_or_a_jump(
 
     published = [m for m in listener.messages if m.topic == ENERGY and m.at < before_accept]
     checked = _assert_physics(published)
-    assert len(published) >= 8  # two energy reads or more after each start
+    assert len(published) >= 4  # one energy read or more after each of the four mepd starts
     assert glitch["register"] == "energy_import"
     assert "the fuse allows" in str(glitch["reason"])
     assert "went down" in str(step["reason"])

@@ -34,6 +34,15 @@ async def test_probe_prints_identity_and_a_decoded_reading(profile: str) -> None
     (offer,) = [line for line in lines if line.startswith("load profile: ")]
     assert offer.startswith("load profile: 15-minute intervals of energy_import, energy_export; 7.")
     assert "up to 8 blocks of 96" in offer
+    # Issue 20: one line each for billing, event logs, outages and the relay.
+    billing = PROFILES[profile].dims.self_reads
+    assert f"billing snapshots: {billing} of {billing} self-reads held (BT26)" in "\n".join(lines)
+    assert any(line.startswith("event logs: BT74 holds 14 of 100 events") for line in lines)
+    assert any(line.startswith("outage log: ") and "held (ET81)" in line for line in lines)
+    relay = (
+        "relay: disconnect relay closed" if PROFILES[profile].disconnect_relay else "relay: none"
+    )
+    assert any(line.startswith(relay) for line in lines)
     assert lines[-1] == "M-Bus devices: none"  # p.84: slots 1-4 empty
 
 

@@ -8,6 +8,7 @@ where every answer failed its digest logged nothing above DEBUG for minutes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import pytest
@@ -79,10 +80,21 @@ def test_a_failure_run_counts_one_row_and_restarts_on_another() -> None:
     assert run.count == 0
 
 
-async def _run_poller(port_options: dict[str, object], seconds: float) -> list[Event]:
+async def _run_poller(
+    port_options: dict[str, object], seconds: float, until: type[Event] | None = None
+) -> list[Event]:
+    """The poller's events over a pty for `seconds`, and then, if `until` is given, until an
+    event of that type came (at most 20 s more: on a loaded machine start-up takes longer)."""
     profile = port_options.pop("profile", PROFILES["gen4"])
     events: list[Event] = []
+    arrived = asyncio.Event()
     port = simulated_meter(profile, **port_options)  # type: ignore[arg-type]
+
+    def emit(event: Event) -> None:
+        events.append(event)
+        if until is not None and isinstance(event, until):
+            arrived.set()
+
     async with PtyMeter(port) as pty:
         from mepd.settings import MeterSettings
 
@@ -90,10 +102,13 @@ async def _run_poller(port_options: dict[str, object], seconds: float) -> list[E
             MeterSettings(key=MepKey.parse(DEMO_MBK)),
             SerialPort(pty.path),
             NoLinkControl(),
-            events.append,
+            emit,
         )
         task = asyncio.create_task(poller.run())
         await asyncio.sleep(seconds)
+        if until is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(arrived.wait(), 20.0)
         poller.request_stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -111,7 +126,7 @@ async def test_a_meter_whose_answers_cannot_be_decoded_is_down_with_that_reason(
 
     monkeypatch.setattr(startup, "decode_et03", undecodable)
     with caplog.at_level(logging.WARNING):
-        events = await _run_poller({}, 3.0)
+        events = await _run_poller({}, 3.0, until=LinkStatus)
     links = [e for e in events if isinstance(e, LinkStatus)]
     assert links
     assert not any(link.up for link in links)  # never "meter answers" while nothing publishes

@@ -5,7 +5,9 @@ pty at 9600 baud. mepd times out at 500 ms and resends; the late answer and the 
 resend then come one after the other, and the second one was still on the wire when the next
 request went out: its tail, decoded from the middle, made `00 00` pairs out of the zeros in
 its table data. The meter here sends no alerts at all, so every alert counted is a phantom.
-Before the fix, 24 reads counted 476 alerts and 63 corrupt responses; now none and 3.
+Before the fix, 24 reads counted 476 alerts and 63 corrupt responses; now none and 3. Eight
+reads are enough: with `Session._drain` switched off they count 180 alerts and 19 corrupt
+responses (3 answers delayed).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from mepd.errors import MepdError
 from mepd.protocol import MepKey, PartialRead
 from mepd.protocol.tables.ids import BT23
 
-READS = 16
+READS = 8
 READ_BYTES = 400  # BT23 registers: INT64s with many zero high bytes, the worst case
 
 
@@ -52,7 +54,7 @@ async def test_late_answers_never_decode_as_alerts_over_a_pty() -> None:
         finally:
             await transport.close()
     assert port.stats.alerts_sent == 0
-    assert port.stats.responses_delayed >= 3  # the fault did happen
+    assert port.stats.responses_delayed >= 2  # the fault did happen (3 of 8 with seed 7)
     assert session.stats.alerts == 0, session.stats
     assert alerts == []
     assert answered >= READS // 2

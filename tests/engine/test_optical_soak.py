@@ -1,10 +1,16 @@
 """The optical soak: thousands of reads through a noisy optical link, nothing published that
 differs from the simulator's truth. The real poller and guard, the optical session, the
-simulated optical port, on a virtual clock (tests/virtual_time.py)."""
+simulated optical port, on a virtual clock (tests/virtual_time.py).
+
+The test command runs 1,000 exchanges per profile (about 2 s of CPU each): enough that the
+packet CRC and the table checksum both switched off publish wrong values in either profile
+(one alone is caught by the other). `bench/soak.py` runs 10,000 and more.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from bisect import bisect_right
 from datetime import UTC, datetime
 
@@ -28,7 +34,7 @@ from tests.virtual_time import VirtualTimeLoop
 # On a whole minute: BT23 demand times are STIME_DATE (no seconds) on Gen 4.
 START_WALL = 1_790_000_040.0
 PASSWORD = "OPTICAL-READ-KEY-RK1"
-EXCHANGES = 3_000
+EXCHANGES = int(os.environ.get("MEPD_SOAK_POLLS", "1000"))
 COMPARED = (
     "power_import",
     "power_export",
@@ -87,6 +93,7 @@ async def _soak(profile: str) -> tuple[list[tuple[float, Event]], OpticalMeterPo
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # 10,000 exchanges (bench/soak.py) take about 20 s of CPU
 @pytest.mark.parametrize("profile", ["gen3", "gen4"])
 def test_noisy_optical_polls_publish_only_the_truth(profile: str) -> None:
     loop = VirtualTimeLoop()
@@ -111,8 +118,9 @@ def test_noisy_optical_polls_publish_only_the_truth(profile: str) -> None:
     # The line really was noisy, and the poller kept going in few sessions.
     assert port.stats.bytes_corrupted > 20
     assert port.optical.answers_lost > 5
-    assert port.optical.busy_answers > 5
-    assert len(present) >= 500
+    assert port.optical.busy_answers >= 2  # 1 % of some 300 requests (one read per BT28)
+    # About one power reading per 5 exchanges: enough for the comparison to mean something.
+    assert len(present) >= EXCHANGES // 8
 
     stamps = {id(served): [s.monotonic for s in served]}
     stamps[id(served_energy)] = [s.monotonic for s in served_energy]

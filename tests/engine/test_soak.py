@@ -28,8 +28,9 @@ from mepd.settings import MeterSettings
 from tests.virtual_time import VirtualTimeLoop
 
 START_WALL = 1_790_000_000.0
-# 3,000 polls in the test command (about 15 s of CPU); `bench/soak.py` runs 10,000 and more.
-POLLS = int(os.environ.get("MEPD_SOAK_POLLS", "3000"))
+# 1,000 polls in the test command (about 5 s of CPU): enough that a response digest check
+# switched off publishes wrong values. `bench/soak.py` runs 10,000 and more.
+POLLS = int(os.environ.get("MEPD_SOAK_POLLS", "1000"))
 # Present values the meter computes straight from its physics (averages are excluded).
 COMPARED = (
     "power_import",
@@ -114,7 +115,9 @@ def test_thousands_of_noisy_polls_publish_only_the_truth(profile: str) -> None:
         f"{stats.frames_received} frames at the meter, "
         f"quarantined {poller.counters['quarantined']}"
     )
-    assert len(present) >= 50  # enough answers got through for the comparison to mean something
+    # Enough answers got through for the comparison to mean something: most 465-byte BT28
+    # answers meet a corrupted byte on this line, so about one poll in 40 gives a reading.
+    assert len(present) >= POLLS // 60
 
     # The guide's pacing held over the whole soak.
     assert stats.too_close_requests == 0

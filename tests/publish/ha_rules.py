@@ -32,6 +32,7 @@ SENSOR_UNITS: dict[str, set[str | None]] = {
     "gas": {"CCF", "ft³", "m³"},
     "water": {"CCF", "ft³", "m³", "gal", "L"},
     "volume": {"L", "mL", "gal", "fl. oz.", "m³", "ft³", "CCF"},
+    "enum": {None},  # options instead of a unit (homeassistant/components/sensor/__init__.py)
 }
 SENSOR_STATE_CLASSES: dict[str, set[str | None]] = {
     "power": {"measurement", None},
@@ -47,11 +48,12 @@ SENSOR_STATE_CLASSES: dict[str, set[str | None]] = {
     "gas": {"total", "total_increasing"},
     "water": {"total", "total_increasing"},
     "volume": {"total", "total_increasing"},
+    "enum": {None},
 }
 BINARY_SENSOR_CLASSES = {"connectivity", "problem"}
 STATE_CLASSES = {"measurement", "total", "total_increasing"}
 ENTITY_CATEGORIES = {"diagnostic"}  # "config" is for settings, which a sensor never is
-_ENTITY_ID = re.compile(r"^(sensor|binary_sensor)\.[a-z0-9_]+$")
+_ENTITY_ID = re.compile(r"^(sensor|binary_sensor|event)\.[a-z0-9_]+$")
 
 
 def contains_key(document: Any, key: str) -> bool:
@@ -69,7 +71,7 @@ def component_problems(key: str, component: dict[str, Any]) -> list[str]:
     device_class = component.get("device_class")
     unit = component.get("unit_of_measurement")
     state_class = component.get("state_class")
-    if platform not in ("sensor", "binary_sensor"):
+    if platform not in ("sensor", "binary_sensor", "event"):
         problems.append(f"{key}: platform {platform!r}")
     if not component.get("unique_id"):
         problems.append(f"{key}: no unique_id (required in device discovery)")
@@ -83,6 +85,16 @@ def component_problems(key: str, component: dict[str, Any]) -> list[str]:
     category = component.get("entity_category")
     if category is not None and category not in ENTITY_CATEGORIES:
         problems.append(f"{key}: entity_category {category!r}")
+    if platform == "event":
+        # homeassistant/components/mqtt/event.py: event_types required; no unit or state.
+        types = component.get("event_types")
+        if not isinstance(types, list) or not types or not all(isinstance(t, str) for t in types):
+            problems.append(f"{key}: event without event_types")
+        if unit is not None or state_class is not None or device_class is not None:
+            problems.append(f"{key}: an event has no unit, state_class or device_class")
+        return problems
+    if device_class == "enum" and not component.get("options"):
+        problems.append(f"{key}: an enum sensor needs options")
     if platform == "binary_sensor":
         if device_class not in BINARY_SENSOR_CLASSES:
             problems.append(f"{key}: binary_sensor device_class {device_class!r}")

@@ -29,19 +29,25 @@ OUT = Path(os.environ.get("MEPD_SCH_OUT",
 STUB = 2.54
 ROOT = d.uid("root-sheet")
 
-_libcache: dict[str, list] = {}
+_libcache: dict[str, str] = {}
 
 
-def _lib(name: str) -> list:
+def _lib(name: str) -> str:
     if name not in _libcache:
-        _libcache[name] = parse((SYMDIR / f"{name}.kicad_sym").read_text())
+        _libcache[name] = (SYMDIR / f"{name}.kicad_sym").read_text()
     return _libcache[name]
 
 
 def _raw_symbol(lib: str, name: str) -> list:
-    for s in find_all(_lib(lib), "symbol"):
+    """Parses only the named symbol: the whole library would take seconds (a unit's name
+    carries a suffix, `"R_0_1"`, so the quoted name finds only the symbol itself)."""
+    text = _lib(lib)
+    at = text.find(f'(symbol "{name}"')
+    while at >= 0:
+        s = parse(text, at, first=True)
         if s[1] == name:
             return s
+        at = text.find(f'(symbol "{name}"', at + 1)
     raise KeyError(f"{lib}:{name}")
 
 

@@ -11,9 +11,10 @@ class Sym(str):
     """An unquoted atom."""
 
 
-def parse(text: str) -> list:
+def parse(text: str, pos: int = 0, *, first: bool = False) -> list:
+    """The expressions in text from pos; with first, only the one that starts at pos (the
+    rest of the text is not read: a symbol library is megabytes, one symbol a few kB)."""
     stack: list[list] = [[]]
-    pos = 0
     n = len(text)
     while pos < n:
         m = _TOKEN.match(text, pos)
@@ -27,6 +28,8 @@ def parse(text: str) -> list:
         elif m.group(2):
             done = stack.pop()
             stack[-1].append(done)
+            if first and len(stack) == 1:
+                return done
         elif m.group(3) is not None:
             s = m.group(3)[1:-1]
             s = re.sub(r'\\(.)', lambda mm: {"n": "\n", "t": "\t"}.get(mm.group(1), mm.group(1)), s)

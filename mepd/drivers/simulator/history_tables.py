@@ -8,8 +8,10 @@ with fw 3.70 (p.181, p.185); ET46 and ET23.94 only matter on a meter with a disc
 
 from __future__ import annotations
 
+import math
 import struct
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from mepd.drivers.simulator.billing_history import BillingHistory
 from mepd.drivers.simulator.event_history import ALTERNATE_ENTRIES, POWER_CYCLES, EventHistory
@@ -19,6 +21,7 @@ from mepd.protocol.tables.bt01 import FirmwareVersion
 from mepd.protocol.tables.bt23 import CurrentRegisterData
 from mepd.protocol.tables.event_log import ET54_ET79_ENTRIES, EventLog
 from mepd.protocol.tables.ids import BT25, BT26, BT71, BT74, ET09, ET23, ET46, ET79, ET81
+from mepd.protocol.tables.local_clock import BT53, BT55, encode_bt53, encode_bt55
 from mepd.protocol.tables.power_quality import ET04_POWER_CYCLES
 from mepd.protocol.tables.relay import (
     DISCONNECT_STATUS_OFFSET,
@@ -31,6 +34,10 @@ from mepd.protocol.tables.relay import (
 ET23_SIZE = 186  # p.99: fw 3.X, reserved to 185 (218 on fw 4.0+)
 ET23_SIZE_GEN4 = 218
 _FW_370 = FirmwareVersion(3, 70, 0)
+
+
+def _naive(wall: float) -> datetime:
+    return datetime.fromtimestamp(math.floor(wall), tz=UTC).replace(tzinfo=None)
 
 
 class HistoryTables:
@@ -53,6 +60,8 @@ class HistoryTables:
             BT71: lambda truth: self.events.bt71(),
             BT74: lambda truth: self.events.log_table(EventLog.PRIMARY, truth.wall),
             ET09: lambda truth: self.events.et09(truth.wall),
+            # The simulator's local clock is UTC (BT53: no zone, no DST), as its snapshots say.
+            BT55: lambda truth: encode_bt55(_naive(truth.wall)),
         }
         if self.fw370:
             tables[ET79] = lambda truth: self.events.log_table(EventLog.ALTERNATE, truth.wall)
@@ -62,11 +71,12 @@ class HistoryTables:
         return tables
 
     def static(self) -> dict[int, bytes]:
+        tables = {BT53: encode_bt53(0, 0)}
         if not self.profile.disconnect_relay:
-            return {}
+            return tables
         output = ControlOutput(DisconnectControl.POWER, 0 if self.fw370 else None)
         data = encode_et46(output)
-        return {ET46: data if self.fw370 else data[:13]}
+        return {**tables, ET46: data if self.fw370 else data[:13]}
 
     def patch_et54(self, et54: bytearray) -> None:
         """ET54.80 says how big ET79 is (fw 3.70+; 0: no alternate log)."""
