@@ -16,7 +16,8 @@ Each entry names its device by handle and carries the device's telegram, whose h
 the device's identity: an entry is published under that identity (announced first if new),
 so a read is never put on another device's entities. Its cumulative registers go through
 `SubMeterRegisterGuard` (never falls, never outruns the device); the read's time is the
-meter's stamp (local time, p.91) turned into UTC by `to_utc`.
+meter's stamp (local time, p.91) made UTC with BT53's zone and DST adjustment and BT55's DST
+flag (`local_clock.LocalClock`, read before each run of new entries; BT53 once).
 
 The cursor (`MBusCursor`: the last published sequence, p.120, and each register's last
 published value) is what the state file keeps; `committed` moves it only for readings the
@@ -25,14 +26,12 @@ caller says are out, so a restart publishes no read twice and skips none the met
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 
+from mepd.engine.mbus_cursor import MBusCursor, register_id
 from mepd.engine.submeter_guard import SubMeterRegisterGuard, guarded
 from mepd.errors import MepdError
 from mepd.logs import Throttle
@@ -53,6 +52,15 @@ from mepd.protocol.tables.et45 import (
     rest_of_entry,
     still_held,
 )
+from mepd.protocol.tables.local_clock import (
+    LocalClock,
+    decode_bt53,
+    decode_dst_now,
+    plan_bt53,
+    plan_bt55,
+    plausible_offset,
+)
+from mepd.protocol.tables.meter_time import TimeBasis
 from mepd.protocol.tables.planning import assemble
 from mepd.readings import SubMeterIdentity, SubMeterReading, SubMeterValue, sub_meter_key
 from mepd.text import printable
@@ -64,60 +72,6 @@ Read = Callable[[PartialRead], Awaitable[bytes]]
 OCCUPANCY_EVERY_S = 60.0  # p.25: "approximately once a minute"
 LOG_EVERY_S = 60.0  # p.27 step 5: the header once a minute or less often
 BATCH_ENTRIES = 4  # entries read between two reads of ET45's header (p.107)
-
-
-def meter_local_is_utc(moment: datetime) -> datetime:
-    """The meter's local time taken as UTC: right for a meter kept on UTC (the simulator's)."""
-    return moment.replace(tzinfo=UTC)
-
-
-@dataclass
-class MBusCursor:
-    """What the state file keeps: the last published ET45 sequence (never reset, p.120) and
-    each register's last published value with its read time (UTC seconds), by register id."""
-
-    sequence: int | None = None
-    baselines: dict[str, tuple[Decimal, float]] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "sequence": self.sequence,
-            "baselines": {k: [str(v), at] for k, (v, at) in self.baselines.items()},
-        }
-
-    def to_text(self) -> str:
-        """The state file's form: compact (the state file keeps cursors of up to 1000
-        characters; four devices with two registers each need about 500)."""
-        return json.dumps(self.to_json(), separators=(",", ":"))
-
-    @classmethod
-    def from_text(cls, text: str | None) -> MBusCursor:
-        try:
-            return cls.from_json(json.loads(text)) if text else cls()
-        except ValueError:
-            return cls()
-
-    @classmethod
-    def from_json(cls, raw: object) -> MBusCursor:
-        """A cursor from the state file; anything malformed starts that part afresh."""
-        if not isinstance(raw, Mapping):
-            return cls()
-        sequence = raw.get("sequence")
-        cursor = cls(sequence if isinstance(sequence, int) and 0 <= sequence < 1 << 16 else None)
-        baselines = raw.get("baselines")
-        for key, pair in baselines.items() if isinstance(baselines, Mapping) else ():
-            try:
-                value, at = pair
-                cursor.baselines[str(key)] = (Decimal(str(value)), float(at))
-            except (TypeError, ValueError, InvalidOperation):
-                continue
-        return cursor
-
-
-def register_id(key: str, quantity: Quantity, unit: MBusUnit) -> str:
-    """A register's name in the cursor: the device, what it counts and in which unit (a
-    baseline in GJ says nothing of a value in kWh)."""
-    return f"{key}/{quantity.value}/{unit.name}"
 
 
 @dataclass(frozen=True)
@@ -146,10 +100,8 @@ class MBusFollower:
         serial: str,
         cursor: MBusCursor | None = None,
         *,
-        to_utc: Callable[[datetime], datetime] = meter_local_is_utc,
         say: Throttle | None = None,
     ) -> None:
-        self._to_utc = to_utc
         self._say = say or Throttle(log)
         self.adopt(serial, cursor or MBusCursor())
 
@@ -168,6 +120,8 @@ class MBusFollower:
     def forget_layout(self) -> None:
         """ET45's dimensions may have changed (an IDT change, p.55): read them again."""
         self._dims: LogDimensions | None = None
+        self._zone: tuple[int, int] | None = None  # BT53: zone offset, DST adjustment (min)
+        self._local: LocalClock | None = None  # with BT55's DST flag, before each run of entries
         self._job: _Job | None = None
         self._next_log = float("-inf")
         self._pending: deque[tuple[int, int]] = deque()
@@ -210,17 +164,28 @@ class MBusFollower:
     def _log_job(self, now: float) -> _Job | None:
         if not self._slots and not self._batch:
             return None  # no sub-meter: no log to follow
-        if self._dims is None:
-            return _Job(plan_et45_dimensions(), self._on_dimensions)
+        first = self._clock_job()
+        if first is not None:
+            return first
         if self._pending and len(self._batch) < BATCH_ENTRIES:
             element, sequence = self._pending.popleft()
-            plan = plan_entry(element, self._dims)
+            plan = plan_entry(element, self._require_dims())
             return _Job(plan, lambda data: self._on_entry(element, sequence, data))
         if self._batch:
             return _Job(plan_log_header(), self._on_header_after)
         if now >= self._next_log:
             self._next_log = now + LOG_EVERY_S
             return _Job(plan_log_header(), self._on_header)
+        return None
+
+    def _clock_job(self) -> _Job | None:
+        """What the log's navigation and its times need first: ET36's record, BT53, BT55."""
+        if self._dims is None:
+            return _Job(plan_et45_dimensions(), self._on_dimensions)
+        if self._zone is None:
+            return _Job((plan_bt53(),), self._on_zone)
+        if self._pending and self._local is None:
+            return _Job((plan_bt55(),), self._on_dst)
         return None
 
     # --- occupancy and identity (p.25-26, p.84-93) ---------------------------------------
@@ -283,6 +248,20 @@ class MBusFollower:
         self._dims = decode_et45_dimensions(data)
         return []
 
+    def _on_zone(self, data: bytes) -> list[Out]:
+        """BT53 (p.225): without a plausible zone, no local time is made UTC (none published)."""
+        zone, dst = decode_bt53(data)
+        if not plausible_offset(zone):
+            raise DecodeError(f"BT53: time zone offset {zone} min is outside -12..+14 h (p.225)")
+        self._zone = (zone, dst)
+        return []
+
+    def _on_dst(self, data: bytes) -> list[Out]:
+        """BT55's DST flag now (p.229): the rule for the entries about to be read."""
+        assert self._zone is not None  # read first (`_log_job`)
+        self._local = LocalClock(*self._zone, decode_dst_now(data))
+        return []
+
     def _on_header(self, data: bytes) -> list[Out]:
         dims = self._require_dims()
         header = decode_log_header(data)
@@ -298,6 +277,8 @@ class MBusFollower:
                 "%d M-Bus reads were overwritten in the meter before mepd could read them",
                 pending.lost,
             )
+        if pending.entries:
+            self._local = None  # BT55 again first: DST may have changed since the last run
         self._pending.extend(pending.entries)
         return []
 
@@ -348,7 +329,9 @@ class MBusFollower:
         out = self._identify(telegram, slot)  # 0: no slot has it now; before this read's cursor
         self.position.sequence = sequence
         identity = self._announced[sub_meter_key(device.manufacturer, device.serial)]
-        read_time = self._to_utc(stamp)
+        if self._local is None:  # cannot happen: BT55 is read before the entries
+            raise DecodeError("M-Bus: an entry read before the meter's local clock")
+        read_time = self._local.to_utc(stamp, TimeBasis.LOCAL)
         values = self._guarded_values(identity, telegram, read_time.timestamp())
         if values:
             reading = SubMeterReading(self.serial, identity.key, read_time, values)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from mepd.engine.history import Found, Reader
-from mepd.engine.mbus_follower import MBusCursor, MBusFollower
+from mepd.engine.mbus_cursor import MBusCursor
+from mepd.engine.mbus_follower import MBusFollower
 from mepd.logs import Throttle
 from mepd.protocol import PartialRead
 from mepd.protocol.errors import AuthenticationError, DecodeError, ResponseError, SequenceError

@@ -14,12 +14,14 @@ from mepd.drivers.simulator import mbus as sim
 from mepd.drivers.simulator.physics import PhysicsModel
 from mepd.drivers.simulator.profiles import GEN4_MBUS, MBUS_SUB_METERS, PROFILES
 from mepd.drivers.simulator.tables import LiveState, MeterTables
-from mepd.engine.mbus_follower import MBusCursor, MBusFollower, register_id
+from mepd.engine.mbus_cursor import MBusCursor, register_id
+from mepd.engine.mbus_follower import MBusFollower
 from mepd.engine.mbus_source import survey
 from mepd.protocol import PartialRead
 from mepd.protocol.tables.et36 import plan_et45_dimensions
 from mepd.protocol.tables.et45 import ET45_FORMAT
 from mepd.protocol.tables.ids import ET14
+from mepd.protocol.tables.local_clock import BT53, encode_bt53
 from mepd.readings import (
     Event,
     MBusUnit,
@@ -247,3 +249,28 @@ def test_an_entry_that_does_not_decode_is_skipped_and_said_once(
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
     assert len(skipped) == 1
     assert "more than its 525" in skipped[0]
+
+
+def test_the_meters_local_stamps_are_made_utc_with_its_zone() -> None:
+    """p.91: an MBR's stamp is local time; BT53 says the meter is an hour ahead of UTC."""
+    meter = Meter(WALL)
+    real = meter.read
+
+    async def zoned(request: PartialRead) -> bytes:
+        if request.table == BT53:
+            return encode_bt53(60, 60)[: request.count]  # UTC+1, DST (not in effect) +1 h
+        return await real(request)
+
+    meter.read = zoned  # type: ignore[method-assign]
+    events: list[Event] = []
+    follower = MBusFollower(SERIAL)
+
+    async def run() -> None:
+        while follower.has_work(WALL):
+            events.extend(out.event for out in await follower.step(meter.read, WALL))
+
+    asyncio.run(run())
+    hour = 3600.0
+    assert [as_truth(r) for r in readings(events)] == [
+        (key, at - hour, value) for key, at, value in truth(WALL)
+    ]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mepd.drivers.simulator import mbus as sim
 from mepd.drivers.simulator.profiles import MBUS_SUB_METERS
-from mepd.engine.mbus_follower import MBusCursor
+from mepd.engine.mbus_cursor import MBusCursor
 from mepd.engine.state import StateFile
 from mepd.publish.catalog import SubMeterKey
 from mepd.publish.discovery import sub_meter_config
@@ -81,14 +81,14 @@ def test_sub_meters_appear_and_their_new_reads_go_out_once(tmp_path: Path) -> No
     broker = Broker()
 
     async def scenario() -> None:
-        rig = await serve(broker, state, 150.0)
+        rig = await serve(broker, state, 240.0)
         identities = rig.of(SubMeterIdentity)
         assert [(i.slot, i.kind) for i in identities] == [
             (1, MediumKind.GAS),
             (2, MediumKind.WATER),
         ]
         published = [(r.key, r.read_time.timestamp(), r.values[0].value) for r in broker.delivered]
-        assert published == truth(START_WALL + 150.0)
+        assert published == truth(START_WALL + 240.0)
         assert rig.port.stats.read_rate_violations == 0
         powers = rig.at(PresentReading)
         assert max(b - a for a, b in itertools.pairwise(powers[1:])) <= 2.0
