@@ -34,6 +34,6 @@ def history_sources(
     # finishes a look before the next starts; the daily snapshots can wait longest.
     for policy in (EventLogs(), PhaseLoss(), Relay(), OutageLog(), Billing(layout)):
         sources.append(ScriptedSource(policy, say, yields_to=tuple(sources), pace=pace))
-    # The M-Bus read log (ET14, ET16, ET45) takes turns with whichever of those has work.
-    sources.append(MBusSource(say))
+    # The M-Bus read log (ET14, ET16, ET45) last: its reads are hourly, they can wait.
+    sources.append(MBusSource(say, yields_to=tuple(sources)))
     return tuple(sources)

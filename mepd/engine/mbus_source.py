@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from mepd.engine.history import Found, Reader
+from mepd.engine.history import Found, HistorySource, Reader
 from mepd.engine.mbus_cursor import MBusCursor
 from mepd.engine.mbus_follower import MBusFollower
 from mepd.logs import Throttle
@@ -36,8 +36,11 @@ class MBusSource:
 
     name = "mbus"
 
-    def __init__(self, say: Throttle | None = None) -> None:
+    def __init__(
+        self, say: Throttle | None = None, *, yields_to: tuple[HistorySource, ...] = ()
+    ) -> None:
         self._say = say or Throttle(log)
+        self._yields_to = yields_to  # sources whose work comes first (as `ScriptedSource`)
         self._follower = MBusFollower("", say=self._say)
         self._offered = True
         self._answered = False  # ET14 answered once: a later refusal is no "not offered"
@@ -50,7 +53,11 @@ class MBusSource:
         return ()
 
     def has_work(self, now: datetime) -> bool:
-        return self._offered and now >= self._resume and self._follower.has_work(now.timestamp())
+        if not self._offered or now < self._resume:
+            return False
+        if any(first.has_work(now) for first in self._yields_to):
+            return False
+        return self._follower.has_work(now.timestamp())
 
     async def step(self, read: Reader, now: datetime) -> Sequence[Found]:
         try:
