@@ -227,7 +227,7 @@ class Poller:
         wait = max(
             due - self._now(), reserve.extra_wait(self.session.budget_wait(reserve.frames + 1))
         )
-        room_in = self.session.budget_wait(reserve.frames_kept() + 2)  # history, then this
+        room_in = self.session.budget_wait(reserve.frames_kept() + 3)  # history, this, 1 more
         if wait > 0 and await self.history.fill_gap(wait, room_in, self._read, self._timetable):
             return  # one history frame in the gap (`history.py`); then the schedule again
         if wait > 0:
