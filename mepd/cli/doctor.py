@@ -274,6 +274,7 @@ async def read_check(meter: MeterConfig) -> Check:
             SerialPort(meter.port, meter.baud, ir_head=meter.interface == "optical"),
             make_control(meter),
             timeout_s=READ_TIMEOUT_S,
+            offers=False,  # only whether the meter reads
         )
     except MepdError as error:
         return Check(name, Level.FAIL, str(error), _port_fix(str(error)))

@@ -65,7 +65,10 @@ async def probe(
     control: LinkControl,
     *,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    offers: bool = True,
 ) -> ProbeResult:
+    """`offers`: also say what history the meter keeps (load profile, logs, M-Bus devices;
+    a few sessions more), which `mepd doctor`, asking only whether the meter reads, skips."""
     identity: MeterIdentity | None = None
     present: PresentReading | None = None
     energy: EnergyReading | None = None
@@ -107,6 +110,8 @@ async def probe(
             f"(the meter answered {poller.session.stats.exchanges} requests); run with -v "
             f"to see the exchange"
         )
+    if not offers:
+        return ProbeResult(identity, present, energy)
     # Three frames (BT61, BT62, ET21): a meter without a load profile refuses BT61 (p.29:
     # fw 3.50+ and modules 1.20+); then about ten for billing, event logs, outages, relay.
     offer = await _own_session(settings, transport, identity.security, read_offer)
