@@ -154,6 +154,11 @@ class StatisticsBackfill:
     def pending_hours(self) -> int:
         return sum(len(hours) for hours in self._pending.values())
 
+    def complete_hours(self, serial: str, key: str) -> dict[datetime, float]:
+        """kWh of each whole hour held for a meter's register (what a look would compare)."""
+        hours = self._pending.get((serial, key))
+        return hours.complete() if hours else {}
+
     # --- the pending hours' file -----------------------------------------------------------
 
     def save(self, *, force: bool = False) -> float | None:
