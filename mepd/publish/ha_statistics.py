@@ -199,14 +199,20 @@ class StatisticsBackfill:
 
     async def _loop(self) -> None:
         failures = 0
+        # After a failure no look before this, however many intervals wake the task meanwhile
+        # (a load profile read after an outage brings one every few seconds).
+        hold_until = float("-inf")
         while True:
             delay = CHECK_EVERY_S
-            if self._work(self._now()):
+            if (held := hold_until - self._clock()) > 0:
+                delay = held
+            elif self._work(self._now()):
                 try:
                     imported = await self.sync_once()
                 except (HomeAssistantError, OSError, TimeoutError) as error:
                     delay = self._retry.delay(failures)
                     failures += 1
+                    hold_until = self._clock() + delay
                     self._throttle.warning(
                         "failure",
                         "Home Assistant statistics: %s (%s); trying again in %.0f s",
@@ -218,6 +224,7 @@ class StatisticsBackfill:
                     # A bug here must not end the backfill silently, nor the daemon.
                     delay = self._retry.delay(failures)
                     failures += 1
+                    hold_until = self._clock() + delay
                     self._throttle.exception("bug", "Home Assistant statistics: unexpected error")
                 else:
                     failures = 0

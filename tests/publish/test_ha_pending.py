@@ -8,6 +8,8 @@ aside with one warning.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -18,9 +20,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from mepd.backoff import Backoff
 from mepd.publish.ha_backfill import HourlyEnergy
 from mepd.publish.ha_pending import SAVE_EVERY_S, PendingFile, decode, encode
 from mepd.publish.ha_statistics import MAX_PENDING_HOURS, StatisticsBackfill
+from mepd.publish.ha_websocket import Connection, ConnectionLostError
 from mepd.readings import Measurements, PresentReading, Receipt
 from tests.publish.ha_standin import StandIn
 from tests.publish.test_ha_statistics import (
@@ -221,3 +225,32 @@ def test_pending_hours_round_trip(quarters: list[tuple[int, int]], finished: int
     assert restored.complete() == hours.complete()
     assert restored.finished == hours.finished
     assert all(moment.tzinfo is UTC for moment, _, _ in restored.intervals())
+
+
+@pytest.mark.asyncio
+async def test_intervals_coming_in_do_not_cut_the_backoff_short() -> None:
+    """Home Assistant away while the load profile is read: one try per backoff step, not one
+    per interval."""
+    tries = 0
+
+    async def refuse(url: str) -> Connection:
+        nonlocal tries
+        tries += 1
+        raise ConnectionLostError(f"cannot connect to {url}")
+
+    subject = StatisticsBackfill(
+        ha_settings(9), connect=refuse, now=lambda: NOW, retry=Backoff(0.5, 1.0)
+    )
+    records = intervals()
+    for record in records[:8]:  # two whole hours: work to do
+        subject.receive(record)
+    task = asyncio.create_task(subject.run())
+    try:
+        for record in records[8:]:
+            await asyncio.sleep(0.01)
+            subject.receive(record)
+        assert tries == 1
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
