@@ -396,7 +396,7 @@ def test_snapshot_energy_by_value_name() -> None:
     assert energy.value == 1234
     assert energy.unit.symbol == "Wh"
     assert snapshot.time_basis is TimeBasis.LOCAL
-    assert "BT53" in snapshot.time_basis.to_utc
+    assert "BT53" in snapshot.time_basis.rule
     assert decode_list_status("BT26", bytes(6), SMALL_LIST).valid == 0
 
 
