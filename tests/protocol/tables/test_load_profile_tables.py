@@ -145,9 +145,8 @@ def test_a_block_start_read_gives_its_header_and_whole_intervals(
     drawn: tuple[BlockLayout, DataSetDims], data: st.DataObject
 ) -> None:
     layout, dims = drawn
-    intervals = tuple(
-        (i, frozenset(), (i,) * dims.channels) for i in range(dims.intervals_per_block)
-    )
+    none: frozenset[CommonFlag] = frozenset()
+    intervals = tuple((i, none, (i,) * dims.channels) for i in range(dims.intervals_per_block))
     block = encode_block(layout, datetime(2026, 12, 6, 3, 15), intervals)
     whole = data.draw(st.integers(0, dims.intervals_per_block))
     read = block[: layout.interval0_offset + whole * layout.interval_size]
