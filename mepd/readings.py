@@ -215,7 +215,7 @@ class DemandPeak:
 
 # --- what the meter remembers: billing snapshots, events, conditions, relay (issue 20) ---------
 # Times are UTC, tz-aware: local meter times were converted by the guide's rule
-# (`protocol/tables/meter_time.TimeBasis.to_utc`, p.225-229) before they got here.
+# (`protocol/tables/meter_time.TimeBasis.rule`, p.225-229) before they got here.
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,7 @@ from mepd.protocol.tables.lp_config import (
 from mepd.protocol.tables.lp_data import (
     BlockLayout,
     IntervalData,
-    decode_block_header,
-    decode_intervals,
+    decode_block_start,
 )
 
 TableReader = Callable[[int], Awaitable[bytes]]  # a full read of a small table
@@ -59,10 +58,7 @@ async def decode_load_profile(table: int, data: bytes, read: TableReader) -> obj
     blocks = []
     for start in range(0, len(data) - layout.header_size + 1, layout.block_size):
         block = data[start : start + layout.block_size]
-        header = decode_block_header(block, layout)
-        whole = (len(block) - layout.interval0_offset) // layout.interval_size
-        raw = block[layout.interval0_offset :][: max(whole, 0) * layout.interval_size]
-        intervals = decode_intervals(raw, layout, 0)
+        header, intervals = decode_block_start(block, layout, cut_short=True)
         done = tuple(i for i in intervals if header.processed[i.index])
         blocks.append(BlockDump(header.end, sum(header.processed), done))
     return LoadProfileData(tuple(blocks))

@@ -22,7 +22,6 @@ from mepd.protocol.tables.et36 import (
     plan_et45_dimensions,
 )
 from mepd.protocol.tables.et45 import (
-    LogHeader,
     RecurringRead,
     decode_entry,
     decode_log_header,
@@ -34,6 +33,7 @@ from mepd.protocol.tables.et45 import (
 from mepd.protocol.tables.et57 import ENTRY_BYTES as ET57_ENTRY
 from mepd.protocol.tables.et57 import DataType, decode_et57
 from mepd.protocol.tables.ids import ET11, ET14, ET16, ET36, ET45, ET57
+from mepd.protocol.tables.lists import ListStatus
 
 MBUS_TABLES = frozenset({ET14, ET16, ET36, ET45, ET57})
 NEWEST_ENTRIES = 12  # ET45 entries a dump shows: each costs a read of the budget (p.51)
@@ -48,7 +48,7 @@ class RecurringLog:
     """ET45 as a client sees it: its dimensions (ET36), header and the newest entries."""
 
     dimensions: LogDimensions
-    header: LogHeader
+    header: ListStatus
     header_bytes: bytes
     entries: tuple[RecurringRead, ...]  # oldest first
 

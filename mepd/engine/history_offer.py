@@ -11,20 +11,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from mepd.engine.read_script import Reader, refused
+from mepd.engine.meter_records import event_log_layouts
+from mepd.engine.read_script import Reader, refused, run_script
 from mepd.protocol import PartialRead
 from mepd.protocol.errors import DecodeError
 from mepd.protocol.tables.billing import decode_bt26_status
 from mepd.protocol.tables.bt21 import BT21_SIZE, decode_bt21
-from mepd.protocol.tables.event_log import (
-    EventLog,
-    decode_alternate_entries,
-    decode_bt71,
-    decode_log_status,
-    log_layout,
-    plan_alternate_entries,
-    plan_bt71,
-)
+from mepd.protocol.tables.event_log import decode_log_status
 from mepd.protocol.tables.ids import BT21, BT26, ET46, ET81
 from mepd.protocol.tables.lists import SMALL_LIST
 from mepd.protocol.tables.outage_log import decode_et81_status
@@ -87,23 +80,15 @@ async def _billing(read: Reader) -> str:
 
 
 async def _events(read: Reader) -> str:
-    actual = decode_bt71(await read(plan_bt71()))
-    primary = log_layout(EventLog.PRIMARY, actual.history_entries, actual.history_data_length)
-    status = decode_log_status(EventLog.PRIMARY, await read(primary.status_read()))
-    text = f"BT74 holds {status.valid} of {actual.history_entries} events"
-    newest = status.last_sequence
-    try:
-        await read(log_layout(EventLog.ALTERNATE, 0, 0).status_read())
-        alternate = decode_alternate_entries(await read(plan_alternate_entries()))
-    except Exception as error:
-        if not refused(error):
-            raise
-        alternate = 0
-    if alternate:
-        layout = log_layout(EventLog.ALTERNATE, alternate, actual.history_data_length)
-        other = decode_log_status(EventLog.ALTERNATE, await read(layout.status_read()))
-        text += f", ET79 {other.valid} of {alternate}"
-        newest = max(newest, other.last_sequence)  # one sequence for both logs (p.242)
+    held: list[tuple[str, int, int]] = []
+    newest = 0
+    for log, layout in await run_script(event_log_layouts(), read):
+        status = decode_log_status(log, await read(layout.status_read()))
+        held.append((layout.name, status.valid, layout.capacity))
+        newest = max(newest, status.last_sequence)  # one sequence for both logs (p.242)
+    (table, valid, capacity), *alternate = held
+    text = f"{table} holds {valid} of {capacity} events"
+    text += "".join(f", {table} {valid} of {capacity}" for table, valid, capacity in alternate)
     return f"{text}; newest event number {newest}"
 
 

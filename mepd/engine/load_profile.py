@@ -54,7 +54,7 @@ from mepd.protocol.tables.lp_data import (
     BlockHeader,
     BlockLayout,
     IntervalData,
-    decode_block_header,
+    decode_block_start,
     decode_intervals,
     interval_end,
     plan_intervals,
@@ -175,9 +175,8 @@ class LoadProfileSource:
         layout = self._layout
         if job.first >= 0:
             return self._intervals(job, decode_intervals(data, layout, job.first))
-        self._headers[job.slot] = decode_block_header(data, layout)
-        after = data[layout.interval0_offset :]  # the first intervals, read with the header
-        return self._intervals(job, decode_intervals(after, layout, 0)) if after else ()
+        self._headers[job.slot], first = decode_block_start(data, layout)
+        return self._intervals(job, first)  # the first intervals, read with the header
 
     def _plan(self, et21: LoadProfileInternal, now: datetime) -> None:
         assert self._bt61 is not None

@@ -103,6 +103,26 @@ def read_clock(zone: tuple[int, int]) -> Script[LocalClock]:
     return LocalClock(zone[0], zone[1], decode_dst_now((yield plan_bt55())))
 
 
+def event_log_layouts() -> Script[tuple[tuple[EventLog, ListLayout], ...]]:
+    """BT74's layout from BT71, and ET79's from ET54.80 if the meter has one (also for
+    `history_offer`)."""
+    actual = decode_bt71((yield plan_bt71()))
+    arguments = actual.history_data_length
+    primary = log_layout(EventLog.PRIMARY, actual.history_entries, arguments)
+    layouts = [(EventLog.PRIMARY, primary)]
+    try:
+        # fw 3.70+ only (p.181): a meter without ET79 refuses its header.
+        yield log_layout(EventLog.ALTERNATE, 0, arguments).status_read()
+        entries = decode_alternate_entries((yield plan_alternate_entries()))
+    except Exception as error:
+        if not refused(error):
+            raise
+        entries = 0
+    if entries:
+        layouts.append((EventLog.ALTERNATE, log_layout(EventLog.ALTERNATE, entries, arguments)))
+    return tuple(layouts)
+
+
 class EventLogs:
     """BT74 and ET79 under one cursor."""
 
@@ -132,7 +152,7 @@ class EventLogs:
         del now
         self.again = False
         if self._layouts is None:
-            self._layouts = yield from self._configure()
+            self._layouts = yield from event_log_layouts()
         layouts = self._layouts
         before: list[ListStatus] = []
         for log, layout in layouts:
@@ -149,23 +169,6 @@ class EventLogs:
                     self.again = True  # p.108: it moved while read; read it again
                     return ()
         return self._found(events_after(self._after, reads))
-
-    def _configure(self) -> Script[tuple[tuple[EventLog, ListLayout], ...]]:
-        actual = decode_bt71((yield plan_bt71()))
-        arguments = actual.history_data_length
-        primary = log_layout(EventLog.PRIMARY, actual.history_entries, arguments)
-        layouts = [(EventLog.PRIMARY, primary)]
-        try:
-            # fw 3.70+ only (p.181): a meter without ET79 refuses its header.
-            yield log_layout(EventLog.ALTERNATE, 0, arguments).status_read()
-            entries = decode_alternate_entries((yield plan_alternate_entries()))
-        except Exception as error:
-            if not refused(error):
-                raise
-            entries = 0
-        if entries:
-            layouts.append((EventLog.ALTERNATE, log_layout(EventLog.ALTERNATE, entries, arguments)))
-        return tuple(layouts)
 
     def _found(self, batch: EventBatch) -> Sequence[Found]:
         items: list[tuple[int, Found]] = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from mepd.protocol import Complete, Exchange, MepKey, Request, RetryBudget, Send, SequenceCounter
@@ -56,7 +56,9 @@ class Link(Protocol):
         """`request` as requests whose answers each fit one frame."""
         ...
 
-    def attempt(self, request: Request) -> Attempt: ...
+    def attempt(self, request: Request, *, retry_damaged: bool = True) -> Attempt:
+        """`retry_damaged=False`: a damaged answer ends the attempt (`DamagedAnswerError`)."""
+        ...
 
     def reset(self) -> None:
         """After a reopen or power cycle: forget what lasted between requests on the line."""
@@ -87,10 +89,9 @@ class Rc4Link:
     def parts(self, request: Request) -> list[Request]:
         return [request]  # the read planner keeps reads within 465 bytes (p.8)
 
-    def attempt(self, request: Request) -> Attempt:
-        exchange = Exchange(
-            request, self._key, self._counter, encrypt=self._encrypt, budget=self._budget
-        )
+    def attempt(self, request: Request, *, retry_damaged: bool = True) -> Attempt:
+        budget = self._budget if retry_damaged else replace(self._budget, retry_damaged=False)
+        exchange = Exchange(request, self._key, self._counter, encrypt=self._encrypt, budget=budget)
         return Attempt(exchange, lambda: _settle_rc4(exchange))
 
     def reset(self) -> None:

@@ -74,3 +74,11 @@ class ScriptRun(Generic[T]):
             self.done = True
             raise
         return self.done
+
+
+async def run_script(script: Script[T], read: Reader) -> T:
+    """The whole script at once, where no budget gap paces it (`mepd probe`)."""
+    run = ScriptRun(script)
+    while not await run.step(read):
+        pass
+    return run.result  # type: ignore[return-value]  # set by `_finish` when done

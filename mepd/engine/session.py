@@ -21,7 +21,6 @@ from mepd.engine.rc4_link import Link, Rc4Link, Settled, Steps
 from mepd.protocol import Alert, Complete, Discarded, MepKey, Request, Response, ResponseCode
 from mepd.protocol.errors import (
     AuthenticationError,
-    FrameError,
     MepTimeoutError,
     ResponseError,
     SequenceError,
@@ -160,9 +159,9 @@ class Session:
     ) -> bytes:
         """`resend=False`: a probe of a silent meter, one frame; silence raises at once
         (`MepTimeoutError`) instead of spending the identical resend (p.21) on it.
-        `retry_damaged=False`: a damaged answer raises (`FrameError`) instead of being asked
-        again under the next number: a long read tried on a noisy line, whose frames the
-        budget (p.51) had better spend on short reads."""
+        `retry_damaged=False`: a damaged answer raises (`DamagedAnswerError`, a `FrameError`)
+        instead of being asked again: a long read tried on a noisy line, whose frames the
+        budget (p.51) had better spend on short reads. The link's step machine decides."""
         return (await self.request(request, resend=resend, retry_damaged=retry_damaged)).data
 
     async def request(
@@ -177,10 +176,10 @@ class Session:
     async def _request_one(
         self, request: Request, resend: bool = True, retry_damaged: bool = True
     ) -> Response:
-        attempt = self.link.attempt(request)
+        attempt = self.link.attempt(request, retry_damaged=retry_damaged)
         self.stats.exchanges += 1
         try:
-            result = await self._run(attempt.steps, resend, retry_damaged)
+            result = await self._run(attempt.steps, resend)
         except ResponseError as error:
             self._book(error)
             raise
@@ -207,7 +206,7 @@ class Session:
             for listener in self.resync_listeners:
                 listener()
 
-    async def _run(self, steps: Steps, resend: bool = True, retry_damaged: bool = True) -> Complete:
+    async def _run(self, steps: Steps, resend: bool = True) -> Complete:
         """Send what `steps` says, feed it each answer or silence, until it completes."""
         step = steps.start()
         while True:
@@ -223,13 +222,11 @@ class Session:
             if isinstance(answer, Incomplete):
                 # Bytes that made no frame: an answer damaged on the line, not silence (p.21).
                 step = steps.on_incomplete()
-            else:
-                result = steps.on_response(answer)
-                if isinstance(result, Complete):
-                    return result
-                step = result
-            if not retry_damaged and step.retry is Retry.NEXT_SEQUENCE:
-                raise FrameError("a damaged answer, not asked again (a long read, noisy line)")
+                continue
+            result = steps.on_response(answer)
+            if isinstance(result, Complete):
+                return result
+            step = result
 
     async def _transmit(self, frame: bytes) -> None:
         loop = asyncio.get_running_loop()

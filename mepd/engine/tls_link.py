@@ -14,6 +14,7 @@ the poller re-checks ET04.116 as it does after one.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from mepd.engine.rc4_link import Attempt, Settled
 from mepd.protocol import MepKey, Request
@@ -43,8 +44,9 @@ class TlsLink:
         # p.8: 476 bytes a frame leave 443 data bytes a TLS read; ask in pieces.
         return split_read(request)
 
-    def attempt(self, request: Request) -> Attempt:
-        exchange = self.channel.exchange(request)
+    def attempt(self, request: Request, *, retry_damaged: bool = True) -> Attempt:
+        budget = None if retry_damaged else replace(self.channel.budget, retry_damaged=False)
+        exchange = self.channel.exchange(request, budget)
         return Attempt(exchange, lambda: self._settle(exchange))
 
     def reset(self) -> None:

@@ -22,6 +22,12 @@ class FrameError(ProtocolError):
     """A frame is malformed: bad length, too large, or too short for its code."""
 
 
+class DamagedAnswerError(FrameError):
+    """An answer damaged on the line, for a request told not to be asked again
+    (`RetryBudget.retry_damaged`): a long read tried on a noisy line, whose frames the read
+    budget (p.51) had better spend on short reads."""
+
+
 class DigestError(ProtocolError):
     """A response's digest does not verify against the request it answers (p.250-251).
 

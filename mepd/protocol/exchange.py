@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from mepd.protocol.errors import (
+    DamagedAnswerError,
     DigestError,
     FrameError,
     MepTimeoutError,
@@ -57,6 +58,8 @@ class RetryBudget:
     identical_resends: int = 1  # per frame: notes §1.4, never loop on identical packets
     sequence_resyncs: int = 3  # a 0x0C, then an IDT jump, then one spare
     corrupt_responses: int = 2
+    # False: the first damaged answer raises `DamagedAnswerError`, no new number is taken
+    retry_damaged: bool = True
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,8 @@ class Exchange:
             raise MepTimeoutError(
                 f"no response after {self._identical_resends + 1} sends of the same request"
             )
+        if retry is Retry.NEXT_SEQUENCE and not self._budget.retry_damaged:
+            raise DamagedAnswerError("a damaged answer, not asked again")
         return Send(self._sign().frame, retry)
 
     def _count(self, outcome: Outcome, error: ProtocolError) -> None:

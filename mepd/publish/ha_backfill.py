@@ -48,9 +48,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-from mepd.readings import Measurements
 
 HOUR = timedelta(hours=1)
 WH_PER_KWH = 1000.0
@@ -58,33 +55,6 @@ WH_PER_KWH = 1000.0
 # Home Assistant saw are 15 s apart by default, so their timing moves a few Wh between hours.
 TOLERANCE_FRACTION = 0.05
 TOLERANCE_KWH = 0.002  # the register's last digit (Wh) on either side
-
-
-class IntervalLike(Protocol):
-    """A load-profile interval, as the readings event will carry it (issue 20)."""
-
-    @property
-    def meter(self) -> str: ...  # the meter's serial
-
-    @property
-    def start(self) -> datetime: ...  # tz-aware
-
-    @property
-    def end(self) -> datetime: ...  # tz-aware
-
-    @property
-    def values(self) -> Measurements: ...  # energy channels in Wh, named by `ValueName`
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A stand-in for the load-profile event until it exists; any `IntervalLike` will do."""
-
-    meter: str
-    start: datetime
-    end: datetime
-    values: Measurements = field(repr=False)
-    status: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -106,43 +76,61 @@ class HourlyEnergy:
     """Interval energy collected into UTC hours for one statistic; full hours come out.
 
     An interval must lie inside one hour (15 or 60 minutes do; a profile of 90 minutes cannot be
-    split honestly and is refused). Intervals already seen for an hour are not added twice.
+    split honestly and is refused). Each interval counts once, whoever sends it again: one that
+    overlaps an interval held is refused (the engine emits again what the broker has not
+    confirmed, and resumes from its cursor after a restart), and so is one for an hour already
+    finished (`finish`: Home Assistant has it right, or it can never be written), up to the
+    newest finished hour. Intervals come oldest first (the engine's history), so an hour still
+    incomplete when an interval of a later hour comes never completes (the first hour after a
+    start, a channel missing, a profile that wrapped): it is finished then, not kept for ever.
     """
 
-    _covered: dict[datetime, set[tuple[datetime, datetime]]] = field(default_factory=dict)
-    _energy: dict[datetime, float] = field(default_factory=dict)
+    # hour -> (start, end) -> Wh: each interval kept, so the hours can be saved and restored
+    _spans: dict[datetime, dict[tuple[datetime, datetime], float]] = field(default_factory=dict)
+    finished: datetime | None = None  # the newest hour done with; none up to it is taken again
 
     def add(self, start: datetime, end: datetime, wh: float) -> bool:
-        """Adds one interval's Wh; False if it does not fit in one hour or was seen."""
+        """Adds one interval's Wh; False if it does not fit in one hour, was seen, or its hour
+        is finished."""
         start, end = start.astimezone(UTC), end.astimezone(UTC)
         hour = hour_of(start)
         if not start < end <= hour + HOUR:
             return False
-        spans = self._covered.setdefault(hour, set())
-        if any(start < seen_end and seen_start < end for seen_start, seen_end in spans):
+        spans = self._spans.get(hour)
+        if spans is None and self.finished is not None and hour <= self.finished:
             return False
-        spans.add((start, end))
-        self._energy[hour] = self._energy.get(hour, 0.0) + wh
+        if spans and any(start < seen_end and seen_start < end for seen_start, seen_end in spans):
+            return False
+        self.finish(h for h in list(self._spans) if h < hour and not self._whole(h))
+        self._spans.setdefault(hour, {})[(start, end)] = wh
         return True
+
+    def _whole(self, hour: datetime) -> bool:
+        return sum((end - start for start, end in self._spans[hour]), timedelta()) == HOUR
 
     def complete(self) -> dict[datetime, float]:
         """kWh of each hour the intervals cover whole."""
         return {
-            hour: self._energy[hour] / WH_PER_KWH
-            for hour, spans in self._covered.items()
-            if sum((end - start for start, end in spans), timedelta()) == HOUR
+            hour: sum(spans.values()) / WH_PER_KWH
+            for hour, spans in self._spans.items()
+            if self._whole(hour)
         }
 
-    def hours(self) -> list[datetime]:
-        return sorted(self._covered)
+    def intervals(self) -> list[tuple[datetime, datetime, float]]:
+        """Every interval held (start, end, Wh), oldest first: what `add` would restore."""
+        return sorted((s, e, wh) for spans in self._spans.values() for (s, e), wh in spans.items())
 
-    def drop(self, hours: Iterable[datetime]) -> None:
+    def hours(self) -> list[datetime]:
+        return sorted(self._spans)
+
+    def finish(self, hours: Iterable[datetime]) -> None:
+        """Done with `hours`: forgotten, and an interval of them is not taken again."""
         for hour in hours:
-            self._covered.pop(hour, None)
-            self._energy.pop(hour, None)
+            self._spans.pop(hour, None)
+            self.finished = hour if self.finished is None else max(self.finished, hour)
 
     def __len__(self) -> int:
-        return len(self._covered)
+        return len(self._spans)
 
 
 @dataclass(frozen=True)

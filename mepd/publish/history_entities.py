@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
-from mepd.publish.catalog import EntitySpec, HistoryKey
+from mepd.publish.catalog import EntitySpec, HistoryKey, HistoryTopic
 from mepd.publish.topics import Topics
 from mepd.readings import (
     EVENT_CODES,
@@ -37,13 +37,17 @@ EVENTS_LOST = "events_lost"  # the event_type of a lost range (`EventsLost`)
 OUTAGE = "outage"  # the event_type of an ET81 outage record (start and end)
 EVENT_TYPE = "event_type"  # HA's key (homeassistant/components/event ATTR_EVENT_TYPE)
 CATEGORY = "category"
+# The topic leaves the entities read and `history_feed` writes (the phase and the relay are
+# their specs' own topics).
+BILLING_TOPIC: Final[HistoryTopic] = "billing"
+EVENT_TOPIC: Final[HistoryTopic] = "event"
 
 
 def _billing(key: HistoryKey, name: str) -> EntitySpec:
     return EntitySpec(
         key,
         f"{name} at last billing read",
-        "billing",
+        BILLING_TOPIC,
         device_class="energy",
         unit="kWh",
         source_unit=Unit.WATT_HOUR,
@@ -72,23 +76,27 @@ BILLING: Mapping[ValueName, EntitySpec] = MappingProxyType(
 EVENT_ENTITIES: Mapping[EventCategory, EntitySpec] = MappingProxyType(
     {
         EventCategory.POWER_OUTAGE: EntitySpec(
-            HistoryKey.EVENTS_POWER_OUTAGE, "Power outage", "event", "event", icon="mdi:flash-off"
+            HistoryKey.EVENTS_POWER_OUTAGE,
+            "Power outage",
+            EVENT_TOPIC,
+            "event",
+            icon="mdi:flash-off",
         ),
         EventCategory.PHASE_LOSS: EntitySpec(
-            HistoryKey.EVENTS_PHASE_LOSS, "Phase loss", "event", "event", icon="mdi:sine-wave"
+            HistoryKey.EVENTS_PHASE_LOSS, "Phase loss", EVENT_TOPIC, "event", icon="mdi:sine-wave"
         ),
         EventCategory.VOLTAGE_QUALITY: EntitySpec(
             HistoryKey.EVENTS_VOLTAGE_QUALITY,
             "Voltage quality",
-            "event",
+            EVENT_TOPIC,
             "event",
             icon="mdi:flash-alert",
         ),
         EventCategory.TAMPER: EntitySpec(
-            HistoryKey.EVENTS_TAMPER, "Tamper", "event", "event", icon="mdi:shield-alert"
+            HistoryKey.EVENTS_TAMPER, "Tamper", EVENT_TOPIC, "event", icon="mdi:shield-alert"
         ),
         EventCategory.OTHER: EntitySpec(
-            HistoryKey.EVENTS_OTHER, "Other meter event", "event", "event", icon="mdi:history"
+            HistoryKey.EVENTS_OTHER, "Other meter event", EVENT_TOPIC, "event", icon="mdi:history"
         ),
     }
 )
@@ -132,20 +140,20 @@ def history_components(
     "now", so they follow the meter too (the device's availability)."""
     for register, spec in BILLING.items():
         if spec.key in names:
-            billing = topics.meter(serial, "billing")
+            billing = topics.meter(serial, BILLING_TOPIC)
             component = add(spec, billing, availability=gateway_only, attributes_topic=billing)
             component["value_template"] = (
                 f"{{{{ value_json['{register}'] if '{register}' in value_json else 'None' }}}}"
             )
     for category, spec in EVENT_ENTITIES.items():
         if spec.key in names:
-            component = add(spec, topics.meter(serial, "event"), availability=gateway_only)
+            component = add(spec, topics.meter(serial, EVENT_TOPIC), availability=gateway_only)
             component["event_types"] = list(event_types(category))
             component["value_template"] = event_template(category)
     if PHASE_MISSING.key in names:
-        condition = topics.meter(serial, "phase_missing")
+        condition = topics.meter(serial, PHASE_MISSING.topic)
         add(PHASE_MISSING, condition, attributes_topic=condition)
     if RELAY.key in names:
-        relay = topics.meter(serial, "relay")
+        relay = topics.meter(serial, RELAY.topic)
         component = add(RELAY, relay, attributes_topic=relay)
         component["options"] = list(RELAY_OPTIONS)

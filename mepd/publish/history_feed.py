@@ -18,7 +18,14 @@ from datetime import datetime
 from typing import Protocol
 
 from mepd.publish.catalog import HistoryKey
-from mepd.publish.history_entities import BILLING, EVENT_ENTITIES, PHASE_MISSING, RELAY
+from mepd.publish.history_entities import (
+    BILLING,
+    BILLING_TOPIC,
+    EVENT_ENTITIES,
+    EVENT_TOPIC,
+    PHASE_MISSING,
+    RELAY,
+)
 from mepd.publish.history_payloads import (
     billing_fields,
     condition_payload,
@@ -94,7 +101,7 @@ class HistoryFeed:
         self._billing_time[snapshot.meter] = snapshot.time
         fields = billing_fields(snapshot)
         self._learn(snapshot.meter, [s.key for r, s in BILLING.items() if r in fields])
-        self._set_status(self._topics.meter(snapshot.meter, "billing"), encode(fields))
+        self._set_status(self._topics.meter(snapshot.meter, BILLING_TOPIC), encode(fields))
 
     def _event(self, event: MeterEventRecord | EventsLost) -> None:
         self._learn(event.meter, [spec.key for spec in EVENT_ENTITIES.values()])
@@ -103,7 +110,7 @@ class HistoryFeed:
         )
         receipt = event.receipt
         self._publish(
-            self._topics.meter(event.meter, "event"),
+            self._topics.meter(event.meter, EVENT_TOPIC),
             payload,
             qos=EVENT_QOS,
             on_acked=receipt.delivered if receipt is not None else None,

@@ -25,6 +25,7 @@ from mepd.engine.poller import Poller
 from mepd.errors import MepdError
 from mepd.publish.discovery import ReadPeriods
 from mepd.publish.gateway import detect_gateway
+from mepd.publish.ha_pending import PENDING_FILE_NAME, PendingFile
 from mepd.publish.ha_statistics import StatisticsBackfill
 from mepd.publish.publisher import Publisher
 from mepd.readings import Event, LinkStatus, MeterIdentity
@@ -194,8 +195,7 @@ async def serve(
     daemon = Daemon(notifier, [meter.name for meter in config.meters])
     controls: list[LinkControl] = []
     pollers: list[Poller] = []
-    # Opt-in: load-profile intervals also go to Home Assistant's statistics, in their own task.
-    backfill = StatisticsBackfill(config.ha_statistics) if config.ha_statistics else None
+    backfill = statistics_backfill(config)
     backfill_task: asyncio.Task[None] | None = None
     received: list[int] = []
     # Handlers first: a process started in the background inherits SIGINT ignored, and the
@@ -229,9 +229,21 @@ async def serve(
         finally:
             if backfill_task is not None:
                 await _cancel_all([backfill_task])
+            if backfill is not None:
+                backfill.save(force=True)  # also when its task never got to run
             await publisher.stop()
             for control in controls:
                 control.close()
+
+
+def statistics_backfill(config: Config) -> StatisticsBackfill | None:
+    """Opt-in (`[homeassistant.statistics]`): every meter's load-profile intervals also go to
+    Home Assistant's statistics, in their own task; the hours still waiting for Home Assistant
+    are kept in the state directory, so a restart does not lose them."""
+    if config.ha_statistics is None:
+        return None
+    pending = PendingFile(config.state_directory / PENDING_FILE_NAME)
+    return StatisticsBackfill(config.ha_statistics, pending=pending)
 
 
 def _fan_out(*consumers: Callable[[Event], None]) -> Callable[[Event], None]:

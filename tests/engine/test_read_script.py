@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from mepd.engine.read_script import Script, ScriptRun, refused
+from mepd.engine.read_script import Script, ScriptRun, refused, run_script
 from mepd.protocol import PartialRead
 from mepd.protocol.codes import ResponseCode
 from mepd.protocol.errors import AuthenticationError, MepTimeoutError, ResponseError, SequenceError
@@ -98,3 +98,12 @@ def test_what_counts_as_a_refusal() -> None:
     assert refused(NOT_POSSIBLE)
     assert not refused(AuthenticationError(ResponseCode.NO_PERMISSION))
     assert not refused(ValueError("x"))
+
+
+def test_run_script_runs_it_to_its_end_with_refusals_thrown_in() -> None:
+    """`mepd probe`'s way (no budget gaps): every read in a row, the script's own result."""
+    meter = Meter(NOT_POSSIBLE)
+    assert asyncio.run(run_script(optional_second(), meter.read)) == b"\x01-"
+    assert meter.asked == [FIRST, SECOND]
+    with pytest.raises(MepTimeoutError):
+        asyncio.run(run_script(two_reads(), Meter(MepTimeoutError("silence")).read))

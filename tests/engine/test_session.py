@@ -287,7 +287,7 @@ class ScriptedLink:
     def parts(self, request: Request) -> list[Request]:
         return [request]
 
-    def attempt(self, request: Request) -> Attempt:
+    def attempt(self, request: Request, *, retry_damaged: bool = True) -> Attempt:
         return Attempt(_EndsWith(self._error), lambda: self._settled)
 
     def reset(self) -> None:

@@ -24,7 +24,6 @@ from mepd.publish.ha_backfill import (
     TOLERANCE_FRACTION,
     TOLERANCE_KWH,
     HourlyEnergy,
-    Interval,
     Row,
     plan,
 )
@@ -35,8 +34,9 @@ from mepd.publish.ha_exchange import (
     Phase,
     TokenRefusedError,
 )
-from mepd.publish.ha_statistics import ConnectionLostError, StatisticsBackfill, statistic_id
-from mepd.readings import Measurement, Measurements, Unit
+from mepd.publish.ha_statistics import StatisticsBackfill, statistic_id
+from mepd.publish.ha_websocket import ConnectionLostError
+from mepd.readings import IntervalRecord, Measurement, Measurements, Unit
 from mepd.secret import Secret
 from mepd.settings import HaStatisticsSettings
 from tests.publish.ha_standin import StandIn
@@ -69,7 +69,7 @@ def seed_recorder(standin: StandIn) -> None:
     standin.seed(STAT, hour(7), total + back + TRUTH[7], register + back + TRUTH[7])
 
 
-def intervals() -> list[Interval]:
+def intervals() -> list[IntervalRecord]:
     source = SOURCES_BY_NAME["energy_import"]
     out = []
     for n, kwh in enumerate(TRUTH):
@@ -77,7 +77,7 @@ def intervals() -> list[Interval]:
             start = hour(n) + timedelta(minutes=15 * quarter)
             wh = kwh * 1000 / 4
             values = Measurements.of([Measurement(source, wh, Unit.WATT_HOUR, int(wh))])
-            out.append(Interval(SERIAL, start, start + timedelta(minutes=15), values))
+            out.append(IntervalRecord(SERIAL, start, start + timedelta(minutes=15), values, ()))
     return out
 
 

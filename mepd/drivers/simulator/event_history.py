@@ -30,7 +30,7 @@ from mepd.protocol.tables.event_log import (
     encode_event_log,
     log_layout,
 )
-from mepd.protocol.tables.lists import ListStatus
+from mepd.protocol.tables.lists import written_status
 from mepd.protocol.tables.outage_log import OutageRecord, encode_et81, et81_layout
 from mepd.protocol.tables.power_quality import PhaseEvents, PowerCycle, PowerQuality, encode_et09
 
@@ -192,16 +192,9 @@ class EventHistory:
         layout = log_layout(log, capacity, ARGUMENT_BYTES)
         events = self.logged(log, wall)
         kept = events[max(0, len(events) - capacity) :]
-        status = ListStatus(
-            descending=False,
-            overflow=len(events) > capacity,  # p.242: more unread than the log holds
-            circular=capacity > 0,
-            inhibit_overflow=False,
-            valid=len(kept),
-            last_element=(len(events) - 1) % capacity if kept else 0,
-            last_sequence=kept[-1].sequence if kept else 0,
-            unread=len(kept),  # no head end reads the simulator's logs
-        )
+        last = kept[-1].sequence if kept else 0
+        # p.242: overflow is more unread than the log holds; no head end reads these logs
+        status = written_status(capacity, len(events), last, unread=len(kept))
         first = len(events) - len(kept)
         entries = {
             (first + k) % capacity: LogEntry(
@@ -217,16 +210,8 @@ class EventHistory:
         kept = records[max(0, len(records) - OUTAGE_ENTRIES) :]
         layout = et81_layout(OUTAGE_ENTRIES)
         first = len(records) - len(kept)
-        status = ListStatus(
-            descending=False,
-            overflow=len(records) > OUTAGE_ENTRIES,
-            circular=True,
-            inhibit_overflow=False,
-            valid=len(kept),
-            last_element=(len(records) - 1) % OUTAGE_ENTRIES if kept else 0,
-            last_sequence=FIRST_OUTAGE_SEQUENCE + len(records) - 1,
-            unread=0,
-        )
+        last = FIRST_OUTAGE_SEQUENCE + len(records) - 1
+        status = written_status(OUTAGE_ENTRIES, len(records), last)
         elements = {(first + k) % OUTAGE_ENTRIES: r for k, r in enumerate(kept)}
         return encode_et81(layout, status, elements)
 

@@ -32,9 +32,10 @@ from mepd.protocol.tables.et14 import (
 from mepd.protocol.tables.et16 import ENTRY_BYTES as ET16_ENTRY
 from mepd.protocol.tables.et16 import encode_billing_read, encode_et16
 from mepd.protocol.tables.et36 import LogDimensions, encode_et36
-from mepd.protocol.tables.et45 import SEQUENCE_MODULUS, LogHeader, encode_entry, encode_log_header
+from mepd.protocol.tables.et45 import SEQUENCE_MODULUS, encode_entry, encode_log_header
 from mepd.protocol.tables.et57 import encode_et57
 from mepd.protocol.tables.ids import ET14, ET16, ET36, ET45, ET57
+from mepd.protocol.tables.lists import written_status
 
 GAS, WATER = 0x03, 0x07  # EN 13757-3 media (p.93)
 GAS_VOLUME_DRH = bytes((0x0C, 0x93, 0x3A))  # p.33: 8-digit BCD, litres, not temperature corrected
@@ -123,14 +124,8 @@ def et45(setup: MBusSetup, wall: float, seed: int = 0) -> bytes:
     """p.118-120: the circular log, entry n of the log (0-based) at element n mod entries."""
     total, size = logged_reads(setup, wall), setup.et45_entries
     valid = min(total, size)
-    header = LogHeader(
-        overflow=total > size,
-        circular=True,
-        valid_entries=valid,
-        last_element=(total - 1) % size if total else 0,
-        last_sequence=total % SEQUENCE_MODULUS,
-        unread=0,  # the head-end system has read them (p.27: not ours to change)
-    )
+    # unread 0: the head-end system has read them (p.27: not ours to change)
+    header = written_status(size, total, total % SEQUENCE_MODULUS)
     entries = [bytes(setup.et45_entry_size)] * size
     for index in range(total - valid, total):
         read = logged_read(setup, index, seed)

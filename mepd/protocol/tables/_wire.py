@@ -85,6 +85,17 @@ def decode_datetime(table: str, raw: bytes) -> datetime:
         raise DecodeError(f"{table}: {raw.hex(' ')} is not a valid date and time") from error
 
 
+def decode_optional_datetime(table: str, raw: bytes) -> datetime | None:
+    """A time field of all zeros was never set (a demand never recorded, a device never read,
+    no power cycle yet): None, not a decode error."""
+    return decode_datetime(table, raw) if any(raw) else None
+
+
+def encode_optional_datetime(moment: datetime | None, size: int, what: str) -> bytes:
+    """`decode_optional_datetime`'s inverse: None is all zeros."""
+    return bytes(size) if moment is None else encode_datetime(moment, size, what)
+
+
 def encode_datetime(moment: datetime, size: int, what: str) -> bytes:
     if not CENTURY <= moment.year < CENTURY + 100:
         raise ValueError(f"{what} year {moment.year} does not fit a 2-digit year")

@@ -24,8 +24,8 @@ from mepd.protocol.errors import DecodeError
 from mepd.protocol.tables._wire import (
     INT32_BYTES,
     STIME_DATE_BYTES,
-    decode_datetime,
-    encode_datetime,
+    decode_optional_datetime,
+    encode_optional_datetime,
     int32,
     pack_int32,
     pack_uint,
@@ -266,9 +266,7 @@ def decode_bt23(
 
 
 def _stime(raw: bytes) -> datetime | None:
-    if not any(raw):
-        return None  # [D] a demand never recorded carries no time
-    return decode_datetime(TABLE, raw)
+    return decode_optional_datetime(TABLE, raw)  # [D] a demand never recorded carries no time
 
 
 def _encode_demand(record: DemandRecord, dims: ActualRegister) -> bytes:
@@ -279,11 +277,7 @@ def _encode_demand(record: DemandRecord, dims: ActualRegister) -> bytes:
         if len(record.event_times) != dims.occurrences:
             raise ValueError("BT23 demand record needs one event time per occurrence")
         for moment in record.event_times:
-            out += (
-                bytes(STIME_DATE_BYTES)
-                if moment is None
-                else encode_datetime(moment, STIME_DATE_BYTES, "BT23 event time")
-            )
+            out += encode_optional_datetime(moment, STIME_DATE_BYTES, "BT23 event time")
     for flag, value in (
         (dims.cumulative_demand, record.cumulative),
         (dims.continuous_cumulative_demand, record.continuous_cumulative),

@@ -16,8 +16,8 @@ from mepd.protocol.errors import DecodeError
 from mepd.protocol.frames import PartialRead
 from mepd.protocol.tables._wire import (
     LTIME_DATE_BYTES,
-    decode_datetime,
-    encode_datetime,
+    decode_optional_datetime,
+    encode_optional_datetime,
     pack_uint,
     require_at_least,
     uint,
@@ -99,10 +99,6 @@ def plan_et14(slots: int = MBUS_SLOTS, entry_size: int = ENTRY_BYTES) -> tuple[P
     return plan_reads(ET14, HEADER_BYTES + slots * entry_size)
 
 
-def _time(raw: bytes) -> datetime | None:
-    return None if not any(raw) else decode_datetime(TABLE, raw)
-
-
 def decode_et14(data: bytes, *, entry_size: int = ENTRY_BYTES) -> DeviceStatusTable:
     """The header and every whole entry in `data` (read from offset 0)."""
     require_at_least(TABLE, data, HEADER_BYTES, "header")
@@ -126,8 +122,8 @@ def decode_et14(data: bytes, *, entry_size: int = ENTRY_BYTES) -> DeviceStatusTa
                 alarms=uint(entry, 14, 2),
                 primary_address=entry[16],
                 device_alarms=entry[23],
-                status_read_time=_time(entry[24:30]),
-                last_read_attempt=_time(entry[30:36]),
+                status_read_time=decode_optional_datetime(TABLE, entry[24:30]),
+                last_read_attempt=decode_optional_datetime(TABLE, entry[30:36]),
             )
         )
     return DeviceStatusTable(data[0], occupancy, tuple(slots))
@@ -147,14 +143,8 @@ def encode_et14(table: DeviceStatusTable, *, entry_size: int = ENTRY_BYTES) -> b
             + bytes((slot.primary_address,))
             + bytes(LTIME_DATE_BYTES)
             + bytes((slot.device_alarms,))
-            + _pack_time(slot.status_read_time)
-            + _pack_time(slot.last_read_attempt)
+            + encode_optional_datetime(slot.status_read_time, LTIME_DATE_BYTES, f"{TABLE} time")
+            + encode_optional_datetime(slot.last_read_attempt, LTIME_DATE_BYTES, f"{TABLE} time")
         )
         out += entry.ljust(entry_size, b"\x00")
     return bytes(out)
-
-
-def _pack_time(moment: datetime | None) -> bytes:
-    if moment is None:
-        return bytes(LTIME_DATE_BYTES)
-    return encode_datetime(moment, LTIME_DATE_BYTES, f"{TABLE} time")

@@ -26,8 +26,8 @@ from mepd.protocol.mbus.records import (
 )
 from mepd.protocol.tables._wire import (
     LTIME_DATE_BYTES,
-    decode_datetime,
-    encode_datetime,
+    decode_optional_datetime,
+    encode_optional_datetime,
     require_at_least,
     uint,
 )
@@ -100,14 +100,10 @@ class BillingRead:
         return self.telegram.identity if self.telegram else None
 
 
-def _time(table: str, raw: bytes) -> datetime | None:
-    return None if not any(raw) else decode_datetime(table, raw)
-
-
 def decode_billing_read(data: bytes, *, table: str = TABLE) -> BillingRead:
     """An MBR from its first byte; bytes past its telegrams (unused entry space) are ignored."""
     require_at_least(table, data, MBR_PREFIX_BYTES + 1, "MBR time stamp, info and length")
-    timestamp = _time(table, data[:LTIME_DATE_BYTES])
+    timestamp = decode_optional_datetime(table, data[:LTIME_DATE_BYTES])
     info = ResponseInfo(data[LTIME_DATE_BYTES])
     at = MBR_PREFIX_BYTES
     if info.fixed_structure:
@@ -154,11 +150,7 @@ def encode_billing_read(
     timestamp: datetime | None, telegrams: Sequence[bytes], *, info: int = 0
 ) -> bytes:
     """An MBR: each telegram (header + records) gets its length byte and 0 terminator."""
-    out = bytearray(
-        bytes(LTIME_DATE_BYTES)
-        if timestamp is None
-        else encode_datetime(timestamp, LTIME_DATE_BYTES, f"{TABLE} time stamp")
-    )
+    out = bytearray(encode_optional_datetime(timestamp, LTIME_DATE_BYTES, f"{TABLE} time stamp"))
     out.append(info)
     for telegram in telegrams:
         if len(telegram) + 1 > 0xFF:

@@ -11,16 +11,18 @@ and the fields before the telegram (length 2, identifier 2, handle 2, execution 
 result 1, time stamp 6, response info 1, L 1) are 16 bytes: so the entry size counts the
 length field, and entry n starts at header + n x entry size.
 
-The cursor is the log's "Last Entry Sequence Number", which is never reset (p.120): entry
-sequence numbers follow from the header (element `last - k` holds sequence `last_seq - k`),
-so a client that keeps the last sequence it published knows what is new, what was overwritten
-before it could read it, and (reading the header again afterwards, p.107) whether what it
-read was overwritten while it read.
+The header is the list header BT26 and ET81 have (`lists.ListStatus`; ET45 p.119 has
+SMALL_LIST's widths, ET74 p.176 16-bit counts), maintained by the meter and the head end and
+never written. The cursor is the log's "Last Entry Sequence Number", which is never reset
+(p.120): entry sequence numbers follow from the header (element `last - k` holds sequence
+`last_seq - k`), so a client that keeps the last sequence it published knows what is new, what
+was overwritten before it could read it, and (reading the header again afterwards, p.107)
+whether what it read was overwritten while it read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from mepd.protocol.errors import DecodeError
@@ -30,9 +32,18 @@ from mepd.protocol.tables._wire import pack_uint, require_at_least, uint
 from mepd.protocol.tables.et16 import BillingRead, decode_billing_read
 from mepd.protocol.tables.et36 import LogDimensions
 from mepd.protocol.tables.ids import ET45, ET74
+from mepd.protocol.tables.lists import (
+    SMALL_LIST,
+    ListFormat,
+    ListStatus,
+    backlog,
+    decode_list_status,
+    encode_list_status,
+    sequence_at,
+)
 from mepd.protocol.tables.planning import plan_reads
 
-SEQUENCE_MODULUS = 1 << 16  # UINT16 "Last Entry Sequence Number"
+SEQUENCE_MODULUS = SMALL_LIST.sequence_modulus  # UINT16 "Last Entry Sequence Number" (p.119)
 LENGTH_BYTES = 2
 MBR_AT = 8  # in an entry: length 2, identifier (ET74: filler) 2, handle 2, status 1, result 1
 RESULT_SUCCESS = 4  # p.119
@@ -45,28 +56,19 @@ PROBE_BYTES = 128
 
 @dataclass(frozen=True)
 class LogFormat:
-    """Where ET45 and ET74 differ: the header and the width of its counts."""
+    """Where ET45 and ET74 differ: the width of the header's counts."""
 
     name: str
     table: int
-    header_bytes: int
-    count_bytes: int
+    fmt: ListFormat
+
+    @property
+    def header_bytes(self) -> int:
+        return self.fmt.header_size
 
 
-ET45_FORMAT = LogFormat("ET45", ET45, 6, 1)
-ET74_FORMAT = LogFormat("ET74", ET74, 9, 2)
-
-
-@dataclass(frozen=True)
-class LogHeader:
-    """p.118-119 (ET74 p.175-176): maintained by the meter and the HES, never written."""
-
-    overflow: bool
-    circular: bool
-    valid_entries: int
-    last_element: int
-    last_sequence: int
-    unread: int  # for the head-end system; "may or may not pertain to another reader"
+ET45_FORMAT = LogFormat("ET45", ET45, SMALL_LIST)  # p.119: UINT8 counts, UINT16 sequence
+ET74_FORMAT = LogFormat("ET74", ET74, ListFormat(valid=2, last_element=2, sequence=2, unread=2))
 
 
 @dataclass(frozen=True)
@@ -101,29 +103,12 @@ def plan_log_header(log: LogFormat = ET45_FORMAT) -> tuple[PartialRead, ...]:
     return plan_reads(log.table, log.header_bytes)
 
 
-def decode_log_header(data: bytes, log: LogFormat = ET45_FORMAT) -> LogHeader:
-    require_at_least(log.name, data, log.header_bytes, "header")
-    width = log.count_bytes
-    return LogHeader(
-        overflow=bool(data[0] & 0x02),
-        circular=bool(data[0] & 0x04),
-        valid_entries=uint(data, 1, width),
-        last_element=uint(data, 1 + width, width),
-        last_sequence=uint(data, 1 + 2 * width, 2),
-        unread=uint(data, 3 + 2 * width, width),
-    )
+def decode_log_header(data: bytes, log: LogFormat = ET45_FORMAT) -> ListStatus:
+    return decode_list_status(log.name, data, log.fmt)
 
 
-def encode_log_header(header: LogHeader, log: LogFormat = ET45_FORMAT) -> bytes:
-    flags = (0x02 if header.overflow else 0) | (0x04 if header.circular else 0)
-    width = log.count_bytes
-    return (
-        bytes((flags,))
-        + pack_uint(header.valid_entries, width, "valid entries")
-        + pack_uint(header.last_element, width, "last element")
-        + pack_uint(header.last_sequence, 2, "last sequence")
-        + pack_uint(header.unread, width, "unread entries")
-    )
+def encode_log_header(header: ListStatus, log: LogFormat = ET45_FORMAT) -> bytes:
+    return encode_list_status(header, log.fmt, log.name)
 
 
 # --- entries -----------------------------------------------------------------------------------
@@ -210,8 +195,8 @@ class Pending:
     restarted: bool  # the log's sequence went back (reconfigured): read what it holds
 
 
-def _held(header: LogHeader, current_entries: int) -> int:
-    held = min(header.valid_entries, current_entries)
+def _held(header: ListStatus, current_entries: int) -> int:
+    held = min(header.valid, current_entries)
     if held and not 0 <= header.last_element < current_entries:
         raise DecodeError(
             f"last entry element {header.last_element} is outside the {current_entries} "
@@ -220,30 +205,27 @@ def _held(header: LogHeader, current_entries: int) -> int:
     return held
 
 
-def pending_entries(header: LogHeader, current_entries: int, after_sequence: int | None) -> Pending:
+def pending_entries(
+    header: ListStatus, current_entries: int, after_sequence: int | None
+) -> Pending:
     """The entries newer than `after_sequence` (None: every entry the log holds)."""
-    held = _held(header, current_entries)
-    new, restarted = held, False
-    if after_sequence is not None:
-        new = (header.last_sequence - after_sequence) % SEQUENCE_MODULUS
-        if new > SEQUENCE_MODULUS // 2:
-            new, restarted = held, True
-    count = min(new, held)
+    held = replace(header, valid=_held(header, current_entries))
+    due = backlog(held, after_sequence, SMALL_LIST)
     entries = tuple(
-        ((header.last_element - k) % current_entries, (header.last_sequence - k) % SEQUENCE_MODULUS)
-        for k in reversed(range(count))
+        ((header.last_element - k) % current_entries, sequence_at(header, k, SMALL_LIST))
+        for k in reversed(range(due.new))
     )
-    return Pending(entries, 0 if restarted else new - count, restarted)
+    return Pending(entries, due.lost, due.restarted)
 
 
-def still_held(header_after: LogHeader, sequence: int, current_entries: int) -> bool:
+def still_held(header_after: ListStatus, sequence: int, current_entries: int) -> bool:
     """Whether the entry with `sequence` is still in the log (p.107: read the header again after
     the entries, so an entry overwritten while it was read is not taken for the one wanted)."""
     age = (header_after.last_sequence - sequence) % SEQUENCE_MODULUS
     return age < _held(header_after, current_entries)
 
 
-def sequence_of(header: LogHeader, element: int, current_entries: int) -> int:
+def sequence_of(header: ListStatus, element: int, current_entries: int) -> int:
     """The sequence of the entry at `element` now: turns the guide's cursor (the last element
     read, p.27 step 7) into this one's."""
     if not 0 <= element < current_entries:

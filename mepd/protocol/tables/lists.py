@@ -149,6 +149,24 @@ class ListLayout:
         return (status.last_element - age) % self.capacity
 
 
+def written_status(
+    capacity: int, written: int, last_sequence: int, *, unread: int = 0
+) -> ListStatus:
+    """The header of a circular list after `written` entries, the k-th (from 0) in element
+    k % capacity, the oldest written over (the meter's side: the simulator's logs)."""
+    valid = min(written, capacity)
+    return ListStatus(
+        descending=False,
+        overflow=written > capacity,
+        circular=capacity > 0,
+        inhibit_overflow=False,
+        valid=valid,
+        last_element=(written - 1) % capacity if valid else 0,
+        last_sequence=last_sequence,
+        unread=unread,
+    )
+
+
 def fitted(layout: ListLayout, status: ListStatus) -> ListLayout:
     """`layout` with the smallest capacity the header allows, when the real one is unknown.
 

@@ -51,7 +51,7 @@ class LocalClock:
         return timedelta(minutes=self.zone_offset_min + (self.dst_adjust_min * self.dst_now))
 
     def to_utc(self, moment: datetime, basis: TimeBasis) -> datetime:
-        """A meter time as written (naive) made UTC, tz-aware (`TimeBasis.to_utc`'s rule)."""
+        """A meter time as written (naive) made UTC, tz-aware (`TimeBasis.rule`)."""
         utc = moment if basis is TimeBasis.UTC else moment - self.offset
         return utc.replace(tzinfo=UTC)
 

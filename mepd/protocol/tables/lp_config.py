@@ -17,7 +17,7 @@ from datetime import datetime
 from mepd.protocol.errors import DecodeError
 from mepd.protocol.tables._wire import (
     LTIME_DATE_BYTES,
-    decode_datetime,
+    decode_optional_datetime,
     encode_datetime,
     require_at_least,
     uint,
@@ -240,7 +240,7 @@ def decode_et21(data: bytes) -> LoadProfileInternal:
         channels=head[14],
         interval_code=head[15],
         config_id=uint(data, _ET21_CONFIG_ID, 4),
-        interval_end_utc=None if not any(end_raw) else decode_datetime("ET21", end_raw),
+        interval_end_utc=decode_optional_datetime("ET21", end_raw),
     )
 
 

@@ -167,6 +167,20 @@ def decode_intervals(data: bytes, layout: BlockLayout, first: int) -> tuple[Inte
     return tuple(out)
 
 
+def decode_block_start(
+    data: bytes, layout: BlockLayout, *, cut_short: bool = False
+) -> tuple[BlockHeader, tuple[IntervalData, ...]]:
+    """A read from a block's start: its header and the intervals read with it (p.238).
+
+    A planned read carries whole intervals, and anything else is a DecodeError; `cut_short`
+    (a dump cut at its size limit) drops a partial interval at the end instead."""
+    header = decode_block_header(data, layout)
+    after = data[layout.interval0_offset :]
+    if cut_short:
+        after = after[: len(after) // layout.interval_size * layout.interval_size]
+    return header, decode_intervals(after, layout, 0)
+
+
 def encode_block(
     layout: BlockLayout,
     end: datetime,

@@ -20,7 +20,7 @@ class TimeBasis(StrEnum):
     LOCAL = "local"
 
     @property
-    def to_utc(self) -> str:
+    def rule(self) -> str:
         """The guide's rule that turns a time of this clock into UTC."""
         return _TO_UTC[self]
 

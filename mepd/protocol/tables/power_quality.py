@@ -28,8 +28,8 @@ from datetime import datetime
 from mepd.protocol.frames import PartialRead
 from mepd.protocol.tables._wire import (
     LTIME_DATE_BYTES,
-    decode_datetime,
-    encode_datetime,
+    decode_optional_datetime,
+    encode_optional_datetime,
     int32,
     pack_int32,
     pack_uint,
@@ -93,7 +93,7 @@ def plan_et09(outage_records: int) -> PartialRead:
 
 
 def _time(raw: bytes) -> datetime | None:
-    return decode_datetime(TABLE, raw) if any(raw) else None
+    return decode_optional_datetime(TABLE, raw)
 
 
 def _phase_events(data: bytes, at: int) -> tuple[PhaseEvents, PhaseEvents, PhaseEvents]:
@@ -142,9 +142,7 @@ def decode_et09(data: bytes, outage_records: int) -> PowerQuality:
 
 
 def _put_time(moment: datetime | None) -> bytes:
-    if moment is None:
-        return bytes(LTIME_DATE_BYTES)
-    return encode_datetime(moment, LTIME_DATE_BYTES, "ET09 time")
+    return encode_optional_datetime(moment, LTIME_DATE_BYTES, "ET09 time")
 
 
 def encode_et09(quality: PowerQuality, outage_records: int) -> bytes:

@@ -21,7 +21,7 @@ from mepd.protocol.errors import DecodeError
 from mepd.protocol.frames import PartialRead
 from mepd.protocol.tables._wire import (
     LTIME_DATE_BYTES,
-    decode_datetime,
+    decode_optional_datetime,
     encode_datetime,
     int32,
     pack_int32,
@@ -72,7 +72,7 @@ def decode_et46(data: bytes) -> ControlOutput:
     return ControlOutput(
         DisconnectControl(raw_type),
         int32(data, _CREDIT),
-        decode_datetime(TABLE, stamp) if any(stamp) else None,
+        decode_optional_datetime(TABLE, stamp),
     )
 
 

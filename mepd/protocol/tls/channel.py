@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from mepd.protocol.codes import ResponseCode
-from mepd.protocol.errors import FrameError, MepTimeoutError, ProtocolError
+from mepd.protocol.errors import DamagedAnswerError, FrameError, MepTimeoutError, ProtocolError
 from mepd.protocol.exchange import Complete, Retry, Send
 from mepd.protocol.frames import PartialRead, Request
 from mepd.protocol.tls.codes import (
@@ -51,6 +51,8 @@ from mepd.protocol.tls.errors import (
 class TlsRetryBudget:
     identical_resends: int = 1  # per frame (p.21)
     handshakes: int = 3  # per request: the first, one after a lost session, one spare
+    # False: a damaged answer raises `DamagedAnswerError` (the next request handshakes)
+    retry_damaged: bool = True
 
 
 # p.10-11: an RC4-mode port's answer to a request it cannot verify; never a TLS-mode code.
@@ -99,8 +101,8 @@ class TlsChannel:
         self.engine = self._factory(self.credentials)
         return self.engine
 
-    def exchange(self, request: Request) -> TlsExchange:
-        return TlsExchange(request, self)
+    def exchange(self, request: Request, budget: TlsRetryBudget | None = None) -> TlsExchange:
+        return TlsExchange(request, self, budget)
 
     def terminate(self) -> bytes | None:
         """The 0x57 frame ending the session (p.8), or None when there is none to end."""
@@ -113,10 +115,12 @@ class TlsChannel:
 class TlsExchange:
     """Drives one request: `start()`, then feed it responses and timeouts until Complete."""
 
-    def __init__(self, request: Request, channel: TlsChannel) -> None:
+    def __init__(
+        self, request: Request, channel: TlsChannel, budget: TlsRetryBudget | None = None
+    ) -> None:
         self.request = request
         self._channel = channel
-        self._budget = channel.budget
+        self._budget = budget or channel.budget
         self.phase = Phase.HANDSHAKE
         self._frame = b""
         self._identical_resends = 0
@@ -235,6 +239,9 @@ class TlsExchange:
 
     def _after_bad_answer(self, error: ProtocolError) -> Send:
         self._channel.counters.bad_records += 1
+        if not self._budget.retry_damaged:
+            self._channel.reset()  # the session's state is unknown: the next request handshakes
+            raise DamagedAnswerError(f"a damaged answer, not asked again: {error}") from error
         return self._rehandshake(
             f"a bad answer in the TLS {self.phase.value} phase: {error}", error
         )

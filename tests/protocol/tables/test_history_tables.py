@@ -66,6 +66,7 @@ from mepd.protocol.tables.lists import (
     plan_newest,
     sequence_at,
     unchanged,
+    written_status,
 )
 from mepd.protocol.tables.meter_time import TimeBasis
 from mepd.protocol.tables.names import ValueName
@@ -396,7 +397,7 @@ def test_snapshot_energy_by_value_name() -> None:
     assert energy.value == 1234
     assert energy.unit.symbol == "Wh"
     assert snapshot.time_basis is TimeBasis.LOCAL
-    assert "BT53" in snapshot.time_basis.to_utc
+    assert "BT53" in snapshot.time_basis.rule
     assert decode_list_status("BT26", bytes(6), SMALL_LIST).valid == 0
 
 
@@ -455,3 +456,16 @@ def test_an_event_in_both_logs_is_published_once() -> None:
         (2, EventLog.PRIMARY),
         (3, EventLog.PRIMARY),
     ]
+
+
+@given(st.integers(1, 50), st.integers(0, 200))
+def test_a_written_list_header_names_the_entries_it_holds(capacity: int, written: int) -> None:
+    """The simulator's headers: after `written` entries (the k-th in element k % capacity),
+    the newest `valid` elements, oldest first, are exactly those of the last entries written."""
+    status = written_status(capacity, written, written)
+    layout = ListLayout(26, "BT26", SMALL_LIST, 4, capacity)
+    layout.check(status)
+    held = [layout.element_of(status, age) for age in reversed(range(status.valid))]
+    assert held == [k % capacity for k in range(written - min(written, capacity), written)]
+    assert status.overflow == (written > capacity)
+    assert backlog(status, None, SMALL_LIST).new == min(written, capacity)

@@ -37,6 +37,7 @@ from mepd.protocol.tables.lp_config import (
 from mepd.protocol.tables.lp_data import (
     BlockLayout,
     decode_block_header,
+    decode_block_start,
     decode_intervals,
     encode_block,
     interval_end,
@@ -137,6 +138,26 @@ def test_blocks_round_trip(drawn: tuple[BlockLayout, DataSetDims], data: st.Data
         assert (got.index, got.common, got.values) == (index, common, raw)
     length = dims.interval_s
     assert interval_end(header, 0, timedelta(seconds=length)) <= end
+
+
+@given(layouts(), st.data())
+def test_a_block_start_read_gives_its_header_and_whole_intervals(
+    drawn: tuple[BlockLayout, DataSetDims], data: st.DataObject
+) -> None:
+    layout, dims = drawn
+    none: frozenset[CommonFlag] = frozenset()
+    intervals = tuple((i, none, (i,) * dims.channels) for i in range(dims.intervals_per_block))
+    block = encode_block(layout, datetime(2026, 12, 6, 3, 15), intervals)
+    whole = data.draw(st.integers(0, dims.intervals_per_block))
+    read = block[: layout.interval0_offset + whole * layout.interval_size]
+    header, got = decode_block_start(read, layout)
+    assert header == decode_block_header(block, layout)
+    assert [i.index for i in got] == list(range(whole))
+    cut = read + block[len(read) : len(read) + layout.interval_size - 1]
+    if len(cut) > len(read):  # a partial interval: a planned read never ends so
+        with pytest.raises(DecodeError):
+            decode_block_start(cut, layout)
+        assert decode_block_start(cut, layout, cut_short=True)[1] == got
 
 
 @given(layouts(), st.data())
