@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 Reader = Callable[[PartialRead], Awaitable[bytes]]
 
 GAP_S = 0.7  # a history frame (<= 500 ms answer, p.21, plus the 100 ms spacing) fits
-BACKFILL_PRESENT_S = 1.9  # present-value period while a source has work: < 2 s between publishes
+BACKFILL_PRESENT_S = 1.85  # present period while a source has work: < 2 s between power
+# publishes also when an energy read (two frames, ~0.13 s) falls just before a present read
 ROOM_SLACK_S = 0.01  # budget waits shorter than this count as none
 RESEND_S = 30.0  # a record the broker has not confirmed by then goes again
 MAX_PENDING = 500  # records emitted and not yet confirmed, per source
