@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from mepd.readings import PIECES, MBusUnit, MediumKind, Piece, Quantity, Unit, ValueName
+from mepd.readings import PIECES, Piece, Quantity, Unit, ValueName
 
 Topic = Literal[
     "present",
@@ -357,49 +357,3 @@ MONTH_PEAK_DEMAND = EntitySpec(
 
 
 # --- M-Bus sub-meters (p.25-33) -------------------------------------------------------------
-# Each register by what the device measures, as the Energy dashboard wants it: gas in m³ with
-# device class gas, water in m³ with device class water, heat in kWh or GJ with device class
-# energy (HA's gas units: m³, ft³, CCF; water: m³, L, gal, ft³, CCF; energy: kWh, GJ, ...).
-# A heat meter's volume is the water it circulated, no consumption: device class volume.
-SUB_METER_NAMES: dict[MediumKind, str] = {
-    MediumKind.GAS: "Gas meter",
-    MediumKind.WATER: "Water meter",
-    MediumKind.WARM_WATER: "Warm water meter",
-    MediumKind.HEAT: "Heat meter",
-    MediumKind.ELECTRICITY: "Electricity sub-meter",
-    MediumKind.OTHER: "M-Bus meter",
-}
-_REGISTERS: dict[tuple[MediumKind, Quantity], tuple[str, str]] = {
-    (MediumKind.GAS, Quantity.VOLUME): ("Gas", "gas"),
-    (MediumKind.WATER, Quantity.VOLUME): ("Water", "water"),
-    (MediumKind.WARM_WATER, Quantity.VOLUME): ("Warm water", "water"),
-    (MediumKind.HEAT, Quantity.ENERGY): ("Heat", "energy"),
-}
-_OTHER_REGISTERS: dict[Quantity, tuple[str, str]] = {
-    Quantity.VOLUME: ("Volume", "volume"),
-    Quantity.ENERGY: ("Energy", "energy"),
-}
-# Digits Home Assistant shows: litres for volumes, Wh for kWh, MJ for GJ.
-_SUB_METER_PRECISION: dict[MBusUnit, int] = {
-    MBusUnit.CUBIC_METRE: 3,
-    MBusUnit.KILOWATT_HOUR: 3,
-    MBusUnit.GIGAJOULE: 3,
-}
-
-SUB_METER_READ_AT = EntitySpec(
-    SubMeterKey.READ_AT, "Last read", "mbus", device_class="timestamp", diagnostic=True
-)
-
-
-def sub_meter_register(kind: MediumKind, quantity: Quantity, unit: MBusUnit) -> EntitySpec:
-    """A cumulative register's entity: `total_increasing` (the guard keeps it from falling)."""
-    name, device_class = _REGISTERS.get((kind, quantity)) or _OTHER_REGISTERS[quantity]
-    return EntitySpec(
-        SubMeterKey(quantity.value),
-        name,
-        "mbus",
-        device_class=device_class,
-        unit=unit.value,
-        state_class="total_increasing",
-        display_precision=_SUB_METER_PRECISION.get(unit),
-    )

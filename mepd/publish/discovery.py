@@ -36,13 +36,11 @@ from mepd.publish.catalog import (
     LINK,
     MONTH_PEAK_DEMAND,
     PRESENT,
-    SUB_METER_NAMES,
-    SUB_METER_READ_AT,
     EntitySpec,
-    sub_meter_register,
 )
 from mepd.publish.gateway import GatewayInfo
 from mepd.publish.history_entities import history_components
+from mepd.publish.submeter_entities import SUB_METER_NAMES, SUB_METER_READ_AT, sub_meter_register
 from mepd.publish.topics import (
     OFFLINE,
     ONLINE,

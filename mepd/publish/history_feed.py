@@ -1,8 +1,11 @@
-"""The publisher's part for what the meter remembers: billing, events, conditions, relay.
+"""The publisher's part for what the meter remembers: load-profile intervals and the month's
+peak demand, billing, events, conditions, relay.
 
 Composed into `Publisher` (which owns the connection, the retained store and the meters) so
 its module stays about sending. The rules:
 
+- an interval goes out once at QoS 1, the broker's PUBACK is its receipt (the engine's
+  cursor); the month's peak demand is status, retained;
 - billing is status: retained, sent again on reconnect; the newest snapshot of either kind
   (a self-read or a demand reset) wins, an older one arriving later changes nothing;
 - an event (or a lost range) goes out once at QoS 1, never retained (HA ignores a replayed
@@ -17,7 +20,8 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Protocol
 
-from mepd.publish.catalog import HistoryKey
+from mepd.publish.catalog import HistoryKey, Key
+from mepd.publish.history import interval_payload, peak_payload
 from mepd.publish.history_entities import (
     BILLING,
     BILLING_TOPIC,
@@ -39,14 +43,26 @@ from mepd.readings import (
     BillingSnapshotRead,
     Condition,
     ConditionState,
+    DemandPeak,
     EventsLost,
+    IntervalRecord,
     MeterEventRecord,
     RelayState,
+    ValueName,
 )
 
-EVENT_QOS = 1  # confirmed by the broker (PUBACK) before the engine forgets the event
+# Confirmed by the broker (PUBACK) before the engine forgets the record or moves its cursor.
+EVENT_QOS = INTERVAL_QOS = 1
 
-HistoryEvent = BillingSnapshotRead | MeterEventRecord | EventsLost | ConditionState | RelayState
+HistoryEvent = (
+    IntervalRecord
+    | DemandPeak
+    | BillingSnapshotRead
+    | MeterEventRecord
+    | EventsLost
+    | ConditionState
+    | RelayState
+)
 
 
 class Publish(Protocol):
@@ -84,6 +100,11 @@ class HistoryFeed:
         if not self._known(event.meter):
             return  # not confirmed: the engine sends it again once the meter is known
         match event:
+            case IntervalRecord():
+                self._interval(event)
+            case DemandPeak():
+                self._learn(event.meter, (Key.MONTH_PEAK_DEMAND,))
+                self._set_status(self._topics.demand_peak(event.meter), peak_payload(event))
             case BillingSnapshotRead():
                 self._billing(event)
             case MeterEventRecord() | EventsLost():
@@ -93,6 +114,17 @@ class HistoryFeed:
             case RelayState():
                 self._learn(event.meter, (HistoryKey.RELAY,))
                 self._set_status(self._topics.meter(event.meter, RELAY.topic), relay_payload(event))
+
+    def _interval(self, record: IntervalRecord) -> None:
+        if ValueName.ENERGY_IMPORT in record.values:
+            self._learn(record.meter, (Key.INTERVAL_ENERGY,))
+        receipt = record.receipt
+        self._publish(
+            self._topics.interval(record.meter),
+            interval_payload(record),
+            qos=INTERVAL_QOS,
+            on_acked=receipt.delivered if receipt is not None else None,
+        )
 
     def _billing(self, snapshot: BillingSnapshotRead) -> None:
         newest = self._billing_time.get(snapshot.meter)

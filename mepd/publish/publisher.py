@@ -36,13 +36,7 @@ from mepd.publish.discovery import (
     meter_problem_key,
 )
 from mepd.publish.gateway import GatewayInfo
-from mepd.publish.ha_births import (
-    REDISCOVERY_JITTER_S,
-    REDISCOVERY_MIN_INTERVAL_S,
-    BirthTimers,
-    Sleep,
-)
-from mepd.publish.history import interval_payload, peak_payload
+from mepd.publish.ha_births import BirthTimers, Sleep
 from mepd.publish.history_feed import HistoryFeed
 from mepd.publish.meter_state import FeedState, MeterState
 from mepd.publish.payloads import (
@@ -82,19 +76,14 @@ from mepd.readings import (
     RelayState,
     SubMeterIdentity,
     SubMeterReading,
-    ValueName,
 )
 from mepd.settings import DiscoverySettings, MqttSettings
 from mepd.text import printable
-
-# The two timings are re-exported: callers imported them from here before ha_births existed.
-__all__ = ["REDISCOVERY_JITTER_S", "REDISCOVERY_MIN_INTERVAL_S", "Publisher"]
 
 log = logging.getLogger(__name__)
 
 STOP_ACK_TIMEOUT_S = 2.0
 STATUS_QOS = 1
-INTERVAL_QOS = 1  # delivery confirmed (PUBACK) before the engine's cursor moves
 
 
 class Publisher:
@@ -200,7 +189,7 @@ class Publisher:
             name = type(event).__name__
             self._say.exception(f"publish {name}", "could not publish %s", name)
 
-    def _dispatch(self, source: FeedState, event: Event) -> None:  # noqa: PLR0912 - a case per event
+    def _dispatch(self, source: FeedState, event: Event) -> None:
         match event:
             case MeterIdentity():
                 self._take_identity(source, event)
@@ -220,7 +209,9 @@ class Publisher:
             case Diagnostics():
                 self._on_diagnostics(event)
             case (
-                BillingSnapshotRead()
+                IntervalRecord()
+                | DemandPeak()
+                | BillingSnapshotRead()
                 | MeterEventRecord()
                 | EventsLost()
                 | ConditionState()
@@ -229,10 +220,6 @@ class Publisher:
                 self._history.receive(event)  # `history_feed.py`
             case SubMeterIdentity() | SubMeterReading():
                 self._sub_meters.on(self._meters.get(event.meter), event)
-            case IntervalRecord():
-                self._on_interval(event)
-            case DemandPeak():
-                self._on_demand_peak(event)
             case _:
                 assert_never(event)
 
@@ -314,27 +301,6 @@ class Publisher:
             payload = stamped(fields, self._clock())
             self._send(topic, payload)
             meter.latest[topic] = (payload, self._clock(), None)
-
-    def _on_interval(self, record: IntervalRecord) -> None:
-        """Once, QoS 1: the broker's PUBACK is the record's receipt (the engine's cursor)."""
-        meter = self._meters.get(record.meter)
-        if meter is None:
-            return  # not confirmed: the engine sends it again
-        if ValueName.ENERGY_IMPORT in record.values:
-            self._learn(meter, (Key.INTERVAL_ENERGY,))
-        receipt = record.receipt
-        self._connection.publish(
-            self.topics.interval(record.meter),
-            interval_payload(record),
-            qos=INTERVAL_QOS,
-            on_acked=receipt.delivered if receipt is not None else None,
-        )
-
-    def _on_demand_peak(self, peak: DemandPeak) -> None:
-        meter = self._meters.get(peak.meter)
-        if meter is not None:
-            self._learn(meter, (Key.MONTH_PEAK_DEMAND,))
-            self._set_status(self.topics.demand_peak(peak.meter), peak_payload(peak))
 
     # --- inside ----------------------------------------------------------------------------
 

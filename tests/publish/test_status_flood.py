@@ -17,7 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mepd.publish import Publisher
-from mepd.publish.publisher import REDISCOVERY_JITTER_S, REDISCOVERY_MIN_INTERVAL_S
+from mepd.publish.ha_births import REDISCOVERY_JITTER_S, REDISCOVERY_MIN_INTERVAL_S
 from tests.mosquitto import Listener, Mosquitto
 from tests.publish.conftest import DISCOVERY, GATEWAY, PERIODS, settings_for
 from tests.publish.simulated import meter_feeding
