@@ -22,6 +22,7 @@ _FOUNDATION = (
     "mepd.logs",
     "mepd.text",
     "mepd.secret",
+    "mepd.files",
     "mepd.drivers.hat",
 )
 
@@ -34,6 +35,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "mepd.text": (),
     # The password type no repr or asdict shows; imports nothing.
     "mepd.secret": (),
+    # Atomic writes and setting a damaged file aside; imports nothing.
+    "mepd.files": (),
     # Pin numbers: data that the board's netlist is tested against; imports nothing.
     "mepd.drivers.hat": (),
     # Pure: bytes and time in, frames and decisions out (tests/protocol/test_purity.py).

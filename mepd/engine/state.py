@@ -18,10 +18,10 @@ import logging
 import math
 import os
 import re
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from mepd.files import keep_aside, write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -205,18 +205,9 @@ def read_accept_request(state_path: Path) -> AcceptRequest | None:
 def write_accept_request(state_path: Path, serial: str | None, requested: str) -> Path:
     """Ask the daemon to accept the next energy reading (atomically: it reads it any time)."""
     path = accept_request_path(state_path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".accept-")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump({"version": FORMAT_VERSION, "requested": requested, "serial": serial}, stream)
-            os.fchmod(stream.fileno(), 0o644)  # no secret in it: the daemon's user reads it
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except OSError:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    request = {"version": FORMAT_VERSION, "requested": requested, "serial": serial}
+    # No secret in it: the daemon's user reads it.
+    write_atomically(path, json.dumps(request), prefix=".accept-", mode=0o644)
     return path
 
 
@@ -266,17 +257,7 @@ class StateFile:
             return None
 
     def _keep_aside(self) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        for attempt in range(1000):
-            suffix = f".bad-{stamp}" + (f"-{attempt}" if attempt else "")
-            target = self.path.with_name(self.path.name + suffix)
-            if not target.exists():
-                try:
-                    os.replace(self.path, target)
-                except OSError:
-                    break
-                return target
-        return self.path
+        return keep_aside(self.path)
 
     def save(self, state: MeterState, now_s: float, *, force: bool = False) -> bool:
         """Write if forced or the last write (or failed try) is old enough; True if written."""
@@ -291,19 +272,8 @@ class StateFile:
             "cursors": dict(sorted(state.cursors.items())),
         }
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".state-")
+            write_atomically(self.path, json.dumps(payload, indent=1), prefix=".state-")
         except OSError:
-            self.failed_writes += 1
-            raise
-        try:
-            with os.fdopen(handle, "w") as stream:
-                json.dump(payload, stream, indent=1)
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, self.path)
-        except OSError:
-            Path(temporary).unlink(missing_ok=True)
             self.failed_writes += 1
             raise
         self.failed_writes = 0

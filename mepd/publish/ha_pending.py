@@ -19,13 +19,11 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from mepd.files import keep_aside, write_atomically
 from mepd.publish.ha_backfill import HourlyEnergy
 
 log = logging.getLogger(__name__)
@@ -146,28 +144,9 @@ class PendingFile:
             return {}
 
     def _keep_aside(self) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
-        for attempt in range(1000):
-            suffix = f".bad-{stamp}" + (f"-{attempt}" if attempt else "")
-            target = self.path.with_name(self.path.name + suffix)
-            if not target.exists():
-                try:
-                    os.replace(self.path, target)
-                except OSError:
-                    break
-                return target
-        return self.path
+        return keep_aside(self.path)
 
     def save(self, pending: Mapping[Statistic, HourlyEnergy]) -> None:
         """Atomically: the file is the old one or the new one, never half of either."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".ha-statistics-")
-        try:
-            with os.fdopen(handle, "w") as stream:
-                json.dump(encode(pending), stream, separators=(",", ":"))
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temporary, self.path)
-        except OSError:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        text = json.dumps(encode(pending), separators=(",", ":"))
+        write_atomically(self.path, text, prefix=".ha-statistics-")
