@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from mepd.drivers.gpio import POWER_OFF_S, POWER_SETTLE_S, LinkControl, NoLinkControl
 from mepd.drivers.simulator.driver import InProcessLink, InProcessTransport
@@ -151,3 +152,29 @@ def in_virtual_time(scenario: Callable[[], Awaitable[T]]) -> T:
         return loop.run_until_complete(scenario())
     finally:
         loop.close()
+
+
+class Confirms(Protocol):
+    """A stand-in broker for the history tests: it confirms (or not) the records it takes."""
+
+    def take(self, rig: Rig) -> None: ...
+
+
+@asynccontextmanager
+async def served(
+    broker: Confirms, state: Path, faults: FaultSettings | None = None, profile: str = "gen4"
+) -> AsyncIterator[Rig]:
+    """`running()` with a state file, `broker` taking the new records every 100 ms."""
+    settings = MeterSettings(key=KEY, state_path=state)
+    async with running(profile, settings=settings, faults=faults) as rig:
+
+        async def pump() -> None:
+            while True:
+                broker.take(rig)
+                await asyncio.sleep(0.1)
+
+        task = asyncio.create_task(pump())
+        try:
+            yield rig
+        finally:
+            task.cancel()

@@ -12,8 +12,6 @@ import dataclasses
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -25,8 +23,7 @@ from mepd.engine.history import RESEND_S
 from mepd.engine.state import StateFile
 from mepd.protocol.tables.ids import BT61
 from mepd.readings import DemandPeak, IntervalRecord, PresentReading
-from mepd.settings import MeterSettings
-from tests.engine.inprocess import KEY, START_WALL, Rig, in_virtual_time, running
+from tests.engine.inprocess import START_WALL, Rig, in_virtual_time, running, served
 
 ONE_MINUTE = FaultSettings(lp_interval_min=1, lp_blocks=2, lp_block_intervals=60)
 
@@ -46,25 +43,6 @@ class Broker:
                 self.delivered.append(record)
                 record.receipt.delivered()
         self._seen = len(records)
-
-
-@asynccontextmanager
-async def served(
-    broker: Broker, state: Path, faults: FaultSettings | None = None
-) -> AsyncIterator[Rig]:
-    settings = MeterSettings(key=KEY, state_path=state)
-    async with running("gen4", settings=settings, faults=faults) as rig:
-        task = asyncio.create_task(_pump(broker, rig))
-        try:
-            yield rig
-        finally:
-            task.cancel()
-
-
-async def _pump(broker: Broker, rig: Rig) -> None:
-    while True:
-        broker.take(rig)
-        await asyncio.sleep(0.1)
 
 
 def _assert_truth(rig: Rig, records: list[IntervalRecord]) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,8 +30,7 @@ from mepd.readings import (
     RelayState,
     SnapshotKind,
 )
-from mepd.settings import MeterSettings
-from tests.engine.inprocess import KEY, START_WALL, Rig, in_virtual_time, running
+from tests.engine.inprocess import START_WALL, Rig, in_virtual_time, served
 
 SERIAL = "SIM-GEN4-0001"
 # The load profile's day first (it comes first, `ScriptedSource.yields_to`), then about ten
@@ -59,25 +56,6 @@ class Broker:
                     self.delivered.append(record)
                 record.receipt.delivered()
         self._seen = len(records)
-
-
-@asynccontextmanager
-async def served(
-    broker: Broker, state: Path, faults: FaultSettings | None = None
-) -> AsyncIterator[Rig]:
-    settings = MeterSettings(key=KEY, state_path=state)
-    async with running("gen4", settings=settings, faults=faults) as rig:
-        task = asyncio.create_task(_pump(broker, rig))
-        try:
-            yield rig
-        finally:
-            task.cancel()
-
-
-async def _pump(broker: Broker, rig: Rig) -> None:
-    while True:
-        broker.take(rig)
-        await asyncio.sleep(0.1)
 
 
 def _event_log(rig: Rig) -> ScriptedSource:

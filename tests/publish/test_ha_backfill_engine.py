@@ -19,8 +19,8 @@ from mepd.engine.history import RESEND_S
 from mepd.publish.ha_backfill import hour_of
 from mepd.publish.ha_statistics import StatisticsBackfill
 from mepd.readings import IntervalRecord
-from tests.engine.inprocess import in_virtual_time
-from tests.engine.test_load_profile_history import Broker, served
+from tests.engine.inprocess import in_virtual_time, served
+from tests.engine.test_load_profile_history import Broker
 from tests.publish.test_ha_statistics import ha_settings
 
 # Three hour-long blocks of 1-minute intervals: the hour before the current one is held whole.
